@@ -1,0 +1,71 @@
+"""Authentication for routes: ``Authorization: Bearer <key>`` and the ``X-Actor`` header."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth import service
+from app.auth.models import Role
+from app.auth.principal import Actor, Principal
+from app.errors import Forbidden, InvalidInput, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="An API key issued by `tousu keys create` or POST /v1/api-keys.")
+
+ACTOR_MAX = 100
+
+
+def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("send an API key: Authorization: Bearer <key>")
+    # A short transaction of its own: the principal is a value, not an ORM row, so the route's session
+    # (read or write) is not opened before the key is known to be good.
+    with request.app.state.db.readers() as session:
+        principal = service.principal_for(session, credentials.credentials, request.app.state.settings)
+    if principal is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def acting(
+    principal: CurrentPrincipal,
+    x_actor: Annotated[
+        str,
+        Header(
+            alias="X-Actor",
+            description="The person on whose behalf the calling system acts (agent id or name). "
+            "Non-ASCII names are percent-encoded UTF-8, e.g. `%E5%BC%A0%E4%B8%89` for 张三.",
+            examples=["agent-0042"],
+        ),
+    ],
+) -> Actor:
+    try:
+        name = unquote(x_actor, errors="strict").strip()
+    except UnicodeDecodeError:
+        name = ""
+    if not name or len(name) > ACTOR_MAX or any(ord(c) < 32 for c in name):
+        raise InvalidInput(f"X-Actor must name a person, 1 to {ACTOR_MAX} printable characters", field="X-Actor")
+    return Actor(principal=principal, name=name)
+
+
+CurrentActor = Annotated[Actor, Depends(acting)]
+
+
+def require_role(*roles: Role):
+    allowed = frozenset(roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role} may not do this", allowed_roles=sorted(allowed))
+        return principal
+
+    return check

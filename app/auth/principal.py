@@ -1,0 +1,38 @@
+"""Who is calling: the API key's role and binding, and the human actor it acts for."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from app.auth.models import Role
+
+HANDLING_ROLES = frozenset({Role.handler, Role.supervisor, Role.manager, Role.admin})
+APPROVING_ROLES = frozenset({Role.supervisor, Role.manager, Role.admin})
+NOTE_ROLES = HANDLING_ROLES | {Role.intake}
+REGISTER_ROLES = HANDLING_ROLES | {Role.intake}
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    key_name: str
+    role: Role
+    store_id: str | None
+    authority: Decimal | None  # yuan this key may grant or approve; None is no limit
+
+    @property
+    def is_store(self) -> bool:
+        return self.role is Role.store
+
+    def covers(self, amount: Decimal) -> bool:
+        return self.authority is None or amount <= self.authority
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A write: the calling key and the person on whose behalf it acts (``X-Actor``)."""
+
+    principal: Principal
+    name: str

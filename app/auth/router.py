@@ -1,0 +1,54 @@
+"""HTTP for API keys (admin only)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from app import errors
+from app.auth import service
+from app.auth.dependencies import CurrentActor, require_role
+from app.auth.models import ApiKey, Role
+from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from app.dependencies import ReadSession, WriteSession
+from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], dependencies=[Depends(require_role(Role.admin))])
+
+
+def _out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut.model_validate(key, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Issue an API key",
+    description="The key is in this response only; tousu keeps its SHA-256. A store key is bound to one store.",
+    responses=errors.responses(Unauthorized, Forbidden, InvalidInput),
+)
+def create_api_key(body: ApiKeyCreate, actor: CurrentActor, session: WriteSession) -> ApiKeyCreated:
+    key, secret = service.create_key(
+        session, name=body.name, role=body.role, store_id=body.store_id, created_by=actor.name
+    )
+    return ApiKeyCreated(**_out(key).model_dump(), key=secret)
+
+
+@router.get(
+    "",
+    summary="List API keys",
+    description="Keys without their secrets; revoked keys only when asked for.",
+    responses=errors.responses(Unauthorized, Forbidden, 422),
+)
+def list_api_keys(session: ReadSession, include_revoked: Annotated[bool, Query()] = False) -> list[ApiKeyOut]:
+    return [_out(key) for key in service.list_keys(session, include_revoked=include_revoked)]
+
+
+@router.delete(
+    "/{key_id}",
+    summary="Revoke an API key",
+    description="The key stops working at once. It stays listed (with `include_revoked`) for the audit trail.",
+    responses=errors.responses(Unauthorized, Forbidden, NotFound, 422),
+)
+def revoke_api_key(key_id: uuid.UUID, _actor: CurrentActor, session: WriteSession) -> ApiKeyOut:
+    return _out(service.revoke_key(session, key_id))

@@ -1,0 +1,33 @@
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth.models import Role
+from app.types import Text
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Text(100) = Field(examples=["呼叫中心 CRM"])
+    role: Role
+    store_id: Annotated[Text(64), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")] | None = Field(
+        None, description="Required for, and only for, a store key.", examples=["SZ-FT-012"]
+    )
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: Role
+    store_id: str | None
+    prefix: str = Field(description="The first characters of the key, to recognise it.", examples=["tsk_Xy3kP9aQ"])
+    created_at: datetime
+    created_by: str | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself. Shown only in this response: store it now.")

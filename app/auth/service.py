@@ -1,0 +1,82 @@
+"""API keys: issue, look up, list, revoke. Secrets are shown once and kept only as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import ApiKey, Role
+from app.auth.principal import Principal
+from app.config import Settings
+from app.db import utcnow
+from app.errors import InvalidInput, NotFound
+
+KEY_PREFIX = "tsk_"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def authority_of(role: Role, settings: Settings) -> Decimal | None:
+    ladder: dict[Role, Decimal | None] = {
+        Role.handler: settings.authority_handler,
+        Role.supervisor: settings.authority_supervisor,
+        Role.manager: settings.authority_manager,
+        Role.admin: settings.authority_admin,
+    }
+    return ladder.get(role, Decimal(0))
+
+
+def create_key(
+    session: Session, *, name: str, role: Role, store_id: str | None, created_by: str | None
+) -> tuple[ApiKey, str]:
+    """Issue a key; returns the row and the secret, which is never available again."""
+    if (role is Role.store) != (store_id is not None):
+        raise InvalidInput("a store key needs store_id, and only a store key may have one", field="store_id")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name, role=role, store_id=store_id, prefix=secret[:12], secret_hash=_hash(secret), created_by=created_by
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def principal_for(session: Session, secret: str, settings: Settings) -> Principal | None:
+    key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == _hash(secret), ApiKey.revoked_at.is_(None)))
+    if key is None:
+        return None
+    return Principal(
+        key_id=key.id,
+        key_name=key.name,
+        role=key.role,
+        store_id=key.store_id,
+        authority=authority_of(key.role, settings),
+    )
+
+
+def list_keys(session: Session, *, include_revoked: bool) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    return list(session.scalars(query))
+
+
+def revoke_key(session: Session, key_id: uuid.UUID) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+def has_admin_key(session: Session) -> bool:
+    query = select(ApiKey.id).where(ApiKey.role == Role.admin, ApiKey.revoked_at.is_(None)).limit(1)
+    return session.scalar(query) is not None

@@ -1,0 +1,101 @@
+"""The ``tousu`` command: migrate, serve, manage API keys, write the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app import migrate as migrations
+from app.auth import service as keys_service
+from app.auth.models import Role
+from app.config import ROOT, Settings
+from app.db import Database
+from app.errors import InvalidInput
+
+cli = typer.Typer(help="tousu: complaint handling service.", no_args_is_help=True, add_completion=False)
+keys = typer.Typer(help="API keys.", no_args_is_help=True)
+cli.add_typer(keys, name="keys")
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (safe to run again)."""
+    settings = Settings()
+    migrations.upgrade(settings)
+    typer.echo(f"database at migration {migrations.head(settings)}", err=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (PostgreSQL for more than one).")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = Settings()
+    if workers > 1 and settings.is_sqlite:
+        typer.echo("note: several workers on the embedded SQLite file serialise their writes", err=True)
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True)
+
+
+@keys.command("create")
+def create_key(
+    role: Annotated[Role, typer.Option(help="What the key may do.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. the CRM's name.")],
+    store: Annotated[str | None, typer.Option(help="The store a store key is bound to.")] = None,
+) -> None:
+    """Issue an API key. The key is printed once, alone on the last line."""
+    db = Database.from_settings(Settings())
+    try:
+        with db.writers.begin() as session:
+            key, secret = keys_service.create_key(session, name=name, role=role, store_id=store, created_by="cli")
+            typer.echo(f"# {key.role} key {key.name!r} ({key.prefix}...), id {key.id}")
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    typer.echo(secret)
+
+
+@keys.command("bootstrap")
+def bootstrap() -> None:
+    """Create a first admin key if there is none, and say how to use it."""
+    db = Database.from_settings(Settings())
+    try:
+        with db.writers.begin() as session:
+            if keys_service.has_admin_key(session):
+                typer.echo("An admin key exists already. Another: tousu keys create --role admin --name NAME")
+                return
+            _, secret = keys_service.create_key(
+                session, name="first admin", role=Role.admin, store_id=None, created_by="bootstrap"
+            )
+    finally:
+        db.dispose()
+    typer.echo(
+        "\nFirst admin API key (shown once, keep it safe):\n\n"
+        f"    {secret}\n\n"
+        "Try it:\n"
+        f"    curl -H 'Authorization: Bearer {secret}' http://127.0.0.1:8000/v1/workflow\n"
+    )
+
+
+@cli.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write it.")] = ROOT / "openapi" / "openapi.json",
+) -> None:
+    """Write the OpenAPI document."""
+    from app.main import create_app
+
+    document = create_app(Settings()).openapi()
+    output.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {output}", err=True)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow, uuid7
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=32, validate_strings=True)
+
+
+class State(enum.StrEnum):
+    accepted = "accepted"
+    rejected = "rejected"
+    investigating = "investigating"
+    awaiting_approval = "awaiting_approval"
+    resolved = "resolved"
+    revisited = "revisited"
+
+
+class Channel(enum.StrEnum):
+    phone = "phone"
+    email = "email"
+    sms = "sms"
+    web = "web"
+    in_person = "in_person"
+    letter = "letter"
+    media = "media"
+
+
+class Category(enum.StrEnum):
+    service_attitude = "service_attitude"
+    service_quality = "service_quality"
+    product_quality = "product_quality"
+    billing = "billing"
+    facilities = "facilities"
+    delivery = "delivery"
+    incident = "incident"
+    other = "other"
+
+
+class Priority(enum.StrEnum):
+    normal = "normal"
+    urgent = "urgent"
+    media = "media"
+
+
+class RejectionReason(enum.StrEnum):
+    misunderstanding = "misunderstanding"
+    outside_responsibility = "outside_responsibility"
+    outside_contract = "outside_contract"
+    duplicate = "duplicate"
+    other = "other"
+
+
+class RemedyKind(enum.StrEnum):
+    apology = "apology"
+    refund = "refund"
+    exchange = "exchange"
+    price_reduction = "price_reduction"
+    free_repair = "free_repair"
+    compensation = "compensation"
+    other = "other"
+
+
+class Responsibility(enum.StrEnum):
+    company_fault = "company_fault"
+    staff_fault = "staff_fault"
+    customer_misunderstanding = "customer_misunderstanding"
+    third_party = "third_party"
+    undetermined = "undetermined"
+
+
+class Satisfaction(enum.StrEnum):
+    satisfied = "satisfied"
+    neutral = "neutral"
+    unsatisfied = "unsatisfied"
+
+
+class Complaint(Base):
+    """A customer complaint (投诉) and where it stands in its lifecycle."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[State] = mapped_column(_enum(State), default=State.accepted)
+    version: Mapped[int] = mapped_column(Integer)
+
+    complainant_name: Mapped[str] = mapped_column(String(200))
+    complainant_phone: Mapped[str] = mapped_column(String(32))
+    complainant_email: Mapped[str | None] = mapped_column(String(254))
+    customer_ref: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    category: Mapped[Category] = mapped_column(_enum(Category))
+    priority: Mapped[Priority] = mapped_column(_enum(Priority))
+    store_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    customer_request: Mapped[str | None] = mapped_column(Text)
+    external_ref: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    owner: Mapped[str] = mapped_column(String(100))
+
+    responsible_store_id: Mapped[str | None] = mapped_column(String(64))
+    responsible_department: Mapped[str | None] = mapped_column(String(100))
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[RejectionReason | None] = mapped_column(_enum(RejectionReason))
+    remedy_kind: Mapped[RemedyKind | None] = mapped_column(_enum(RemedyKind))
+    remedy_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    remedy_description: Mapped[str | None] = mapped_column(Text)
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str | None] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    responsibility: Mapped[Responsibility | None] = mapped_column(_enum(Responsibility))
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    investigating_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    awaiting_approval_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revisited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_complaints_state", "state"),
+        Index("ix_complaints_store_id", "store_id"),
+        Index("ix_complaints_responsible_store_id", "responsible_store_id"),
+        Index("ix_complaints_complainant_phone", "complainant_phone"),
+        Index("ix_complaints_received_at", "received_at"),
+    )
+
+
+class ComplaintEvent(Base):
+    """One entry of a complaint's history: a move, a note or a store's feedback."""
+
+    __tablename__ = "complaint_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"))
+    move: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[State | None] = mapped_column(_enum(State))
+    to_state: Mapped[State] = mapped_column(_enum(State))
+    actor: Mapped[str] = mapped_column(String(100))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=dict)
+
+    __table_args__ = (Index("ix_complaint_events_complaint_id_id", "complaint_id", "id"),)
+
+
+class DailyCounter(Base):
+    """The last complaint number issued on a local day (TS-YYYYMMDD-NNNN)."""
+
+    __tablename__ = "complaint_number_counters"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,251 @@
+"""HTTP for complaints: registration, reading, one endpoint per move, notes, history, the workflow."""
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app import errors
+from app.auth.dependencies import CurrentActor, CurrentPrincipal
+from app.auth.principal import REGISTER_ROLES, Principal
+from app.complaints import schemas as s
+from app.complaints import service, workflow
+from app.complaints.contact import normalize_phone
+from app.complaints.models import Category, Channel, Complaint, Priority, State
+from app.dependencies import CurrentSettings, ReadSession, WriteSession
+from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound, Unauthorized
+
+router = APIRouter(prefix="/v1", tags=["complaints"])
+
+ComplaintId = Annotated[uuid.UUID, Field(description="The complaint's stable id.")]
+READ_ERRORS = errors.responses(Unauthorized, NotFound, 422)
+WRITE_ERRORS = errors.responses(Unauthorized, Forbidden, NotFound, IllegalMove, GuardRefused, InvalidInput)
+
+
+def _out(complaint: Complaint, principal: Principal, settings: Any, response: Response) -> s.ComplaintOut:
+    response.headers["ETag"] = f'"{complaint.version}"'
+    return s.ComplaintOut.build(complaint, principal, workflow.moves_for(complaint, principal), settings.tz)
+
+
+@router.post(
+    "/complaints",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a complaint (受理)",
+    description="Registers a complaint from any channel. It starts in state `accepted`, gets a human-readable "
+    "number and a stable id, and its owner is the X-Actor unless `owner` names someone else. A complaint that "
+    "comes through the media is given priority `media`.",
+    responses=errors.responses(Unauthorized, Forbidden, InvalidInput),
+)
+def register_complaint(
+    body: s.ComplaintCreate,
+    actor: CurrentActor,
+    session: WriteSession,
+    settings: CurrentSettings,
+    response: Response,
+) -> s.ComplaintOut:
+    if actor.principal.role not in REGISTER_ROLES:
+        raise Forbidden(f"role {actor.principal.role} may not register complaints")
+    complaint = service.register(session, body, actor, settings.tz)
+    response.headers["Location"] = f"/v1/complaints/{complaint.id}"
+    return _out(complaint, actor.principal, settings, response)
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: State | None = None
+    store_id: str | None = Field(None, max_length=64, description="The store complained about.")
+    category: Category | None = None
+    channel: Channel | None = None
+    priority: Priority | None = None
+    phone: str | None = Field(None, max_length=32, description="Any spelling: spaces, dashes and +86 are ignored.")
+    received_from: AwareDatetime | None = Field(None, description="Received at or after (with offset).")
+    received_to: AwareDatetime | None = Field(None, description="Received before (with offset).")
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=64)
+
+
+@router.get(
+    "/complaints",
+    summary="Find complaints",
+    description="Newest first. Filters combine with AND. Follow `next_cursor` for the next page. A store key "
+    "sees only the complaints dispatched to its store, with the complainant masked.",
+    responses=errors.responses(Unauthorized, InvalidInput, 422),
+)
+def list_complaints(
+    query: Annotated[ListQuery, Query()],
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    settings: CurrentSettings,
+) -> s.ComplaintPage:
+    try:
+        phone = normalize_phone(query.phone) if query.phone else None
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="phone") from None
+    filters = service.Filters(
+        state=query.state,
+        store_id=query.store_id,
+        category=query.category,
+        channel=query.channel,
+        priority=query.priority,
+        phone=phone,
+        received_from=query.received_from,
+        received_to=query.received_to,
+    )
+    rows, next_cursor = service.search(session, principal, filters, limit=query.limit, cursor=query.cursor)
+    items = [s.ComplaintOut.build(c, principal, workflow.moves_for(c, principal), settings.tz) for c in rows]
+    return s.ComplaintPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/complaints/{complaint_id}",
+    summary="Read a complaint",
+    description="The complaint with its state, version (also in `ETag`), owner, remedy, the time it entered each "
+    "state, reopen count and the moves the calling key may make now.",
+    responses=READ_ERRORS,
+)
+def read_complaint(
+    complaint_id: ComplaintId,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    settings: CurrentSettings,
+    response: Response,
+) -> s.ComplaintOut:
+    return _out(service.get(session, complaint_id, principal), principal, settings, response)
+
+
+@router.get(
+    "/complaints/{complaint_id}/events",
+    summary="The complaint's history",
+    description="Every move, note and store feedback, oldest first: move, from and to state, actor, API key, time "
+    "and what was sent.",
+    responses=READ_ERRORS,
+)
+def complaint_history(
+    complaint_id: ComplaintId, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
+) -> list[s.EventOut]:
+    return [s.EventOut.build(e, settings.tz) for e in service.history(session, complaint_id, principal)]
+
+
+@router.post(
+    "/complaints/{complaint_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add an internal note",
+    description="A note for colleagues; it changes no state and is kept in the history.",
+    responses=errors.responses(Unauthorized, Forbidden, NotFound, 422),
+)
+def add_note(
+    complaint_id: ComplaintId,
+    body: s.NoteBody,
+    actor: CurrentActor,
+    session: WriteSession,
+    settings: CurrentSettings,
+) -> s.EventOut:
+    return s.EventOut.build(service.add_note(session, complaint_id, actor, body), settings.tz)
+
+
+_MOVE_DOCS: dict[str, tuple[type[BaseModel], str, str]] = {
+    "reject": (
+        s.RejectBody,
+        "Reject as unfounded (投诉不成立)",
+        "Judges the complaint unfounded; the explanation is the written reply to the customer.",
+    ),
+    "investigate": (
+        s.InvestigateBody,
+        "Dispatch and investigate (调查)",
+        "Names the responsible store or department. A store is dispatched the complaint record.",
+    ),
+    "store-feedback": (
+        s.StoreFeedbackBody,
+        "Record the store's feedback (门店反馈)",
+        "The store's findings: cause, responsible person, responsibility. Only the store the "
+        "complaint was dispatched to, or a handler on its behalf. The state does not change.",
+    ),
+    "propose": (
+        s.ProposeBody,
+        "Propose a remedy for approval (待审批)",
+        "A remedy and the written reply draft, for someone with enough approval authority.",
+    ),
+    "resolve": (
+        s.ResolveBody,
+        "Resolve within own authority (已答复)",
+        "Resolves directly when the remedy is within the acting key's own authority (for a handler: "
+        "no money, such as an apology).",
+    ),
+    "approve": (
+        s.ApproveBody,
+        "Approve the proposed remedy",
+        "The approver's authority must cover the amount, and the approver may not be the proposer.",
+    ),
+    "send-back": (
+        s.SendBackBody,
+        "Send a proposal back",
+        "Asks for a new countermeasure; the complaint returns to investigation.",
+    ),
+    "revisit": (
+        s.RevisitBody,
+        "Record the follow-up call (回访)",
+        "Closes the complaint when the customer is satisfied or neutral. An unsatisfied customer reopens it instead.",
+    ),
+    "reopen": (
+        s.ReopenBody,
+        "Reopen (重新处理)",
+        "From resolved, revisited or rejected, back to investigation; the reopen count rises.",
+    ),
+}
+
+
+def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.ComplaintOut]:
+    optional = all(not field.is_required() for field in body_model.model_fields.values())
+
+    def endpoint(
+        complaint_id: ComplaintId,
+        actor: CurrentActor,
+        session: WriteSession,
+        settings: CurrentSettings,
+        response: Response,
+        body: Any = None,
+    ) -> s.ComplaintOut:
+        complaint = service.apply_move(session, complaint_id, name, actor, body)
+        return _out(complaint, actor.principal, settings, response)
+
+    body_param = Annotated[body_model | None, Body()] if optional else Annotated[body_model, Body()]
+    endpoint.__annotations__["body"] = body_param
+    endpoint.__name__ = name.replace("-", "_")
+    return endpoint
+
+
+for _name, (_body, _summary, _description) in _MOVE_DOCS.items():
+    _move = workflow.MOVES_BY_NAME[_name]
+    router.post(
+        f"/complaints/{{complaint_id}}/{_name}",
+        summary=_summary,
+        description=f"{_description}\n\nFrom: {', '.join(_move.sources)}. To: {_move.dest or 'unchanged'}. "
+        f"Roles: {', '.join(sorted(_move.roles))}.",
+        responses=WRITE_ERRORS,
+    )(_move_endpoint(_name, _body))
+
+
+@router.get(
+    "/workflow",
+    tags=["workflow"],
+    summary="The complaint lifecycle",
+    description="States, moves with their guards in words, and the state diagram in Mermaid.",
+    responses=errors.responses(Unauthorized),
+)
+def read_workflow(_principal: CurrentPrincipal) -> s.WorkflowOut:
+    moves = [
+        s.MoveOut(
+            name=m.name,
+            path=f"/v1/complaints/{{id}}/{m.name}",
+            sources=list(m.sources),
+            dest=m.dest,
+            roles=sorted(m.roles),
+            requires=m.requires,
+            guards=[s.GuardOut(name=g.name, words=g.words) for g in m.guards],
+        )
+        for m in workflow.MOVES
+    ]
+    return s.WorkflowOut(states=list(State), initial=State.accepted, moves=moves, mermaid=workflow.mermaid())

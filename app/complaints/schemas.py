@@ -1,0 +1,342 @@
+"""API shapes of complaints and their moves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.auth.principal import Principal
+from app.complaints import contact
+from app.complaints.models import (
+    Category,
+    Channel,
+    Complaint,
+    ComplaintEvent,
+    Priority,
+    RejectionReason,
+    RemedyKind,
+    Responsibility,
+    Satisfaction,
+    State,
+)
+from app.types import Text, Yuan
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so nothing but what the move takes can be set."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Phone = Annotated[
+    str, Field(min_length=5, max_length=32, examples=["138 1234 8000"]), AfterValidator(contact.normalize_phone)
+]
+StoreId = Annotated[Text(64), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", examples=["SZ-FT-012"])]
+Department = Annotated[Text(100), Field(examples=["物业工程部"])]
+
+
+class ComplainantIn(Body):
+    name: Text(100) = Field(examples=["张三"])
+    phone: Phone
+    email: Annotated[Text(254), Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = Field(
+        None, examples=["zhangsan@example.com"]
+    )
+    customer_ref: Text(100) | None = Field(None, description="The customer's id in the calling CRM.")
+
+
+class ComplaintCreate(Body):
+    complainant: ComplainantIn
+    channel: Channel
+    category: Category
+    priority: Priority = Field(Priority.normal, description="A complaint through the media channel is always `media`.")
+    store_id: StoreId | None = Field(None, description="The store complained about.")
+    department: Department | None = Field(None, description="The department complained about, if not a store.")
+    description: Text(10_000) = Field(examples=["店员态度恶劣，拒绝为我办理退货。"])
+    customer_request: Text(5_000) | None = Field(
+        None, description="What the customer asks for (诉求).", examples=["要求店员道歉并办理退货"]
+    )
+    external_ref: Text(100) | None = Field(
+        None, description="The ticket id in the calling system.", examples=["CRM-2026-889123"]
+    )
+    received_at: AwareDatetime | None = Field(
+        None,
+        description="When the customer complained (with offset); default: now.",
+        examples=["2026-11-22T10:15:00+08:00"],
+    )
+    owner: Text(100) | None = Field(
+        None, description="Whoever takes the complaint follows it and replies (首问责任人); default: the X-Actor."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "complainant": {"name": "张三", "phone": "138 1234 8000"},
+                    "channel": "phone",
+                    "category": "service_attitude",
+                    "store_id": "SZ-FT-012",
+                    "description": "店员态度恶劣，拒绝为我办理退货。",
+                    "customer_request": "要求店员道歉并办理退货",
+                    "external_ref": "CRM-2026-889123",
+                    "received_at": "2026-11-22T10:15:00+08:00",
+                }
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _unit_and_priority(self) -> Self:
+        if not self.store_id and not self.department:
+            raise ValueError("name the store_id or the department complained about")
+        if self.channel is Channel.media:
+            self.priority = Priority.media
+        return self
+
+
+class RemedyIn(Body):
+    kind: RemedyKind
+    amount: Yuan = Field(Decimal("0.00"), description="Yuan; 0 for a remedy without money.")
+    description: Text(2_000) | None = Field(None, examples=["退还商品货款"])
+
+    @model_validator(mode="after")
+    def _amount_fits_kind(self) -> Self:
+        if self.kind is RemedyKind.apology and self.amount != 0:
+            raise ValueError("an apology carries no amount")
+        if self.kind in {RemedyKind.refund, RemedyKind.price_reduction, RemedyKind.compensation} and self.amount <= 0:
+            raise ValueError(f"a {self.kind} needs an amount above 0")
+        return self
+
+
+class RejectBody(Body):
+    reason: RejectionReason
+    explanation: Text(5_000) = Field(
+        description="The written explanation to the customer.",
+        examples=["经核实，该商品已超过七天无理由退货期限，敬请谅解。"],
+    )
+
+
+class InvestigateBody(Body):
+    store_id: StoreId | None = Field(None, description="Dispatch to this store: it is sent the complaint record.")
+    department: Department | None = None
+    note: Text(2_000) | None = Field(None, examples=["请门店经理核实当班店员情况"])
+
+    @model_validator(mode="after")
+    def _unit(self) -> Self:
+        if not self.store_id and not self.department:
+            raise ValueError("name the responsible store_id or department")
+        return self
+
+
+class StoreFeedbackBody(Body):
+    store_id: StoreId | None = Field(None, description="For a handler recording on a store's behalf.")
+    cause: Text(5_000) = Field(examples=["店员未按退货流程操作"])
+    responsible_person: Text(100) | None = Field(None, examples=["李四"])
+    responsibility: Responsibility
+    actions_taken: Text(5_000) | None = Field(None, examples=["已对当班店员进行培训"])
+
+
+class ProposeBody(Body):
+    remedy: RemedyIn
+    reply: Text(10_000) = Field(
+        description="The written reply to the customer.",
+        examples=["非常抱歉给您带来不便，我们将为您全额退款并向您致歉。"],
+    )
+
+
+class ResolveBody(ProposeBody):
+    pass
+
+
+class ApproveBody(Body):
+    reply: Text(10_000) | None = Field(None, description="Final wording of the reply, if the approver changes it.")
+    note: Text(2_000) | None = None
+
+
+class SendBackBody(Body):
+    reason: Text(2_000) = Field(examples=["补偿金额过高，请与门店重新协商方案"])
+
+
+class RevisitBody(Body):
+    satisfaction: Satisfaction
+    call_notes: Text(5_000) | None = Field(None, examples=["客户表示满意，感谢跟进"])
+
+
+class ReopenBody(Body):
+    reason: Text(2_000) = Field(examples=["客户回访时表示仍未收到退款"])
+    store_id: StoreId | None = Field(None, description="Dispatch again, to this store.")
+    department: Department | None = None
+
+
+class NoteBody(Body):
+    text: Text(5_000) = Field(examples=["客户来电催促处理进度"])
+
+
+class ComplainantOut(BaseModel):
+    name: str = Field(examples=["张三"])
+    phone: str = Field(examples=["13812348000"])
+    email: str | None = None
+    customer_ref: str | None = None
+
+
+class RemedyOut(BaseModel):
+    kind: RemedyKind
+    amount: Decimal
+    description: str | None
+
+
+class StateTimes(BaseModel):
+    """When the complaint last entered each state."""
+
+    accepted_at: datetime
+    rejected_at: datetime | None
+    investigating_at: datetime | None
+    awaiting_approval_at: datetime | None
+    resolved_at: datetime | None
+    revisited_at: datetime | None
+    reopened_at: datetime | None
+
+
+class ComplaintOut(BaseModel):
+    id: uuid.UUID
+    number: str = Field(examples=["TS-20261122-0001"])
+    state: State
+    version: int
+    owner: str
+    complainant: ComplainantOut
+    channel: Channel
+    category: Category
+    priority: Priority
+    store_id: str | None
+    department: str | None
+    description: str
+    customer_request: str | None
+    external_ref: str | None
+    received_at: datetime
+    responsible_store_id: str | None = Field(description="The store the complaint was dispatched to.")
+    responsible_department: str | None
+    dispatched_at: datetime | None
+    rejection_reason: RejectionReason | None
+    responsibility: Responsibility | None
+    remedy: RemedyOut | None
+    reply: str | None = Field(description="The written reply (or rejection explanation) to the customer.")
+    proposed_by: str | None
+    approved_by: str | None
+    satisfaction: Satisfaction | None
+    reopen_count: int
+    times: StateTimes
+    updated_at: datetime
+    allowed_moves: list[str] = Field(
+        description="The moves this API key may make now.", examples=[["reject", "investigate"]]
+    )
+
+    @classmethod
+    def build(cls, c: Complaint, principal: Principal, allowed: list[str], tz: ZoneInfo) -> ComplaintOut:
+        def local(dt: datetime | None) -> Any:
+            return dt.astimezone(tz) if dt is not None else None
+
+        complainant = ComplainantOut(
+            name=c.complainant_name,
+            phone=c.complainant_phone,
+            email=c.complainant_email,
+            customer_ref=c.customer_ref,
+        )
+        if principal.is_store:
+            complainant = ComplainantOut(
+                name=contact.mask_name(c.complainant_name),
+                phone=contact.mask_phone(c.complainant_phone),
+                email=contact.mask_email(c.complainant_email) if c.complainant_email else None,
+            )
+        remedy = (
+            RemedyOut(kind=c.remedy_kind, amount=c.remedy_amount or Decimal(0), description=c.remedy_description)
+            if c.remedy_kind
+            else None
+        )
+        return cls(
+            id=c.id,
+            number=c.number,
+            state=c.state,
+            version=c.version,
+            owner=c.owner,
+            complainant=complainant,
+            channel=c.channel,
+            category=c.category,
+            priority=c.priority,
+            store_id=c.store_id,
+            department=c.department,
+            description=c.description,
+            customer_request=c.customer_request,
+            external_ref=c.external_ref,
+            received_at=local(c.received_at),
+            responsible_store_id=c.responsible_store_id,
+            responsible_department=c.responsible_department,
+            dispatched_at=local(c.dispatched_at),
+            rejection_reason=c.rejection_reason,
+            responsibility=c.responsibility,
+            remedy=remedy,
+            reply=c.reply_text,
+            proposed_by=c.proposed_by,
+            approved_by=c.approved_by,
+            satisfaction=c.satisfaction,
+            reopen_count=c.reopen_count,
+            times=StateTimes(
+                **{f"{s}_at": local(getattr(c, f"{s}_at")) for s in State}, reopened_at=local(c.reopened_at)
+            ),
+            updated_at=local(c.updated_at),
+            allowed_moves=allowed,
+        )
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class EventOut(BaseModel):
+    id: int
+    move: str = Field(examples=["investigate"])
+    from_state: State | None
+    to_state: State
+    actor: str
+    api_key_id: uuid.UUID | None
+    at: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def build(cls, e: ComplaintEvent, tz: ZoneInfo) -> EventOut:
+        return cls(
+            id=e.id,
+            move=e.move,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            actor=e.actor,
+            api_key_id=e.api_key_id,
+            at=e.at.astimezone(tz),
+            payload=e.payload,
+        )
+
+
+class GuardOut(BaseModel):
+    name: str
+    words: str
+
+
+class MoveOut(BaseModel):
+    name: str = Field(examples=["approve"])
+    path: str = Field(examples=["/v1/complaints/{id}/approve"])
+    sources: list[State]
+    dest: State | None = Field(description="null: the state does not change.")
+    roles: list[str]
+    requires: str
+    guards: list[GuardOut]
+
+
+class WorkflowOut(BaseModel):
+    states: list[State]
+    initial: State
+    moves: list[MoveOut]
+    mermaid: str = Field(description="The state diagram, in Mermaid.")

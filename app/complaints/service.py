@@ -1,0 +1,190 @@
+"""Complaints: register, find, move, annotate. No HTTP here; the caller's transaction is only flushed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.auth.principal import NOTE_ROLES, Actor, Principal
+from app.complaints import workflow
+from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, DailyCounter, Priority, State
+from app.complaints.schemas import ComplaintCreate
+from app.db import utcnow, uuid7
+from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def register(session: Session, body: ComplaintCreate, actor: Actor, tz: ZoneInfo) -> Complaint:
+    now = utcnow()
+    received_at = body.received_at or now
+    if received_at > now + CLOCK_SKEW:
+        raise InvalidInput("received_at is in the future", field="received_at")
+    complaint = Complaint(
+        id=uuid7(),
+        complainant_name=body.complainant.name,
+        complainant_phone=body.complainant.phone,
+        complainant_email=body.complainant.email,
+        customer_ref=body.complainant.customer_ref,
+        channel=body.channel,
+        category=body.category,
+        priority=body.priority,
+        store_id=body.store_id,
+        department=body.department,
+        description=body.description,
+        customer_request=body.customer_request,
+        external_ref=body.external_ref,
+        received_at=received_at,
+        owner=body.owner or actor.name,
+        state=State.accepted,
+        reopen_count=0,
+        accepted_at=now,
+        updated_at=now,
+    )
+    complaint.number = _next_number(session, now.astimezone(tz).date())
+    session.add(complaint)
+    # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
+    entry = ComplaintEvent(
+        complaint_id=complaint.id,
+        move="register",
+        from_state=None,
+        to_state=State.accepted,
+        actor=actor.name,
+        api_key_id=actor.principal.key_id,
+        at=now,
+        payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
+    )
+    session.add(entry)
+    session.flush()
+    return complaint
+
+
+def _next_number(session: Session, day: date) -> str:
+    """TS-YYYYMMDD-NNNN, counting per local day; the counter row serialises concurrent registrations."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(DailyCounter)
+        .values(day=day, last=1)
+        .on_conflict_do_update(index_elements=[DailyCounter.day], set_={"last": DailyCounter.last + 1})
+        .returning(DailyCounter.last)
+    )
+    last = session.execute(statement).scalar_one()
+    return f"TS-{day:%Y%m%d}-{last:04d}"
+
+
+def _visible_to(query: Select[tuple[Complaint]], principal: Principal) -> Select[tuple[Complaint]]:
+    if principal.is_store:
+        return query.where(Complaint.responsible_store_id == principal.store_id)
+    return query
+
+
+def get(session: Session, complaint_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Complaint:
+    """The complaint, if this key may see it; otherwise NotFound, so that ids do not leak."""
+    query = _visible_to(select(Complaint).where(Complaint.id == complaint_id), principal)
+    if for_update:
+        query = query.with_for_update()
+    complaint = session.scalar(query)
+    if complaint is None:
+        raise NotFound(f"no complaint {complaint_id}")
+    return complaint
+
+
+def apply_move(session: Session, complaint_id: uuid.UUID, name: str, actor: Actor, body: BaseModel | None) -> Complaint:
+    principal = actor.principal
+    complaint = get(session, complaint_id, principal, for_update=True)
+    move = workflow.MOVES_BY_NAME[name]
+    if principal.role not in move.roles:
+        raise Forbidden(f"role {principal.role} may not {name}", allowed_roles=sorted(move.roles))
+    request = workflow.MoveRequest(actor=actor.name, principal=principal, at=utcnow(), body=body)
+    try:
+        entry = workflow.fire(complaint, name, request)
+    except workflow.NotAllowedNow:
+        raise IllegalMove(
+            f"{name} is not allowed in state {complaint.state}",
+            state=complaint.state,
+            allowed_moves=workflow.moves_for(complaint, principal),
+        ) from None
+    except workflow.GuardFailed as refused:
+        raise GuardRefused(
+            refused.detail, guard=refused.guard, allowed_moves=workflow.moves_for(complaint, principal)
+        ) from None
+    session.add(entry)
+    session.flush()
+    return complaint
+
+
+def add_note(session: Session, complaint_id: uuid.UUID, actor: Actor, body: BaseModel) -> ComplaintEvent:
+    if actor.principal.role not in NOTE_ROLES:
+        raise Forbidden(f"role {actor.principal.role} may not add notes", allowed_roles=sorted(NOTE_ROLES))
+    complaint = get(session, complaint_id, actor.principal, for_update=True)
+    now = utcnow()
+    complaint.updated_at = now
+    request = workflow.MoveRequest(actor=actor.name, principal=actor.principal, at=now, body=body)
+    entry = workflow.history_entry(complaint, request, "note", complaint.state)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def history(session: Session, complaint_id: uuid.UUID, principal: Principal) -> list[ComplaintEvent]:
+    complaint = get(session, complaint_id, principal)
+    query = select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint.id).order_by(ComplaintEvent.id)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Filters:
+    state: State | None = None
+    store_id: str | None = None
+    category: Category | None = None
+    channel: Channel | None = None
+    priority: Priority | None = None
+    phone: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+def search(
+    session: Session, principal: Principal, filters: Filters, *, limit: int, cursor: str | None
+) -> tuple[list[Complaint], str | None]:
+    """Newest first; keyset pagination on the time-ordered id, so a page costs the same at any depth."""
+    query = _visible_to(select(Complaint), principal)
+    for column, value in (
+        (Complaint.state, filters.state),
+        (Complaint.store_id, filters.store_id),
+        (Complaint.category, filters.category),
+        (Complaint.channel, filters.channel),
+        (Complaint.priority, filters.priority),
+        (Complaint.complainant_phone, filters.phone),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.received_from is not None:
+        query = query.where(Complaint.received_at >= filters.received_from)
+    if filters.received_to is not None:
+        query = query.where(Complaint.received_at < filters.received_to)
+    if cursor is not None:
+        query = query.where(Complaint.id < decode_cursor(cursor))
+    rows = list(session.scalars(query.order_by(Complaint.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise InvalidInput("cursor is not one this service issued", field="cursor") from None

@@ -1,0 +1,374 @@
+"""The complaint lifecycle as one ``transitions`` state machine.
+
+The machine is built once, with no model of its own; a move fires its event on the complaint loaded for the
+request. Guards are ``conditions`` that refuse with a reason; callbacks change the complaint and record the
+history entry, nothing else: no I/O here, so a refused or failed move leaves only the database transaction to
+roll back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from transitions import EventData, Machine, MachineError
+
+from app.auth.models import Role
+from app.auth.principal import APPROVING_ROLES, HANDLING_ROLES, Principal
+from app.complaints.models import Complaint, ComplaintEvent, Satisfaction, State
+
+
+class GuardFailed(Exception):
+    def __init__(self, guard: str, detail: str) -> None:
+        super().__init__(detail)
+        self.guard = guard
+        self.detail = detail
+
+
+class NotAllowedNow(Exception):
+    """The move does not start from the complaint's current state."""
+
+
+@dataclass
+class MoveRequest:
+    """One attempt at a move: who, when, with what input. Callbacks append the history entry to ``records``."""
+
+    actor: str
+    principal: Principal
+    at: datetime
+    body: Any = None
+    records: list[ComplaintEvent] = field(default_factory=list)
+
+
+def _request(event: EventData) -> MoveRequest:
+    return event.kwargs["move"]
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A condition of a move, with the words the workflow document shows for it."""
+
+    name: str
+    words: str
+    refusal: Callable[[Complaint, MoveRequest], str | None]
+
+    def __call__(self, event: EventData) -> bool:
+        detail = self.refusal(event.model, _request(event))
+        if detail is not None:
+            raise GuardFailed(self.name, detail)
+        return True
+
+
+def _dispatched_store(complaint: Complaint, move: MoveRequest) -> str | None:
+    dispatched = complaint.responsible_store_id
+    if dispatched is None:
+        return "the complaint was not dispatched to a store"
+    store = move.principal.store_id if move.principal.is_store else (move.body.store_id or dispatched)
+    if store != dispatched:
+        return f"feedback for store {store} but the complaint was dispatched to store {dispatched}"
+    return None
+
+
+def _within_own_authority(complaint: Complaint, move: MoveRequest) -> str | None:
+    amount = move.body.remedy.amount
+    if move.principal.covers(amount):
+        return None
+    return f"a remedy of {amount} yuan exceeds this key's authority of {move.principal.authority} yuan; propose it"
+
+
+def _authority_covers_amount(complaint: Complaint, move: MoveRequest) -> str | None:
+    amount = complaint.remedy_amount or Decimal(0)
+    if move.principal.covers(amount):
+        return None
+    return f"a remedy of {amount} yuan exceeds the approver's authority of {move.principal.authority} yuan"
+
+
+def _not_the_proposer(complaint: Complaint, move: MoveRequest) -> str | None:
+    if complaint.proposed_by is not None and complaint.proposed_by.casefold() == move.actor.casefold():
+        return f"{move.actor} proposed this remedy and may not approve it"
+    return None
+
+
+def _satisfied_or_neutral(complaint: Complaint, move: MoveRequest) -> str | None:
+    if move.body.satisfaction is Satisfaction.unsatisfied:
+        return "an unsatisfied customer does not close the complaint: reopen it with the reason"
+    return None
+
+
+def _responsible_unit_named(complaint: Complaint, move: MoveRequest) -> str | None:
+    if complaint.responsible_store_id or complaint.responsible_department or move.body.store_id or move.body.department:
+        return None
+    return "name the store or department responsible (store_id or department)"
+
+
+DISPATCHED_STORE = Guard(
+    "dispatched_store", "only the store the complaint was dispatched to, or a handler on its behalf", _dispatched_store
+)
+WITHIN_OWN_AUTHORITY = Guard(
+    "within_own_authority", "the remedy amount is within the acting key's own authority", _within_own_authority
+)
+AUTHORITY_COVERS_AMOUNT = Guard(
+    "authority_covers_amount", "the approver's authority covers the remedy amount", _authority_covers_amount
+)
+NOT_THE_PROPOSER = Guard("not_the_proposer", "the approver is not the person who proposed", _not_the_proposer)
+SATISFIED_OR_NEUTRAL = Guard(
+    "satisfied_or_neutral", "the customer is satisfied or neutral (unsatisfied: reopen)", _satisfied_or_neutral
+)
+RESPONSIBLE_UNIT_NAMED = Guard(
+    "responsible_unit_named", "a store or department is responsible (known, or named now)", _responsible_unit_named
+)
+
+
+# Callbacks: each applies its move's input to the complaint.
+
+
+def _reject(event: EventData) -> None:
+    complaint, body = event.model, _request(event).body
+    complaint.rejection_reason = body.reason
+    complaint.reply_text = body.explanation
+
+
+def _dispatch(complaint: Complaint, move: MoveRequest) -> None:
+    complaint.responsible_store_id = move.body.store_id
+    complaint.responsible_department = move.body.department
+    complaint.dispatched_at = move.at if move.body.store_id else None
+
+
+def _investigate(event: EventData) -> None:
+    _dispatch(event.model, _request(event))
+
+
+def _store_feedback(event: EventData) -> None:
+    complaint, body = event.model, _request(event).body
+    complaint.responsibility = body.responsibility
+
+
+def _set_remedy(complaint: Complaint, body: Any) -> None:
+    complaint.remedy_kind = body.remedy.kind
+    complaint.remedy_amount = body.remedy.amount
+    complaint.remedy_description = body.remedy.description
+    complaint.reply_text = body.reply
+
+
+def _propose(event: EventData) -> None:
+    _set_remedy(event.model, _request(event).body)
+    event.model.proposed_by = _request(event).actor
+    event.model.approved_by = None
+
+
+def _resolve(event: EventData) -> None:
+    _set_remedy(event.model, _request(event).body)
+    event.model.proposed_by = None
+    event.model.approved_by = _request(event).actor
+
+
+def _approve(event: EventData) -> None:
+    body = _request(event).body
+    if body is not None and body.reply:
+        event.model.reply_text = body.reply
+    event.model.approved_by = _request(event).actor
+
+
+def _send_back(event: EventData) -> None:
+    complaint = event.model
+    complaint.remedy_kind = complaint.remedy_amount = complaint.remedy_description = None
+    complaint.reply_text = complaint.proposed_by = None
+
+
+def _revisit(event: EventData) -> None:
+    event.model.satisfaction = _request(event).body.satisfaction
+
+
+def _reopen(event: EventData) -> None:
+    complaint, move = event.model, _request(event)
+    if move.body.store_id or move.body.department:
+        _dispatch(complaint, move)
+    if event.transition.source == State.resolved:
+        complaint.satisfaction = Satisfaction.unsatisfied
+    complaint.reopen_count += 1
+    complaint.reopened_at = move.at
+    complaint.rejection_reason = None
+
+
+def _record(event: EventData) -> None:
+    """After every move: stamp the state's time and keep the history entry."""
+    complaint, move = event.model, _request(event)
+    before = State(event.transition.source)  # event.state is already the destination here
+    if event.transition.dest is not None:
+        setattr(complaint, f"{complaint.state}_at", move.at)
+    complaint.updated_at = move.at
+    move.records.append(history_entry(complaint, move, event.event.name, before))
+
+
+def history_entry(complaint: Complaint, move: MoveRequest, name: str, before: State | None) -> ComplaintEvent:
+    payload = move.body.model_dump(mode="json", exclude_none=True) if isinstance(move.body, BaseModel) else {}
+    return ComplaintEvent(
+        complaint_id=complaint.id,
+        move=name,
+        from_state=before,
+        to_state=complaint.state,
+        actor=move.actor,
+        api_key_id=move.principal.key_id,
+        at=move.at,
+        payload=payload,
+    )
+
+
+@dataclass(frozen=True)
+class Move:
+    """A move as the API and the workflow document describe it."""
+
+    name: str
+    sources: tuple[State, ...]
+    dest: State | None  # None: the state stays
+    roles: frozenset[Role]
+    requires: str
+    guards: tuple[Guard, ...] = ()
+    after: Callable[[EventData], None] | None = None
+
+
+_ALL_HANDLERS = HANDLING_ROLES
+MOVES: tuple[Move, ...] = (
+    Move(
+        "reject",
+        (State.accepted,),
+        State.rejected,
+        _ALL_HANDLERS,
+        "an explanation to the customer, in writing, and a reason code",
+        after=_reject,
+    ),
+    Move(
+        "investigate",
+        (State.accepted,),
+        State.investigating,
+        _ALL_HANDLERS,
+        "the responsible store or department; a store is dispatched the complaint",
+        after=_investigate,
+    ),
+    Move(
+        "store-feedback",
+        (State.investigating,),
+        None,
+        _ALL_HANDLERS | {Role.store},
+        "cause, responsible person and responsibility finding",
+        (DISPATCHED_STORE,),
+        _store_feedback,
+    ),
+    Move(
+        "propose",
+        (State.investigating,),
+        State.awaiting_approval,
+        _ALL_HANDLERS,
+        "a remedy (kind, amount in yuan) and the written reply draft",
+        after=_propose,
+    ),
+    Move(
+        "resolve",
+        (State.investigating,),
+        State.resolved,
+        _ALL_HANDLERS,
+        "a remedy and the written reply",
+        (WITHIN_OWN_AUTHORITY,),
+        _resolve,
+    ),
+    Move(
+        "approve",
+        (State.awaiting_approval,),
+        State.resolved,
+        APPROVING_ROLES,
+        "optionally the final wording of the reply",
+        (AUTHORITY_COVERS_AMOUNT, NOT_THE_PROPOSER),
+        _approve,
+    ),
+    Move(
+        "send-back",
+        (State.awaiting_approval,),
+        State.investigating,
+        _ALL_HANDLERS,
+        "a reason: what the new proposal must change",
+        after=_send_back,
+    ),
+    Move(
+        "revisit",
+        (State.resolved,),
+        State.revisited,
+        _ALL_HANDLERS,
+        "the customer's satisfaction and notes of the follow-up call",
+        (SATISFIED_OR_NEUTRAL,),
+        _revisit,
+    ),
+    Move(
+        "reopen",
+        (State.resolved, State.revisited, State.rejected),
+        State.investigating,
+        _ALL_HANDLERS,
+        "a reason; the reopen count rises",
+        (RESPONSIBLE_UNIT_NAMED,),
+        _reopen,
+    ),
+)
+MOVES_BY_NAME = {move.name: move for move in MOVES}
+
+MACHINE = Machine(
+    model=None,
+    states=[state.value for state in State],
+    initial=State.accepted.value,
+    transitions=[
+        {
+            "trigger": move.name,
+            "source": [s.value for s in move.sources],
+            "dest": move.dest.value if move.dest else None,
+            "conditions": list(move.guards),
+            "after": [move.after] if move.after else [],
+        }
+        for move in MOVES
+    ],
+    auto_transitions=False,
+    send_event=True,
+    after_state_change=[_record],
+    model_attribute="state",
+)
+
+
+def fire(complaint: Complaint, name: str, move: MoveRequest) -> ComplaintEvent:
+    """Apply a move to the complaint. Raises NotAllowedNow or GuardFailed; on success returns its history entry."""
+    try:
+        MACHINE.events[name].trigger(complaint, move=move)
+    except MachineError as exc:
+        raise NotAllowedNow(str(exc)) from exc
+    (entry,) = move.records
+    return entry
+
+
+def legal_moves(state: State) -> list[str]:
+    return [move.name for move in MOVES if state in move.sources]
+
+
+def moves_for(complaint: Complaint, principal: Principal) -> list[str]:
+    """The moves this key could make now (guards that depend on the input are checked when it is sent)."""
+    return [
+        move.name
+        for move in MOVES
+        if complaint.state in move.sources
+        and principal.role in move.roles
+        and (move.name != "store-feedback" or _store_may_feed_back(complaint, principal))
+    ]
+
+
+def _store_may_feed_back(complaint: Complaint, principal: Principal) -> bool:
+    if complaint.responsible_store_id is None:
+        return False
+    return not principal.is_store or principal.store_id == complaint.responsible_store_id
+
+
+def mermaid(moves: Iterable[Move] = MOVES) -> str:
+    lines = ["stateDiagram-v2", "    [*] --> accepted: register"]
+    for move in moves:
+        for source in move.sources:
+            lines.append(f"    {source} --> {move.dest or source}: {move.name}")
+    lines.append("    revisited --> [*]")
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""Problem details (RFC 9457): every error this service returns is ``application/problem+json``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("tousu.errors")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://tousu.dev/problems/"
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 describes it. Extension members depend on the type."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field("about:blank", examples=[PROBLEM_BASE + "illegal-move"])
+    title: str = Field(examples=["Move not allowed"])
+    status: int = Field(examples=[409])
+    detail: str | None = Field(None, examples=["reject is not allowed in state investigating"])
+    instance: str | None = None
+
+
+class TousuError(Exception):
+    """A domain error the client sees: its status, a problem type and any extension members."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    def headers(self) -> dict[str, str] | None:
+        return None
+
+
+class Unauthorized(TousuError):
+    status, slug, title = 401, "unauthorized", "Missing or invalid API key"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="tousu"'}
+
+
+class Forbidden(TousuError):
+    status, slug, title = 403, "forbidden", "This API key's role may not do this"
+
+
+class NotFound(TousuError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class IllegalMove(TousuError):
+    status, slug, title = 409, "illegal-move", "Move not allowed in the complaint's current state"
+
+
+class GuardRefused(TousuError):
+    status, slug, title = 409, "guard-refused", "A guard of this move refused it"
+
+
+class Conflict(TousuError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidInput(TousuError):
+    status, slug, title = 422, "invalid-input", "Invalid input"
+
+
+def problem_response(
+    status: int,
+    title: str,
+    *,
+    type_: str = "about:blank",
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    # The offending input is not echoed: it may hold a complainant's phone number or name.
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+
+
+async def _tousu_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TousuError)
+    return problem_response(
+        exc.status,
+        exc.title,
+        type_=PROBLEM_BASE + exc.slug,
+        detail=exc.detail,
+        headers=exc.headers(),
+        **exc.extensions,
+    )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(
+        422,
+        "Invalid request",
+        type_=PROBLEM_BASE + "validation",
+        detail="The request does not match the schema.",
+        errors=_validation_errors(exc.errors()),
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    from http import HTTPStatus
+
+    title = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    return problem_response(exc.status_code, title, detail=detail, headers=getattr(exc, "headers", None))
+
+
+async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
+    error_id = uuid.uuid4().hex
+    log.error("unhandled error", exc_info=exc, extra={"error_id": error_id})
+    return problem_response(500, "Internal Server Error", type_=PROBLEM_BASE + "internal", error_id=error_id)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(TousuError, _tousu_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+def responses(*errors: type[TousuError] | int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route: each error status it can answer with, as problem+json."""
+    described: dict[int, list[str]] = {}
+    for err in errors:
+        if isinstance(err, int):
+            described.setdefault(err, []).append(_GENERIC.get(err, "Error"))
+        else:
+            described.setdefault(err.status, []).append(err.title)
+    return {
+        status: {
+            "description": "; ".join(dict.fromkeys(titles)),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, titles in sorted(described.items())
+    }
+
+
+_GENERIC = {
+    412: "The complaint changed since the version in If-Match",
+    413: "Request body too large",
+    422: "The request does not match the schema",
+    503: "The database is unavailable; retry later",
+}

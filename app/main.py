@@ -1,0 +1,78 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app import errors, migrate
+from app.auth.router import router as api_keys_router
+from app.complaints.router import router as complaints_router
+from app.config import Settings
+from app.db import Database
+from app.health.router import router as health_router
+
+DESCRIPTION = """
+tousu (投诉) runs the customer-complaint process of service businesses: registration, judgement, dispatch to the
+responsible store or department, investigation, approval of the remedy, the written reply and the follow-up call.
+
+Every request carries an API key (`Authorization: Bearer tsk_...`); every write names the person acting
+(`X-Actor`). Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database.from_settings(settings)
+        try:
+            yield
+        finally:
+            app.state.db.dispose()
+
+    app = FastAPI(
+        title="tousu",
+        version="1.0.0",
+        summary="Complaint handling (投诉处理) for customer-service departments",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.migration_head = migrate.head(settings)
+    errors.install(app)
+    app.include_router(health_router)
+    app.include_router(complaints_router)
+    app.include_router(api_keys_router)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with every error described as problem+json (its own 422 included)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        webhooks=app.webhooks.routes,
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = errors.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for path in document["paths"].values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.startswith(("4", "5")):
+                    response["content"] = {errors.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    app.openapi_schema = document
+    return document

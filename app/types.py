@@ -1,0 +1,25 @@
+"""Field types shared by the API schemas."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+
+def _printable(value: str) -> str:
+    # NUL and other C0 controls (tab and line breaks aside) are never text a person typed; PostgreSQL also
+    # refuses NUL in text, so it must be refused before it reaches the database.
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise ValueError("control characters (such as NUL) are not allowed")
+    return value
+
+
+def Text(max_length: int, min_length: int = 1) -> type[str]:
+    return Annotated[  # type: ignore[return-value]
+        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_printable)
+    ]
+
+
+Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2, examples=["300.00"])]

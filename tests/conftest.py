@@ -1,0 +1,212 @@
+"""Fixtures: every test that needs a database runs on the embedded SQLite file and on PostgreSQL.
+
+PostgreSQL comes from ``TOUSU_TEST_DATABASE_URL`` (default: the local server, trust auth, the current user);
+the suite creates a database of its own there and drops it at the end. Where no PostgreSQL answers, those tests
+are skipped with the reason, unless ``CI`` is set: then the run fails.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+from app import migrate
+from app.auth import service as keys
+from app.auth.models import Role
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+
+TABLES = ("complaint_events", "complaints", "complaint_number_counters", "api_keys")
+
+
+def postgres_server_url() -> URL:
+    default = f"postgresql+psycopg://{os.environ.get('PGUSER') or getpass.getuser()}@127.0.0.1:5432/postgres"
+    return make_url(os.environ.get("TOUSU_TEST_DATABASE_URL", default)).set(drivername="postgresql+psycopg")
+
+
+def _libpq(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> URL:
+    url = postgres_server_url()
+    try:
+        with psycopg.connect(_libpq(url), connect_timeout=3):
+            pass
+    except psycopg.OperationalError as exc:
+        message = f"no PostgreSQL answers at {url.render_as_string()}: {exc}".strip()
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI is set: PostgreSQL is required)", pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+def create_postgres_database(server: URL) -> URL:
+    name = f"tousu_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(server), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return server.set(database=name)
+
+
+def drop_postgres_database(server: URL, database: URL) -> None:
+    with psycopg.connect(_libpq(server), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{database.database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of each kind, for the whole run."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'tousu.db'}"
+        migrate.upgrade(Settings(database_url=url))
+        yield url
+        return
+    server: URL = request.getfixturevalue("postgres_server")
+    database = create_postgres_database(server)
+    url = database.render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(Settings(database_url=url))
+        yield url
+    finally:
+        drop_postgres_database(server, database)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts from empty tables (the schema stays: it was built by the migrations)."""
+    yield
+    if "database_url" not in request.fixturenames:
+        return
+    url = request.getfixturevalue("database_url")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                connection.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def db(app: FastAPI, client: TestClient) -> Database:
+    """The app's own database handle (available once the client has started the app)."""
+    return app.state.db
+
+
+@dataclass
+class Caller:
+    """A calling system: an API key, and the person it acts for."""
+
+    client: TestClient
+    key: str
+    actor: str = "agent-0042"
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "X-Actor": quote(self.actor), **(extra or {})}
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.client.post(path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.client.delete(path, headers=self.headers(kwargs.pop("headers", None)), **kwargs)
+
+    def as_actor(self, actor: str) -> Caller:
+        return Caller(self.client, self.key, actor)
+
+    def register(self, **overrides: Any) -> dict[str, Any]:
+        response = self.post("/v1/complaints", json=complaint_body(**overrides))
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def move(self, complaint_id: str, move: str, json: Any = None, expect: int = 200) -> dict[str, Any]:
+        response = self.post(f"/v1/complaints/{complaint_id}/{move}", json=json)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+
+def complaint_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "complainant": {"name": "张三", "phone": "138 1234 8000"},
+        "channel": "phone",
+        "category": "service_attitude",
+        "store_id": "SZ-FT-012",
+        "description": "店员态度恶劣，拒绝为我办理退货。",
+        "customer_request": "要求店员道歉并办理退货",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def make_caller(client: TestClient, db: Database) -> Any:
+    def make(role: Role | str, store_id: str | None = None, actor: str = "agent-0042") -> Caller:
+        with db.writers.begin() as session:
+            _, secret = keys.create_key(
+                session, name=f"test {role}", role=Role(role), store_id=store_id, created_by="tests"
+            )
+        return Caller(client, secret, actor)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_caller: Any) -> Caller:
+    return make_caller(Role.admin, actor="admin-01")
+
+
+@pytest.fixture
+def handler(make_caller: Any) -> Caller:
+    return make_caller(Role.handler, actor="handler-07")
+
+
+@pytest.fixture
+def supervisor(make_caller: Any) -> Caller:
+    return make_caller(Role.supervisor, actor="supervisor-03")
+
+
+@pytest.fixture
+def manager(make_caller: Any) -> Caller:
+    return make_caller(Role.manager, actor="manager-01")
+
+
+@pytest.fixture
+def intake(make_caller: Any) -> Caller:
+    return make_caller(Role.intake, actor="agent-0042")
+
+
+ROOT = Path(__file__).resolve().parent.parent
