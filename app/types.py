@@ -22,4 +22,10 @@ def Text(max_length: int, min_length: int = 1) -> type[str]:
     ]
 
 
-Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2, examples=["300.00"])]
+CENT = Decimal("0.01")
+
+Yuan = Annotated[
+    Decimal,
+    Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2, examples=["300.00"]),
+    AfterValidator(lambda amount: amount.quantize(CENT)),
+]

@@ -20,7 +20,7 @@ class ApiKeyCreate(BaseModel):
 
 class ApiKeyOut(BaseModel):
     id: uuid.UUID
-    name: str
+    name: str = Field(examples=["福田店门店系统"])
     role: Role
     store_id: str | None
     prefix: str = Field(description="The first characters of the key, to recognise it.", examples=["tsk_Xy3kP9aQ"])

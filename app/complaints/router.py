@@ -239,6 +239,7 @@ def read_workflow(_principal: CurrentPrincipal) -> s.WorkflowOut:
     moves = [
         s.MoveOut(
             name=m.name,
+            label=m.label,
             path=f"/v1/complaints/{{id}}/{m.name}",
             sources=list(m.sources),
             dest=m.dest,
@@ -248,4 +249,9 @@ def read_workflow(_principal: CurrentPrincipal) -> s.WorkflowOut:
         )
         for m in workflow.MOVES
     ]
-    return s.WorkflowOut(states=list(State), initial=State.accepted, moves=moves, mermaid=workflow.mermaid())
+    return s.WorkflowOut(
+        states=[s.StateOut(name=state, label=workflow.STATE_LABELS[state]) for state in State],
+        initial=State.accepted,
+        moves=moves,
+        mermaid=workflow.mermaid(),
+    )

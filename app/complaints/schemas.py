@@ -298,13 +298,16 @@ class ComplaintPage(BaseModel):
 
 class EventOut(BaseModel):
     id: int
-    move: str = Field(examples=["investigate"])
+    move: str = Field(examples=["store-feedback"], description="The move, `register` or `note`.")
     from_state: State | None
     to_state: State
-    actor: str
+    actor: str = Field(examples=["店长王五"])
     api_key_id: uuid.UUID | None
     at: datetime
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(
+        description="What was sent with the move.",
+        examples=[{"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}],
+    )
 
     @classmethod
     def build(cls, e: ComplaintEvent, tz: ZoneInfo) -> EventOut:
@@ -325,8 +328,14 @@ class GuardOut(BaseModel):
     words: str
 
 
+class StateOut(BaseModel):
+    name: State
+    label: str = Field(examples=["受理"], description="The state's name in the handbooks.")
+
+
 class MoveOut(BaseModel):
     name: str = Field(examples=["approve"])
+    label: str = Field(examples=["审批通过"])
     path: str = Field(examples=["/v1/complaints/{id}/approve"])
     sources: list[State]
     dest: State | None = Field(description="null: the state does not change.")
@@ -336,7 +345,7 @@ class MoveOut(BaseModel):
 
 
 class WorkflowOut(BaseModel):
-    states: list[State]
+    states: list[StateOut]
     initial: State
     moves: list[MoveOut]
     mermaid: str = Field(description="The state diagram, in Mermaid.")

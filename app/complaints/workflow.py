@@ -218,11 +218,22 @@ def history_entry(complaint: Complaint, move: MoveRequest, name: str, before: St
     )
 
 
+STATE_LABELS = {
+    State.accepted: "受理",
+    State.rejected: "投诉不成立",
+    State.investigating: "调查中",
+    State.awaiting_approval: "待审批",
+    State.resolved: "已答复",
+    State.revisited: "已回访",
+}
+
+
 @dataclass(frozen=True)
 class Move:
     """A move as the API and the workflow document describe it."""
 
     name: str
+    label: str
     sources: tuple[State, ...]
     dest: State | None  # None: the state stays
     roles: frozenset[Role]
@@ -235,6 +246,7 @@ _ALL_HANDLERS = HANDLING_ROLES
 MOVES: tuple[Move, ...] = (
     Move(
         "reject",
+        "驳回（投诉不成立）",
         (State.accepted,),
         State.rejected,
         _ALL_HANDLERS,
@@ -243,6 +255,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "investigate",
+        "派单调查",
         (State.accepted,),
         State.investigating,
         _ALL_HANDLERS,
@@ -251,6 +264,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "store-feedback",
+        "门店反馈",
         (State.investigating,),
         None,
         _ALL_HANDLERS | {Role.store},
@@ -260,6 +274,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "propose",
+        "提交审批",
         (State.investigating,),
         State.awaiting_approval,
         _ALL_HANDLERS,
@@ -268,6 +283,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "resolve",
+        "直接答复",
         (State.investigating,),
         State.resolved,
         _ALL_HANDLERS,
@@ -277,6 +293,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "approve",
+        "审批通过",
         (State.awaiting_approval,),
         State.resolved,
         APPROVING_ROLES,
@@ -286,6 +303,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "send-back",
+        "退回重拟",
         (State.awaiting_approval,),
         State.investigating,
         _ALL_HANDLERS,
@@ -294,6 +312,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "revisit",
+        "回访",
         (State.resolved,),
         State.revisited,
         _ALL_HANDLERS,
@@ -303,6 +322,7 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "reopen",
+        "重新处理",
         (State.resolved, State.revisited, State.rejected),
         State.investigating,
         _ALL_HANDLERS,

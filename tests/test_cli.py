@@ -1,0 +1,54 @@
+"""The ``tousu`` command, run as a newcomer runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+TOUSU = Path(sys.executable).with_name("tousu")
+
+
+def tousu(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TOUSU_DATABASE_URL": database_url}
+    return subprocess.run([str(TOUSU), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_migrate_is_safe_to_run_again(database_url: str) -> None:
+    result = tousu("migrate", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "database at migration" in result.stderr
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line(database_url: str, client: TestClient) -> None:
+    result = tousu("keys", "create", "--role", "store", "--store", "SZ-FT-012", "--name", "福田店", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.splitlines()[-1]
+    assert key.startswith("tsk_") and " " not in key
+    response = client.get("/v1/complaints", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+
+
+def test_keys_create_refuses_a_store_key_without_a_store(database_url: str) -> None:
+    result = tousu("keys", "create", "--role", "store", "--name", "no store", database_url=database_url)
+    assert result.returncode == 2
+    assert "store_id" in result.stderr
+    assert "tsk_" not in result.stdout
+
+
+def test_bootstrap_creates_one_admin_key_only(database_url: str, client: TestClient) -> None:
+    first = tousu("keys", "bootstrap", database_url=database_url)
+    assert first.returncode == 0, first.stderr
+    keys = [word for word in first.stdout.split() if word.startswith("tsk_")]
+    assert keys, first.stdout
+    response = client.get("/v1/api-keys", headers={"Authorization": f"Bearer {keys[0]}"})
+    assert response.status_code == 200
+    assert [key["role"] for key in response.json()] == ["admin"]
+
+    second = tousu("keys", "bootstrap", database_url=database_url)
+    assert second.returncode == 0
+    assert "tsk_" not in second.stdout
+    assert len(client.get("/v1/api-keys", headers={"Authorization": f"Bearer {keys[0]}"}).json()) == 1
