@@ -24,7 +24,9 @@ def test_migrate_is_safe_to_run_again(database_url: str) -> None:
 
 
 def test_keys_create_prints_the_key_alone_on_the_last_line(database_url: str, client: TestClient) -> None:
-    result = tousu("keys", "create", "--role", "store", "--store", "SZ-FT-012", "--name", "福田店", database_url=database_url)
+    result = tousu(
+        "keys", "create", "--role", "store", "--store", "SZ-FT-012", "--name", "福田店", database_url=database_url
+    )
     assert result.returncode == 0, result.stderr
     key = result.stdout.splitlines()[-1]
     assert key.startswith("tsk_") and " " not in key
