@@ -76,10 +76,16 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
+def ensure_sqlite_directory(database_url: str) -> None:
+    """The embedded database's folder (./var) is made on first use."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _sqlite_engine(settings: Settings) -> Engine:
     url = make_url(settings.database_url)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_directory(settings.database_url)
     engine = create_engine(url, connect_args={"check_same_thread": False}, pool_pre_ping=True)
 
     @event.listens_for(engine, "connect")

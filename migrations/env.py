@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, pool
 
 import app.models  # noqa: F401 - registers every table on the metadata
 from app.config import Settings
-from app.db import Base
+from app.db import Base, ensure_sqlite_directory
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -25,6 +25,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    ensure_sqlite_directory(database_url())
     engine = create_engine(database_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
