@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,13 +57,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_uuid7_lock = threading.Lock()
+_uuid7_last = (0, 0)  # (milliseconds, counter) of the last id this process made
+
+
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7): new rows land at the end of the index."""
-    ms = int(datetime.now(UTC).timestamp() * 1000)
-    rand = int.from_bytes(uuid.uuid4().bytes[6:], "big")  # 80 random bits
-    value = (ms & (2**48 - 1)) << 80 | rand
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant
+    """A time-ordered UUID (RFC 9562 version 7): new rows land at the end of the index.
+
+    Within one millisecond a 12-bit counter (RFC 9562 section 6.2, method 1) keeps the ids of this process
+    increasing, so complaints registered in the same millisecond still list in the order they were registered.
+    """
+    global _uuid7_last
+    with _uuid7_lock:
+        ms = time.time_ns() // 1_000_000
+        last_ms, last_counter = _uuid7_last
+        if ms > last_ms:
+            counter = secrets.randbits(11)  # a random start, with room to count up
+        else:  # the same millisecond, or the clock stepped back: keep counting from the last id
+            ms, counter = last_ms, last_counter + 1
+            if counter > 0xFFF:
+                ms, counter = ms + 1, 0
+        _uuid7_last = (ms, counter)
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | secrets.randbits(62)
     return uuid.UUID(int=value)
 
 
@@ -73,6 +91,7 @@ def build_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,  # error messages and logs never carry a complainant's details
     )
 
 
@@ -86,7 +105,7 @@ def ensure_sqlite_directory(database_url: str) -> None:
 def _sqlite_engine(settings: Settings) -> Engine:
     url = make_url(settings.database_url)
     ensure_sqlite_directory(settings.database_url)
-    engine = create_engine(url, connect_args={"check_same_thread": False}, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False}, pool_pre_ping=True, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
