@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from app import logs
 from app import migrate as migrations
 from app.auth import service as keys_service
 from app.auth.models import Role
@@ -40,7 +41,16 @@ def serve(
     settings = Settings()
     if workers > 1 and settings.is_sqlite:
         typer.echo("note: several workers on the embedded SQLite file serialise their writes", err=True)
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,  # ours (tousu.access) leaves out query strings, which may hold phone numbers
+        log_config=logs.config(settings.log_level),
+    )
 
 
 @keys.command("create")

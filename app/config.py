@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     timezone: str = Field("Asia/Shanghai", description="Local time zone for complaint numbers and clocks.")
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connection pool size per process.")
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="How long a SQLite writer waits for the lock.")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted (bytes); more is 413.")
+    idempotency_keep_hours: int = Field(
+        24, ge=24, description="How long an Idempotency-Key and its response are kept (at least 24 hours)."
+    )
+    retry_after_seconds: int = Field(
+        2, ge=1, description="Retry-After sent with 503 when the database is unreachable or busy."
+    )
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the JSON logs.")
     authority_handler: Decimal = Field(Decimal("0"), ge=0, description="Approval authority of handler keys (yuan).")
     authority_supervisor: Decimal = Field(Decimal("2000"), ge=0, description="Approval authority of supervisors.")
     authority_manager: Decimal = Field(Decimal("20000"), ge=0, description="Approval authority of managers.")

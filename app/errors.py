@@ -11,7 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.logs import REQUEST_ID
 
 log = logging.getLogger("tousu.errors")
 
@@ -74,6 +78,13 @@ class Conflict(TousuError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class PreconditionFailed(TousuError):
+    status, slug, title = 412, "precondition-failed", "The complaint changed since the version in If-Match"
+
+    def headers(self) -> dict[str, str]:
+        return {"ETag": self.extensions["etag"]}
+
+
 class InvalidInput(TousuError):
     status, slug, title = 422, "invalid-input", "Invalid input"
 
@@ -131,16 +142,53 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail=detail, headers=getattr(exc, "headers", None))
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    unavailable = isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
+    if not unavailable and not (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated):
+        return await _unhandled(request, exc)
+    # The message names the failure (connection refused, database is locked), never a statement's parameters.
+    log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+    retry_after = request.app.state.settings.retry_after_seconds
+    return problem_response(
+        503,
+        "Database unavailable",
+        type_=PROBLEM_BASE + "database-unavailable",
+        detail="The database is unreachable or busy. Nothing was changed; retry after Retry-After seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _concurrent_change(_request: Request, _exc: Exception) -> JSONResponse:
+    # A uniqueness or version check at commit: another request changed the same thing first.
+    return problem_response(
+        409,
+        "Conflict",
+        type_=PROBLEM_BASE + "conflict",
+        detail="Another request changed this at the same moment. Nothing was changed; read it again and retry.",
+    )
+
+
 async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
     error_id = uuid.uuid4().hex
     log.error("unhandled error", exc_info=exc, extra={"error_id": error_id})
-    return problem_response(500, "Internal Server Error", type_=PROBLEM_BASE + "internal", error_id=error_id)
+    request_id = REQUEST_ID.get()
+    return problem_response(
+        500,
+        "Internal Server Error",
+        type_=PROBLEM_BASE + "internal",
+        headers={"X-Request-ID": request_id} if request_id else None,
+        error_id=error_id,
+    )
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(TousuError, _tousu_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sa_exc.IntegrityError, _concurrent_change)
+    app.add_exception_handler(StaleDataError, _concurrent_change)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_unavailable)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled)
 
 

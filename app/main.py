@@ -11,10 +11,12 @@ from fastapi.openapi.utils import get_openapi
 
 from app import errors, migrate
 from app.auth.router import router as api_keys_router
+from app.body_limit import BodyLimit
 from app.complaints.router import router as complaints_router
 from app.config import Settings
 from app.db import Database
 from app.health.router import router as health_router
+from app.logs import RequestContext
 
 DESCRIPTION = """
 tousu (投诉) runs the customer-complaint process of service businesses: registration, judgement, dispatch to the
@@ -43,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
     app.state.settings = settings
     app.state.migration_head = migrate.head(settings)
     errors.install(app)

@@ -2,5 +2,6 @@
 
 from app.auth.models import ApiKey
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
+from app.idempotency import IdempotencyRecord
 
-__all__ = ["ApiKey", "Complaint", "ComplaintEvent", "DailyCounter"]
+__all__ = ["ApiKey", "Complaint", "ComplaintEvent", "DailyCounter", "IdempotencyRecord"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import psycopg
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -30,7 +34,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 
-TABLES = ("complaint_events", "complaints", "complaint_number_counters", "api_keys")
+TABLES = ("idempotency_keys", "complaint_events", "complaints", "complaint_number_counters", "api_keys")
 
 
 def postgres_server_url() -> URL:
@@ -40,6 +44,19 @@ def postgres_server_url() -> URL:
 
 def _libpq(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgresql_only`` or ``sqlite_only`` are about one database's own machinery: they are not
+    collected for the other."""
+    kept, dropped = [], []
+    for item in items:
+        database = getattr(item, "callspec", None) and item.callspec.params.get("database_url")
+        other = {"sqlite": "postgresql_only", "postgresql": "sqlite_only"}.get(database or "")
+        (dropped if other and item.get_closest_marker(other) else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -210,3 +227,64 @@ def intake(make_caller: Any) -> Caller:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def issue_key(settings: Settings, role: Role | str, store_id: str | None = None) -> str:
+    """An API key, written straight to the database (for servers the test client does not own)."""
+    database = Database.from_settings(settings)
+    try:
+        with database.writers.begin() as session:
+            _, secret = keys.create_key(
+                session, name=f"test {role}", role=Role(role), store_id=store_id, created_by="tests"
+            )
+    finally:
+        database.dispose()
+    return secret
+
+
+@dataclass
+class LiveServer:
+    """The app served by a real uvicorn on a loopback port, for real concurrent requests."""
+
+    url: str
+    settings: Settings
+
+    def caller(self, role: Role | str, store_id: str | None = None, actor: str = "agent-0042") -> LiveCaller:
+        return LiveCaller(self.url, issue_key(self.settings, role, store_id), actor)
+
+
+@dataclass
+class LiveCaller:
+    url: str
+    key: str
+    actor: str = "agent-0042"
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "X-Actor": quote(self.actor), **(extra or {})}
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.post(self.url + path, json=json, headers=self.headers(headers), timeout=30)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return httpx.get(self.url + path, headers=self.headers(headers), timeout=30)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -2,12 +2,14 @@
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app import errors
+from app import errors, idempotency
 from app.auth.dependencies import CurrentActor, CurrentPrincipal
 from app.auth.principal import REGISTER_ROLES, Principal
 from app.complaints import schemas as s
@@ -15,17 +17,43 @@ from app.complaints import service, workflow
 from app.complaints.contact import normalize_phone
 from app.complaints.models import Category, Channel, Complaint, Priority, State
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
-from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound, Unauthorized
+from app.errors import (
+    Conflict,
+    Forbidden,
+    GuardRefused,
+    IllegalMove,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+)
+from app.preconditions import IfMatch, etag
+from app.types import Text
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
 
 ComplaintId = Annotated[uuid.UUID, Field(description="The complaint's stable id.")]
-READ_ERRORS = errors.responses(Unauthorized, NotFound, 422)
-WRITE_ERRORS = errors.responses(Unauthorized, Forbidden, NotFound, IllegalMove, GuardRefused, InvalidInput)
+READ_ERRORS = errors.responses(Unauthorized, NotFound, 422, 503)
+WRITE_ERRORS = errors.responses(
+    Unauthorized, Forbidden, NotFound, IllegalMove, GuardRefused, PreconditionFailed, 413, InvalidInput, 503
+)
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The `ETag` of the complaint as last read. When it has changed since, the write is refused "
+        "with 412 and the current version; without If-Match the write applies to the current state.",
+        examples=['"3"'],
+    ),
+]
+
+
+def _precondition(header: str | None) -> IfMatch | None:
+    return IfMatch.parse(header) if header is not None else None
 
 
 def _out(complaint: Complaint, principal: Principal, settings: Any, response: Response) -> s.ComplaintOut:
-    response.headers["ETag"] = f'"{complaint.version}"'
+    response.headers["ETag"] = etag(complaint.version)
     return s.ComplaintOut.build(complaint, principal, workflow.moves_for(complaint, principal), settings.tz)
 
 
@@ -35,8 +63,12 @@ def _out(complaint: Complaint, principal: Principal, settings: Any, response: Re
     summary="Register a complaint (受理)",
     description="Registers a complaint from any channel. It starts in state `accepted`, gets a human-readable "
     "number and a stable id, and its owner is the X-Actor unless `owner` names someone else. A complaint that "
-    "comes through the media is given priority `media`.",
-    responses=errors.responses(Unauthorized, Forbidden, InvalidInput),
+    "comes through the media is given priority `media`.\n\n"
+    "Send `Idempotency-Key` to retry safely: the same key with the same body replays the first response "
+    "(header `Idempotent-Replayed: true`) instead of registering twice; the same key with another body is 422; "
+    "while the first request with the key is still running, 409. Keys belong to the calling API key and are "
+    "kept for at least 24 hours.",
+    responses=errors.responses(Unauthorized, Forbidden, Conflict, 413, InvalidInput, 503),
 )
 def register_complaint(
     body: s.ComplaintCreate,
@@ -44,27 +76,62 @@ def register_complaint(
     session: WriteSession,
     settings: CurrentSettings,
     response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Any unique string per intended registration (a UUID is best), 1-255 visible ASCII.",
+            examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
+        ),
+    ] = None,
 ) -> s.ComplaintOut:
-    if actor.principal.role not in REGISTER_ROLES:
-        raise Forbidden(f"role {actor.principal.role} may not register complaints")
+    principal = actor.principal
+    if principal.role not in REGISTER_ROLES:
+        raise Forbidden(f"role {principal.role} may not register complaints")
+    if idempotency_key is not None:
+        key = idempotency.parse_key(idempotency_key)
+        request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
+        replay = idempotency.claim(session, principal.key_id, key, request_fingerprint)
+        if replay is not None:
+            return JSONResponse(  # type: ignore[return-value]
+                replay.body,
+                status_code=replay.status_code,
+                headers={
+                    "Location": f"/v1/complaints/{replay.resource_id}",
+                    "ETag": etag(replay.body["version"]),
+                    "Idempotent-Replayed": "true",
+                },
+            )
     complaint = service.register(session, body, actor, settings.tz)
     response.headers["Location"] = f"/v1/complaints/{complaint.id}"
-    return _out(complaint, actor.principal, settings, response)
+    out = _out(complaint, principal, settings, response)
+    if idempotency_key is not None:
+        idempotency.remember(
+            session,
+            principal.key_id,
+            key,
+            request_fingerprint,
+            status_code=status.HTTP_201_CREATED,
+            body=out.model_dump(mode="json"),
+            resource_id=complaint.id,
+            keep=timedelta(hours=settings.idempotency_keep_hours),
+        )
+    return out
 
 
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: State | None = None
-    store_id: str | None = Field(None, max_length=64, description="The store complained about.")
+    store_id: s.StoreId | None = Field(None, description="The store complained about.")
     category: Category | None = None
     channel: Channel | None = None
     priority: Priority | None = None
-    phone: str | None = Field(None, max_length=32, description="Any spelling: spaces, dashes and +86 are ignored.")
+    phone: Text(32) | None = Field(None, description="Any spelling: spaces, dashes and +86 are ignored.")
     received_from: AwareDatetime | None = Field(None, description="Received at or after (with offset).")
     received_to: AwareDatetime | None = Field(None, description="Received before (with offset).")
     limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, max_length=64)
+    cursor: Text(64) | None = None
 
 
 @router.get(
@@ -72,7 +139,7 @@ class ListQuery(BaseModel):
     summary="Find complaints",
     description="Newest first. Filters combine with AND. Follow `next_cursor` for the next page. A store key "
     "sees only the complaints dispatched to its store, with the complainant masked.",
-    responses=errors.responses(Unauthorized, InvalidInput, 422),
+    responses=errors.responses(Unauthorized, InvalidInput, 422, 503),
 )
 def list_complaints(
     query: Annotated[ListQuery, Query()],
@@ -134,7 +201,7 @@ def complaint_history(
     status_code=status.HTTP_201_CREATED,
     summary="Add an internal note",
     description="A note for colleagues; it changes no state and is kept in the history.",
-    responses=errors.responses(Unauthorized, Forbidden, NotFound, 422),
+    responses=errors.responses(Unauthorized, Forbidden, NotFound, PreconditionFailed, 413, 422, 503),
 )
 def add_note(
     complaint_id: ComplaintId,
@@ -142,8 +209,10 @@ def add_note(
     actor: CurrentActor,
     session: WriteSession,
     settings: CurrentSettings,
+    if_match: IfMatchHeader = None,
 ) -> s.EventOut:
-    return s.EventOut.build(service.add_note(session, complaint_id, actor, body), settings.tz)
+    entry = service.add_note(session, complaint_id, actor, body, _precondition(if_match))
+    return s.EventOut.build(entry, settings.tz)
 
 
 _MOVE_DOCS: dict[str, tuple[type[BaseModel], str, str]] = {
@@ -207,8 +276,9 @@ def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.Co
         settings: CurrentSettings,
         response: Response,
         body: Any = None,
+        if_match: IfMatchHeader = None,
     ) -> s.ComplaintOut:
-        complaint = service.apply_move(session, complaint_id, name, actor, body)
+        complaint = service.apply_move(session, complaint_id, name, actor, body, _precondition(if_match))
         return _out(complaint, actor.principal, settings, response)
 
     body_param = Annotated[body_model | None, Body()] if optional else Annotated[body_model, Body()]

@@ -20,6 +20,7 @@ from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, 
 from app.complaints.schemas import ComplaintCreate
 from app.db import utcnow, uuid7
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
+from app.preconditions import IfMatch
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -98,12 +99,22 @@ def get(session: Session, complaint_id: uuid.UUID, principal: Principal, *, for_
     return complaint
 
 
-def apply_move(session: Session, complaint_id: uuid.UUID, name: str, actor: Actor, body: BaseModel | None) -> Complaint:
+def apply_move(
+    session: Session,
+    complaint_id: uuid.UUID,
+    name: str,
+    actor: Actor,
+    body: BaseModel | None,
+    if_match: IfMatch | None = None,
+) -> Complaint:
+    """Fire a move on the complaint, locked for the rest of the transaction so racing moves queue up."""
     principal = actor.principal
     complaint = get(session, complaint_id, principal, for_update=True)
     move = workflow.MOVES_BY_NAME[name]
     if principal.role not in move.roles:
         raise Forbidden(f"role {principal.role} may not {name}", allowed_roles=sorted(move.roles))
+    if if_match is not None:
+        if_match.check(complaint.version)
     request = workflow.MoveRequest(actor=actor.name, principal=principal, at=utcnow(), body=body)
     try:
         entry = workflow.fire(complaint, name, request)
@@ -122,10 +133,14 @@ def apply_move(session: Session, complaint_id: uuid.UUID, name: str, actor: Acto
     return complaint
 
 
-def add_note(session: Session, complaint_id: uuid.UUID, actor: Actor, body: BaseModel) -> ComplaintEvent:
+def add_note(
+    session: Session, complaint_id: uuid.UUID, actor: Actor, body: BaseModel, if_match: IfMatch | None = None
+) -> ComplaintEvent:
     if actor.principal.role not in NOTE_ROLES:
         raise Forbidden(f"role {actor.principal.role} may not add notes", allowed_roles=sorted(NOTE_ROLES))
     complaint = get(session, complaint_id, actor.principal, for_update=True)
+    if if_match is not None:
+        if_match.check(complaint.version)
     now = utcnow()
     complaint.updated_at = now
     request = workflow.MoveRequest(actor=actor.name, principal=actor.principal, at=now, body=body)

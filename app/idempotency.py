@@ -1,0 +1,133 @@
+"""Idempotent writes (``Idempotency-Key``, IETF httpapi draft semantics, as Stripe does it).
+
+A client that retries a POST with the same key gets the first response again instead of a second complaint. The
+record of a key is written in the same transaction as what the request created, so either both exist or neither
+does. On PostgreSQL a transaction-scoped advisory lock on (API key, Idempotency-Key) tells a retry that arrives
+while the first request is still running apart from one that arrives after it: the first gets 409, the second the
+replay. On SQLite every write transaction already holds the database's write lock (BEGIN IMMEDIATE), so a retry
+simply waits for the first to commit and then replays it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, delete, func, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+from app.errors import Conflict, InvalidInput
+
+KEY_MAX = 255
+
+
+class IdempotencyRecord(Base):
+    """The first response to a request that carried an Idempotency-Key."""
+
+    __tablename__ = "idempotency_keys"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    resource_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: dict[str, Any]
+    resource_id: uuid.UUID | None
+
+
+def parse_key(header: str) -> str:
+    """The key as sent: a structured-field string (``"abc"``) or, as most clients send it, bare."""
+    key = header.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not key or len(key) > KEY_MAX or any(not (0x20 < ord(c) < 0x7F) for c in key):
+        raise InvalidInput(f"Idempotency-Key must be 1 to {KEY_MAX} visible ASCII characters", field="Idempotency-Key")
+    return key
+
+
+def fingerprint(payload: Any) -> str:
+    """The request's identity: its parsed body, so key order and whitespace do not matter."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim(session: Session, api_key_id: uuid.UUID, key: str, request_fingerprint: str) -> Replay | None:
+    """The stored response if this key was used before with the same request; None if the request should run.
+
+    Raises Conflict while another request with the key is running, InvalidInput when the key was used for a
+    different request.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        locked = session.scalar(
+            select(func.pg_try_advisory_xact_lock(text("hashtextextended(:lock, 0)"))).params(
+                lock=f"idempotency:{api_key_id}:{key}"
+            )
+        )
+        if not locked:
+            raise Conflict(
+                "a request with this Idempotency-Key is still being processed; retry later",
+                idempotency_key=key,
+            )
+    now = utcnow()
+    record = session.get(IdempotencyRecord, (api_key_id, key), populate_existing=True)
+    if record is not None and record.expires_at <= now:
+        session.delete(record)
+        session.flush()
+        record = None
+    if record is None:
+        return None
+    if record.fingerprint != request_fingerprint:
+        raise InvalidInput(
+            "this Idempotency-Key was used with a different request body; use a new key for a new request",
+            field="Idempotency-Key",
+        )
+    return Replay(record.status_code, record.response, record.resource_id)
+
+
+def remember(
+    session: Session,
+    api_key_id: uuid.UUID,
+    key: str,
+    request_fingerprint: str,
+    *,
+    status_code: int,
+    body: dict[str, Any],
+    resource_id: uuid.UUID | None,
+    keep: timedelta,
+) -> None:
+    """Keep the response, in the caller's transaction."""
+    now = utcnow()
+    session.add(
+        IdempotencyRecord(
+            api_key_id=api_key_id,
+            key=key,
+            fingerprint=request_fingerprint,
+            status_code=status_code,
+            response=body,
+            resource_id=resource_id,
+            created_at=now,
+            expires_at=now + keep,
+        )
+    )
+    session.flush()
+
+
+def purge_expired(session: Session) -> int:
+    """Forget keys past their time (the expiry index makes this cheap); returns how many went."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
+    return result.rowcount

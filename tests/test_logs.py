@@ -1,0 +1,96 @@
+"""Logs: JSON lines with a request id, X-Request-ID echoed, and never a complainant's phone number or name."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+PHONE = "13987654321"
+NAME = "欧阳娜娜"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Any:
+    """``tousu serve`` in its own process, as an operator runs it; its standard error is the log."""
+    env = {**os.environ, "TOUSU_DATABASE_URL": f"sqlite:///{tmp_path / 'tousu.db'}"}
+    tousu = str(Path(sys.executable).with_name("tousu"))
+    subprocess.run([tousu, "migrate"], env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [tousu, "keys", "create", "--role", "handler", "--name", "crm"], env=env, check=True, capture_output=True
+    )
+    key = created.stdout.decode().strip().splitlines()[-1]
+    port = free_port()
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:
+        server = subprocess.Popen(
+            [tousu, "serve", "--port", str(port)], env=env, stderr=stderr, stdout=subprocess.DEVNULL, cwd=ROOT
+        )
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(url + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        try:
+            yield url, key, log
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=15)
+
+
+def test_logs_are_json_with_request_ids_and_no_contact_details(served: Any) -> None:
+    url, key, log = served
+    headers = {"Authorization": f"Bearer {key}", "X-Actor": "agent-0042"}
+    body = {
+        "complainant": {"name": NAME, "phone": PHONE, "email": "nana@example.cn"},
+        "channel": "phone",
+        "category": "billing",
+        "store_id": "SZ-FT-012",
+        "description": f"电话{PHONE}的顾客{NAME}投诉多收费。",
+    }
+    created = httpx.post(url + "/v1/complaints", json=body, headers={**headers, "X-Request-ID": "crm-req-7781"})
+    assert created.status_code == 201
+    assert created.headers["X-Request-ID"] == "crm-req-7781"
+    found = httpx.get(url + "/v1/complaints", params={"phone": PHONE}, headers=headers)
+    assert len(found.json()["items"]) == 1
+    made_up = found.headers["X-Request-ID"]
+    assert len(made_up) == 32
+    bad = httpx.post(url + "/v1/complaints", json={**body, "channel": f"call {PHONE}"}, headers=headers)
+    assert bad.status_code == 422
+    assert PHONE not in bad.text
+    rejected_id = httpx.get(url + "/healthz", headers={"X-Request-ID": f"{PHONE} {NAME}".encode()})
+    assert rejected_id.headers["X-Request-ID"] != f"{PHONE} {NAME}"
+
+    time.sleep(0.2)
+    text = log.read_text(encoding="utf-8")
+    assert PHONE not in text
+    assert NAME not in text and "nana@example.cn" not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "tousu.access"]
+    assert {"crm-req-7781", made_up} <= {line["request_id"] for line in access}
+    by_id = {line["request_id"]: line for line in access}
+    assert by_id["crm-req-7781"]["route"] == "/v1/complaints"
+    assert by_id["crm-req-7781"]["status"] == 201
+    assert by_id[made_up]["method"] == "GET"
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    non_json = [line for line in text.splitlines() if line.strip() and not line.startswith("{")]
+    assert non_json == []
