@@ -127,3 +127,18 @@ def test_a_wrong_content_type_is_refused(intake: Caller) -> None:
 def test_an_unknown_complaint_id_shape_is_422_not_500(handler: Caller) -> None:
     refused(handler.get("/v1/complaints/not-a-uuid"), 422)
     refused(handler.post("/v1/complaints/12345/reject", json={}), 422)
+
+
+def test_a_body_that_is_not_utf8_is_422(intake: Caller) -> None:
+    response = intake.client.post(
+        "/v1/complaints",
+        content=b'{"description": "\xff\xfe"}',
+        headers=intake.headers({"Content-Type": "application/json"}),
+    )
+    refused(response, 422)
+
+
+def test_405_names_every_method_of_the_path(intake: Caller) -> None:
+    response = intake.client.put("/v1/complaints", headers=intake.headers())
+    refused(response, 405)
+    assert response.headers["Allow"] == "GET, HEAD, POST"
