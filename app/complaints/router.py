@@ -87,7 +87,7 @@ def register_complaint(
 ) -> s.ComplaintOut:
     principal = actor.principal
     if principal.role not in REGISTER_ROLES:
-        raise Forbidden(f"role {principal.role} may not register complaints")
+        raise Forbidden(f"role {principal.role} may not register complaints", allowed_roles=sorted(REGISTER_ROLES))
     if idempotency_key is not None:
         key = idempotency.parse_key(idempotency_key)
         request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))

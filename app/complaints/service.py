@@ -136,9 +136,9 @@ def apply_move(
 def add_note(
     session: Session, complaint_id: uuid.UUID, actor: Actor, body: BaseModel, if_match: IfMatch | None = None
 ) -> ComplaintEvent:
+    complaint = get(session, complaint_id, actor.principal, for_update=True)  # 404 first: ids do not leak
     if actor.principal.role not in NOTE_ROLES:
         raise Forbidden(f"role {actor.principal.role} may not add notes", allowed_roles=sorted(NOTE_ROLES))
-    complaint = get(session, complaint_id, actor.principal, for_update=True)
     if if_match is not None:
         if_match.check(complaint.version)
     now = utcnow()
