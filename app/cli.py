@@ -19,6 +19,8 @@ from app.errors import InvalidInput
 cli = typer.Typer(help="tousu: complaint handling service.", no_args_is_help=True, add_completion=False)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys, name="keys")
+calendar = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
+cli.add_typer(calendar, name="calendar")
 
 
 @cli.command()
@@ -93,6 +95,69 @@ def bootstrap() -> None:
         "Try it:\n"
         f"    curl -H 'Authorization: Bearer {secret}' http://127.0.0.1:8000/v1/workflow\n"
     )
+
+
+@cli.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Sweep once and exit (for cron or a test).")] = False,
+) -> None:
+    """Run the background work for production: sweep the clocks every TOUSU_SWEEP_INTERVAL seconds.
+
+    Run any number of workers against one PostgreSQL database; set TOUSU_SWEEP_IN_SERVE=false for the API.
+    """
+    import logging.config
+    import signal
+
+    from app.sla.sweeper import Sweeper
+
+    settings = Settings()
+    logging.config.dictConfig(logs.config(settings.log_level))
+    db = Database.from_settings(settings)
+    sweeper = Sweeper(db, settings)
+    try:
+        if once:
+            swept = sweeper.once()
+            if swept is None:
+                raise typer.Exit(1)
+            typer.echo(f"warned {swept.warned}, breached {swept.breached}", err=True)
+            return
+        signal.signal(signal.SIGTERM, lambda *_: sweeper.stop(timeout=0))
+        sweeper.start()
+        typer.echo(f"tousu worker: sweeping every {settings.sweep_interval} s (Ctrl-C to stop)", err=True)
+        try:
+            while sweeper.running:
+                sweeper.wait(1)
+        except KeyboardInterrupt:
+            pass
+        sweeper.stop()
+    finally:
+        db.dispose()
+
+
+@calendar.command("import")
+def import_calendar(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with columns date,working,name.")],
+    actor: Annotated[str, typer.Option(help="Who imports it (kept in the history).")] = "admin",
+) -> None:
+    """Import a year's official schedule (its holidays and adjusted working days); running clocks are recomputed.
+
+    The years the file covers become known: their deadlines are no longer marked as assumed.
+    """
+    from app.sla import service as sla
+
+    settings = Settings()
+    db = Database.from_settings(settings)
+    try:
+        rows = sla.read_schedule(file)
+        with db.writers.begin() as session:
+            imported = sla.import_schedule(session, rows, actor, settings)
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    years = ", ".join(map(str, imported.years))
+    typer.echo(f"imported {imported.days} days of {years}; {imported.clocks_recomputed} running clocks recomputed")
 
 
 @cli.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import time
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +14,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'tousu.db'}"
+
+
+def parse_windows(text: str) -> tuple[tuple[time, time], ...]:
+    """``10:00-11:30,14:30-16:30`` → the windows in order; refuses empty and overlapping windows."""
+    windows = []
+    for part in text.split(","):
+        start, _, end = part.strip().partition("-")
+        try:
+            window = (time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+        except ValueError:
+            raise ValueError(f"window {part.strip()!r} is not HH:MM-HH:MM") from None
+        if window[0] >= window[1]:
+            raise ValueError(f"window {part.strip()!r} ends before it starts")
+        windows.append(window)
+    windows.sort()
+    for (_, end), (start, _) in itertools.pairwise(windows):
+        if start < end:
+            raise ValueError("follow-up windows overlap")
+    return tuple(windows)
 
 
 class Settings(BaseSettings):
@@ -33,6 +54,20 @@ class Settings(BaseSettings):
         2, ge=1, description="Retry-After sent with 503 when the database is unreachable or busy."
     )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the JSON logs.")
+    close_of_business: time = Field(
+        time(18, 0), description="Working-day deadlines fall at this local time of their last working day."
+    )
+    follow_up_windows: str = Field(
+        "10:00-11:30,14:30-16:30,19:00-20:00",
+        description="The customer's good hours for the follow-up call (local time); never in rest time.",
+    )
+    sla_policy_file: Path | None = Field(
+        None, description="TOML file with the clocks' targets per priority (see app/sla/policy.py); default: built-in."
+    )
+    sweep_interval: float = Field(30, gt=0, description="Seconds between two sweeps of the clocks.")
+    sweep_in_serve: bool = Field(
+        True, description="Sweep inside `tousu serve` (one process, embedded SQLite); false when `tousu worker` runs."
+    )
     authority_handler: Decimal = Field(Decimal("0"), ge=0, description="Approval authority of handler keys (yuan).")
     authority_supervisor: Decimal = Field(Decimal("2000"), ge=0, description="Approval authority of supervisors.")
     authority_manager: Decimal = Field(Decimal("20000"), ge=0, description="Approval authority of managers.")
@@ -48,6 +83,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("follow_up_windows")
+    @classmethod
+    def _valid_windows(cls, value: str) -> str:
+        parse_windows(value)
+        return value
+
+    @cached_property
+    def windows(self) -> tuple[tuple[time, time], ...]:
+        return parse_windows(self.follow_up_windows)
 
     @cached_property
     def tz(self) -> ZoneInfo:

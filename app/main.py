@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import errors, migrate
@@ -15,8 +15,12 @@ from app.body_limit import BodyLimit
 from app.complaints.router import router as complaints_router
 from app.config import Settings
 from app.db import Database
+from app.dependencies import reject_unknown_query
 from app.health.router import router as health_router
 from app.logs import RequestContext
+from app.sla import clocks
+from app.sla.router import router as sla_router
+from app.sla.sweeper import Sweeper
 
 DESCRIPTION = """
 tousu (投诉) runs the customer-complaint process of service businesses: registration, judgement, dispatch to the
@@ -33,9 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database.from_settings(settings)
+        sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
+        if sweeper is not None:
+            sweeper.start()
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.stop()
             app.state.db.dispose()
 
     app = FastAPI(
@@ -44,14 +53,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Complaint handling (投诉处理) for customer-service departments",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    clocks.policy(settings)  # a bad TOUSU_SLA_POLICY_FILE stops the start, not the first registration
     app.state.settings = settings
     app.state.migration_head = migrate.head(settings)
     errors.install(app)
     app.include_router(health_router)
     app.include_router(complaints_router)
+    app.include_router(sla_router)
     app.include_router(api_keys_router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
@@ -75,6 +87,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         schemas.pop(name, None)
     for path in document["paths"].values():
         for operation in path.values():
+            # Every operation refuses unknown query parameters (reject_unknown_query): 422 is always possible.
+            operation["responses"].setdefault("422", {"description": "The request does not match the schema"})
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     response["content"] = {errors.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}

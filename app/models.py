@@ -3,5 +3,16 @@
 from app.auth.models import ApiKey
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
 from app.idempotency import IdempotencyRecord
+from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
 
-__all__ = ["ApiKey", "Complaint", "ComplaintEvent", "DailyCounter", "IdempotencyRecord"]
+__all__ = [
+    "ApiKey",
+    "CalendarDay",
+    "CalendarYear",
+    "Clock",
+    "ClockEvent",
+    "Complaint",
+    "ComplaintEvent",
+    "DailyCounter",
+    "IdempotencyRecord",
+]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -29,3 +30,18 @@ Yuan = Annotated[
     Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2, examples=["300.00"]),
     AfterValidator(lambda amount: amount.quantize(CENT)),
 ]
+
+
+def local_times(payload: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
+    """The payload with every timestamp (an ISO string with an offset) shown in local time, as all responses are."""
+    shown = {}
+    for key, value in payload.items():
+        if isinstance(value, str) and len(value) >= 20 and value[4] == "-" and "T" in value:
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                moment = None
+            if moment is not None and moment.tzinfo is not None:
+                value = moment.astimezone(tz).isoformat()
+        shown[key] = value
+    return shown

@@ -34,7 +34,17 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 
-TABLES = ("idempotency_keys", "complaint_events", "complaints", "complaint_number_counters", "api_keys")
+TABLES = (
+    "sla_clock_events",
+    "sla_clocks",
+    "calendar_days",
+    "calendar_years",
+    "idempotency_keys",
+    "complaint_events",
+    "complaints",
+    "complaint_number_counters",
+    "api_keys",
+)
 
 
 def postgres_server_url() -> URL:
@@ -105,7 +115,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    # The sweeper is driven by the tests themselves, with a controlled clock.
+    return Settings(database_url=database_url, sweep_in_serve=False)
 
 
 @pytest.fixture(autouse=True)

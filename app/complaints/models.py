@@ -4,13 +4,16 @@ import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow, uuid7
+
+if TYPE_CHECKING:
+    from app.sla.models import Clock
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -132,6 +135,11 @@ class Complaint(Base):
     revisited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Read-only view of the clocks (app.sla writes them); loaded with the complaint in one more query.
+    clocks: Mapped[list[Clock]] = relationship(
+        "Clock", lazy="selectin", viewonly=True, order_by="(Clock.started_at, Clock.id)"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from app import errors, idempotency
 from app.auth.dependencies import CurrentActor, CurrentPrincipal
@@ -16,6 +16,7 @@ from app.complaints import schemas as s
 from app.complaints import service, workflow
 from app.complaints.contact import normalize_phone
 from app.complaints.models import Category, Channel, Complaint, Priority, State
+from app.complaints.service import ClockFilter
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
 from app.errors import (
     Conflict,
@@ -28,6 +29,7 @@ from app.errors import (
     Unauthorized,
 )
 from app.preconditions import IfMatch, etag
+from app.sla.policy import ClockKind
 from app.types import Text
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
@@ -54,7 +56,7 @@ def _precondition(header: str | None) -> IfMatch | None:
 
 def _out(complaint: Complaint, principal: Principal, settings: Any, response: Response) -> s.ComplaintOut:
     response.headers["ETag"] = etag(complaint.version)
-    return s.ComplaintOut.build(complaint, principal, workflow.moves_for(complaint, principal), settings.tz)
+    return s.ComplaintOut.build(complaint, principal, workflow.moves_for(complaint, principal), settings)
 
 
 @router.post(
@@ -102,7 +104,7 @@ def register_complaint(
                     "Idempotent-Replayed": "true",
                 },
             )
-    complaint = service.register(session, body, actor, settings.tz)
+    complaint = service.register(session, body, actor, settings)
     response.headers["Location"] = f"/v1/complaints/{complaint.id}"
     out = _out(complaint, principal, settings, response)
     if idempotency_key is not None:
@@ -130,6 +132,10 @@ class ListQuery(BaseModel):
     phone: Text(32) | None = Field(None, description="Any spelling: spaces, dashes and +86 are ignored.")
     received_from: AwareDatetime | None = Field(None, description="Received at or after (with offset).")
     received_to: AwareDatetime | None = Field(None, description="Received before (with offset).")
+    clock: ClockFilter | None = Field(
+        None, description="Only complaints with a clock running, warned (still running) or breached."
+    )
+    clock_kind: ClockKind | None = Field(None, description="With `clock`: only clocks of this kind.")
     limit: int = Field(50, ge=1, le=200)
     cursor: Text(64) | None = None
 
@@ -160,9 +166,11 @@ def list_complaints(
         phone=phone,
         received_from=query.received_from,
         received_to=query.received_to,
+        clock=query.clock,
+        clock_kind=query.clock_kind,
     )
     rows, next_cursor = service.search(session, principal, filters, limit=query.limit, cursor=query.cursor)
-    items = [s.ComplaintOut.build(c, principal, workflow.moves_for(c, principal), settings.tz) for c in rows]
+    items = [s.ComplaintOut.build(c, principal, workflow.moves_for(c, principal), settings) for c in rows]
     return s.ComplaintPage(items=items, next_cursor=next_cursor)
 
 
@@ -266,23 +274,46 @@ _MOVE_DOCS: dict[str, tuple[type[BaseModel], str, str]] = {
 }
 
 
-def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.ComplaintOut]:
-    optional = all(not field.is_required() for field in body_model.model_fields.values())
+def _empty_is_valid(body_model: type[BaseModel]) -> bool:
+    """Whether the move needs no body at all (every field optional, and no rule that wants one of them)."""
+    try:
+        body_model.model_validate({})
+    except ValidationError:
+        return False
+    return True
 
-    def endpoint(
-        complaint_id: ComplaintId,
-        actor: CurrentActor,
-        session: WriteSession,
-        settings: CurrentSettings,
-        response: Response,
-        body: Any = None,
-        if_match: IfMatchHeader = None,
-    ) -> s.ComplaintOut:
-        complaint = service.apply_move(session, complaint_id, name, actor, body, _precondition(if_match))
+
+def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.ComplaintOut]:
+    def apply(complaint_id, actor, session, settings, response, body, if_match) -> s.ComplaintOut:  # type: ignore[no-untyped-def]
+        complaint = service.apply_move(session, complaint_id, name, actor, body, settings, _precondition(if_match))
         return _out(complaint, actor.principal, settings, response)
 
-    body_param = Annotated[body_model | None, Body()] if optional else Annotated[body_model, Body()]
-    endpoint.__annotations__["body"] = body_param
+    if _empty_is_valid(body_model):
+
+        def endpoint(
+            complaint_id: ComplaintId,
+            actor: CurrentActor,
+            session: WriteSession,
+            settings: CurrentSettings,
+            response: Response,
+            body: Annotated[body_model | None, Body()] = None,  # type: ignore[valid-type]
+            if_match: IfMatchHeader = None,
+        ) -> s.ComplaintOut:
+            return apply(complaint_id, actor, session, settings, response, body, if_match)
+
+    else:
+
+        def endpoint(  # type: ignore[misc]
+            complaint_id: ComplaintId,
+            actor: CurrentActor,
+            session: WriteSession,
+            settings: CurrentSettings,
+            response: Response,
+            body: Annotated[body_model, Body()],  # type: ignore[valid-type]
+            if_match: IfMatchHeader = None,
+        ) -> s.ComplaintOut:
+            return apply(complaint_id, actor, session, settings, response, body, if_match)
+
     endpoint.__name__ = name.replace("-", "_")
     return endpoint
 

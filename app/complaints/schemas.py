@@ -24,7 +24,10 @@ from app.complaints.models import (
     Satisfaction,
     State,
 )
-from app.types import Text, Yuan
+from app.config import Settings
+from app.db import utcnow
+from app.sla.schemas import ClockOut
+from app.types import Text, Yuan, local_times
 
 
 class Body(BaseModel):
@@ -230,12 +233,18 @@ class ComplaintOut(BaseModel):
     reopen_count: int
     times: StateTimes
     updated_at: datetime
+    clocks: list[ClockOut] = Field(
+        description="The complaint's clocks with the time left; GET /v1/complaints/{id}/clocks explains them."
+    )
     allowed_moves: list[str] = Field(
         description="The moves this API key may make now.", examples=[["reject", "investigate"]]
     )
 
     @classmethod
-    def build(cls, c: Complaint, principal: Principal, allowed: list[str], tz: ZoneInfo) -> ComplaintOut:
+    def build(cls, c: Complaint, principal: Principal, allowed: list[str], settings: Settings) -> ComplaintOut:
+        tz = settings.tz
+        now = utcnow()
+
         def local(dt: datetime | None) -> Any:
             return dt.astimezone(tz) if dt is not None else None
 
@@ -252,7 +261,11 @@ class ComplaintOut(BaseModel):
                 email=contact.mask_email(c.complainant_email) if c.complainant_email else None,
             )
         remedy = (
-            RemedyOut(kind=c.remedy_kind, amount=c.remedy_amount or Decimal(0), description=c.remedy_description)
+            RemedyOut(
+                kind=c.remedy_kind,
+                amount=c.remedy_amount if c.remedy_amount is not None else Decimal("0.00"),
+                description=c.remedy_description,
+            )
             if c.remedy_kind
             else None
         )
@@ -287,6 +300,7 @@ class ComplaintOut(BaseModel):
                 **{f"{s}_at": local(getattr(c, f"{s}_at")) for s in State}, reopened_at=local(c.reopened_at)
             ),
             updated_at=local(c.updated_at),
+            clocks=[ClockOut.build(clock, settings, now) for clock in c.clocks],
             allowed_moves=allowed,
         )
 
@@ -319,7 +333,7 @@ class EventOut(BaseModel):
             actor=e.actor,
             api_key_id=e.api_key_id,
             at=e.at.astimezone(tz),
-            payload=e.payload,
+            payload=local_times(e.payload, tz),
         )
 
 

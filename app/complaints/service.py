@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,14 +18,18 @@ from app.auth.principal import NOTE_ROLES, Actor, Principal
 from app.complaints import workflow
 from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, DailyCounter, Priority, State
 from app.complaints.schemas import ComplaintCreate
+from app.config import Settings
 from app.db import utcnow, uuid7
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
 from app.preconditions import IfMatch
+from app.sla import clocks
+from app.sla.models import Clock, ClockState
+from app.sla.policy import ClockKind
 
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def register(session: Session, body: ComplaintCreate, actor: Actor, tz: ZoneInfo) -> Complaint:
+def register(session: Session, body: ComplaintCreate, actor: Actor, settings: Settings) -> Complaint:
     now = utcnow()
     received_at = body.received_at or now
     if received_at > now + CLOCK_SKEW:
@@ -51,7 +55,7 @@ def register(session: Session, body: ComplaintCreate, actor: Actor, tz: ZoneInfo
         accepted_at=now,
         updated_at=now,
     )
-    complaint.number = _next_number(session, now.astimezone(tz).date())
+    complaint.number = _next_number(session, now.astimezone(settings.tz).date())
     session.add(complaint)
     # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
     entry = ComplaintEvent(
@@ -65,6 +69,8 @@ def register(session: Session, body: ComplaintCreate, actor: Actor, tz: ZoneInfo
         payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
     )
     session.add(entry)
+    session.flush()
+    clocks.after_register(session, complaint, settings)
     session.flush()
     return complaint
 
@@ -105,6 +111,7 @@ def apply_move(
     name: str,
     actor: Actor,
     body: BaseModel | None,
+    settings: Settings,
     if_match: IfMatch | None = None,
 ) -> Complaint:
     """Fire a move on the complaint, locked for the rest of the transaction so racing moves queue up."""
@@ -130,6 +137,9 @@ def apply_move(
         ) from None
     session.add(entry)
     session.flush()
+    clocks.after_move(session, complaint, name, request.at, actor.name, settings)
+    session.flush()
+    session.expire(complaint, ["clocks"])  # reloaded with the clocks just started or stopped
     return complaint
 
 
@@ -166,6 +176,8 @@ class Filters:
     phone: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+    clock: ClockFilter | None = None
+    clock_kind: ClockKind | None = None
 
 
 def search(
@@ -187,11 +199,32 @@ def search(
         query = query.where(Complaint.received_at >= filters.received_from)
     if filters.received_to is not None:
         query = query.where(Complaint.received_at < filters.received_to)
+    if filters.clock is not None:
+        query = query.where(_has_clock(filters.clock, filters.clock_kind))
     if cursor is not None:
         query = query.where(Complaint.id < decode_cursor(cursor))
     rows = list(session.scalars(query.order_by(Complaint.id.desc()).limit(limit + 1)))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+class ClockFilter(enum.StrEnum):
+    running = "running"
+    warning = "warning"
+    breached = "breached"
+
+
+def _has_clock(which: ClockFilter, kind: ClockKind | None) -> ColumnElement[bool]:
+    conditions = [Clock.complaint_id == Complaint.id]
+    if which is ClockFilter.running:
+        conditions += [Clock.state == ClockState.running, Clock.stopped_at.is_(None)]
+    elif which is ClockFilter.warning:
+        conditions += [Clock.state == ClockState.running, Clock.warned_at.is_not(None), Clock.stopped_at.is_(None)]
+    else:
+        conditions.append(Clock.state == ClockState.breached)
+    if kind is not None:
+        conditions.append(Clock.kind == kind)
+    return exists().where(*conditions)
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:

@@ -1,0 +1,271 @@
+"""The clocks of a complaint: when they start and stop, their deadlines, and why each deadline is where it is.
+
+Everything here runs in the caller's transaction: a move and the clocks it starts or stops commit together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.complaints.models import Complaint, ComplaintEvent, State
+from app.config import Settings
+from app.sla.calendar import Calendar, Day
+from app.sla.models import Clock, ClockEvent, ClockState
+from app.sla.policy import ClockKind, Policy, Target, Unit, load_policy
+
+SYSTEM_ACTOR = "tousu"
+MAX_DAYS = 400  # a deadline further than this in working days means the calendar closed (almost) every day
+
+
+@lru_cache(maxsize=8)
+def _policy(path: Path | None) -> Policy:
+    return load_policy(path)
+
+
+def policy(settings: Settings) -> Policy:
+    return _policy(settings.sla_policy_file)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    warn_at: datetime
+    due_at: datetime
+    assumed: bool
+    days: list[Day] = field(default_factory=list)  # every day after the start day, to the due day
+    warn_day: date | None = None
+
+
+def deadline(start: datetime, target: Target, calendar: Calendar, settings: Settings) -> Deadline:
+    """When a clock that started at ``start`` warns and falls due.
+
+    Working days: close of business of the Nth working day after the day it started (that day itself never
+    counts). Calendar days and hours: from the moment it started.
+    """
+    if target.unit is Unit.days:
+        return Deadline(start + timedelta(days=target.warn), start + timedelta(days=target.due), False)
+    if target.unit is Unit.hours:
+        return Deadline(start + timedelta(hours=target.warn), start + timedelta(hours=target.due), False)
+    tz = settings.tz
+    day = start.astimezone(tz).date()
+    counted, days, warn_day = 0, [], None
+    while counted < target.due:
+        day += timedelta(days=1)
+        seen = calendar.day(day)
+        days.append(seen)
+        if seen.working:
+            counted += 1
+            if counted == target.warn:
+                warn_day = day
+        if len(days) > MAX_DAYS:
+            raise ValueError(f"fewer than {target.due} working days in the {MAX_DAYS} days after {start:%Y-%m-%d}")
+    assert warn_day is not None
+
+    def close(of: date) -> datetime:
+        return datetime.combine(of, settings.close_of_business, tzinfo=tz).astimezone(UTC)
+
+    return Deadline(close(warn_day), close(day), any(d.assumed for d in days), days, warn_day)
+
+
+def record_event(session: Session, clock: Clock, kind: str, at: datetime, **detail: Any) -> None:
+    session.add(ClockEvent(clock_id=clock.id, kind=kind, at=at, detail=_jsonable(detail)))
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in detail.items()}
+
+
+@dataclass(frozen=True)
+class ComplaintRef:
+    """What an event needs of its complaint."""
+
+    id: uuid.UUID
+    state: State
+
+
+def complaint_event(
+    session: Session, complaint: Complaint | ComplaintRef, move: str, at: datetime, payload: dict[str, Any]
+) -> ComplaintEvent:
+    """An event in the complaint's history written by tousu itself (no API key, no person)."""
+    entry = ComplaintEvent(
+        complaint_id=complaint.id,
+        move=move,
+        from_state=complaint.state,
+        to_state=complaint.state,
+        actor=SYSTEM_ACTOR,
+        api_key_id=None,
+        at=at,
+        payload=_jsonable(payload),
+    )
+    session.add(entry)
+    return entry
+
+
+def start(
+    session: Session,
+    complaint: Complaint,
+    kind: ClockKind,
+    at: datetime,
+    settings: Settings,
+    *,
+    why: str,
+    store_id: str | None = None,
+) -> Clock:
+    target = policy(settings).target(complaint.priority, kind)
+    due = deadline(at, target, Calendar(session), settings)
+    clock = Clock(
+        complaint_id=complaint.id,
+        kind=kind,
+        unit=target.unit,
+        target=target.due,
+        warn_after=target.warn,
+        store_id=store_id,
+        started_at=at,
+        warn_at=due.warn_at,
+        due_at=due.due_at,
+        calendar_assumed=due.assumed,
+        state=ClockState.running,
+        next_check_at=due.warn_at,
+    )
+    session.add(clock)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        "started",
+        at,
+        why=why,
+        target=target.words(),
+        warn_at=due.warn_at,
+        due_at=due.due_at,
+        calendar_assumed=due.assumed,
+    )
+    return clock
+
+
+def stop(session: Session, clock: Clock, at: datetime, *, why: str, met: bool = True) -> None:
+    """Stop a clock: met when what it waited for happened (breached if that was late); cancelled when it no
+    longer applies. A breached clock stays breached."""
+    clock.stopped_at = at
+    clock.next_check_at = None
+    if clock.state is ClockState.running and met and at > clock.due_at:
+        # Stopped late before a sweep got to it: it is breached all the same.
+        clock.state = ClockState.breached
+        clock.breached_at = clock.due_at
+        record_event(session, clock, "breached", at, why="stopped after its deadline", due_at=clock.due_at)
+    elif clock.state is ClockState.running:
+        clock.state = ClockState.met if met else ClockState.cancelled
+    kind = {ClockState.met: "met", ClockState.cancelled: "cancelled"}.get(clock.state, "stopped")
+    record_event(session, clock, kind, at, why=why)
+
+
+def running(session: Session, complaint: Complaint, *kinds: ClockKind) -> list[Clock]:
+    query = select(Clock).where(Clock.complaint_id == complaint.id, Clock.stopped_at.is_(None))
+    if kinds:
+        query = query.where(Clock.kind.in_(kinds))
+    return list(session.scalars(query.with_for_update()))
+
+
+def _stop_all(session: Session, clocks: Iterable[Clock], at: datetime, why: str, *, met: bool = True) -> None:
+    for clock in clocks:
+        stop(session, clock, at, why=why, met=met)
+
+
+def after_register(session: Session, complaint: Complaint, settings: Settings) -> None:
+    start(
+        session,
+        complaint,
+        ClockKind.written_reply,
+        complaint.received_at,
+        settings,
+        why="complaint received",
+    )
+    if complaint.priority in policy(settings).escalate_at_registration:
+        complaint_event(
+            session,
+            complaint,
+            "complaint.escalated",
+            complaint.accepted_at,
+            {"reason": f"{complaint.priority} complaint: escalated at registration", "priority": complaint.priority},
+        )
+
+
+def after_move(session: Session, complaint: Complaint, move: str, at: datetime, actor: str, settings: Settings) -> None:
+    """Start and stop the complaint's clocks for the move just made."""
+    store_feedback = ClockKind.store_feedback
+    if move in ("investigate", "reopen") and complaint.dispatched_at == at:
+        # Dispatched (again) by this move: the store it was dispatched to before no longer owes feedback.
+        _stop_all(session, running(session, complaint, store_feedback), at, "dispatched again", met=False)
+        start(
+            session,
+            complaint,
+            store_feedback,
+            at,
+            settings,
+            why=f"dispatched to store {complaint.responsible_store_id}",
+            store_id=complaint.responsible_store_id,
+        )
+    if move == "store-feedback":
+        _stop_all(session, running(session, complaint, store_feedback), at, f"feedback recorded by {actor}")
+    elif move in ("reject", "resolve", "approve"):
+        # A written reply went to the customer: that clock is met; a store that has not fed back no longer must.
+        _stop_all(session, running(session, complaint, ClockKind.written_reply), at, f"{move}: written reply given")
+        _stop_all(session, running(session, complaint, store_feedback), at, f"{move} before feedback", met=False)
+        if move != "reject":
+            start(session, complaint, ClockKind.follow_up, at, settings, why="resolved: the follow-up call is due")
+    elif move == "revisit":
+        _stop_all(session, running(session, complaint, ClockKind.follow_up), at, "follow-up call made")
+    elif move == "reopen":
+        _stop_all(session, running(session, complaint, ClockKind.follow_up), at, "reopened after the follow-up")
+        start(session, complaint, ClockKind.written_reply, at, settings, why="reopened: a new written reply is due")
+
+
+def recompute_between(session: Session, first: date, last: date, settings: Settings, *, why: str, at: datetime) -> int:
+    """Recompute running working-day clocks whose count touches the days ``first``..``last``; returns how many
+    changed (their deadline moved, or they stopped or started being assumed)."""
+    tz = settings.tz
+    start_of_first = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    end_of_last = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    candidates = session.scalars(
+        select(Clock)
+        .where(
+            Clock.stopped_at.is_(None),
+            Clock.state == ClockState.running,
+            Clock.unit == Unit.working_days,
+            Clock.started_at < end_of_last,
+            Clock.due_at >= start_of_first,
+        )
+        .with_for_update()
+    )
+    calendar = Calendar(session)
+    changed = 0
+    for clock in candidates:
+        target = Target(unit=clock.unit, due=clock.target, warn=clock.warn_after)
+        due = deadline(clock.started_at, target, calendar, settings)
+        if (due.due_at, due.warn_at, due.assumed) == (clock.due_at, clock.warn_at, clock.calendar_assumed):
+            continue
+        record_event(
+            session,
+            clock,
+            "recomputed",
+            at,
+            why=why,
+            **({"day": first} if first == last else {"days_from": first, "days_to": last}),
+            due_at_before=clock.due_at,
+            due_at=due.due_at,
+            warn_at_before=clock.warn_at,
+            warn_at=due.warn_at,
+            calendar_assumed=due.assumed,
+        )
+        clock.due_at, clock.warn_at, clock.calendar_assumed = due.due_at, due.warn_at, due.assumed
+        clock.next_check_at = due.due_at if clock.warned else due.warn_at
+        changed += 1
+    return changed

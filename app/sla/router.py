@@ -1,0 +1,80 @@
+"""HTTP for the clocks and the working-day calendar."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from app import errors
+from app.auth.dependencies import CurrentActor, CurrentPrincipal, require_role
+from app.auth.models import Role
+from app.complaints import service as complaints
+from app.dependencies import CurrentSettings, ReadSession, WriteSession
+from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from app.sla import service
+from app.sla.schemas import ClockExplained, DayChanged, DayIn, DayOut
+
+router = APIRouter(prefix="/v1")
+
+Day = Annotated[date, Path(description="A local date, YYYY-MM-DD.", examples=["2026-10-01"])]
+
+
+@router.get(
+    "/complaints/{complaint_id}/clocks",
+    tags=["clocks"],
+    summary="Explain the complaint's clocks",
+    description="Every clock of the complaint (store feedback, written reply, follow-up, one entry per run), "
+    "with its deadline explained: the rule, and for working-day clocks each day from the start to the due "
+    "day, counted or skipped and why (weekend, the holiday's name, an adjusted working day, an override); and "
+    "what happened to it (started, warned, breached, met, recomputed).",
+    responses=errors.responses(Unauthorized, NotFound, 422, 503),
+)
+def explain_clocks(
+    complaint_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
+) -> list[ClockExplained]:
+    complaint = complaints.get(session, complaint_id, principal)
+    return [service.explain(session, clock, settings) for clock in service.clocks_of(session, complaint.id)]
+
+
+@router.get(
+    "/calendar/days/{day}",
+    tags=["calendar"],
+    summary="Is this a working day?",
+    description="What the calendar says of a day: working or not, and why (weekend, holiday, 调休 adjusted "
+    "working day, an administrator's override), and whether it is only assumed because no schedule for the "
+    "year is known.",
+    responses=errors.responses(Unauthorized, InvalidInput, 503),
+)
+def read_day(day: Day, _principal: CurrentPrincipal, session: ReadSession) -> DayOut:
+    return DayOut.build(service.read_day(session, day))
+
+
+@router.put(
+    "/calendar/days/{day}",
+    tags=["calendar"],
+    summary="Open or close a day (admin)",
+    description="Overrides the published schedule for one day, for example next year's holidays before a "
+    "release carries them, or a company closure. Running clocks whose deadlines the day moves are recomputed, "
+    "and their history says why.",
+    responses=errors.responses(Unauthorized, Forbidden, 413, InvalidInput, 503),
+    dependencies=[Depends(require_role(Role.admin))],
+)
+def put_day(day: Day, body: DayIn, actor: CurrentActor, session: WriteSession, settings: CurrentSettings) -> DayChanged:
+    moved = service.set_day(session, day, body.working, body.name, actor.name, settings)
+    return DayChanged(**DayOut.build(service.read_day(session, day)).model_dump(), clocks_recomputed=moved)
+
+
+@router.delete(
+    "/calendar/days/{day}",
+    tags=["calendar"],
+    summary="Remove a day's override (admin)",
+    description="The day is again what the published schedule says; running clocks are recomputed.",
+    responses=errors.responses(Unauthorized, Forbidden, InvalidInput, 503),
+    dependencies=[Depends(require_role(Role.admin))],
+)
+def delete_day(day: Day, actor: CurrentActor, session: WriteSession, settings: CurrentSettings) -> DayChanged:
+    moved = service.clear_day(session, day, actor.name, settings)
+    return DayChanged(**DayOut.build(service.read_day(session, day)).model_dump(), clocks_recomputed=moved)

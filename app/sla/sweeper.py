@@ -1,0 +1,135 @@
+"""The sweep: clocks whose warning or deadline has passed are marked, and the complaint's history says so.
+
+A sweep reads ``ix_sla_clocks_next_check_at`` only (clocks with something left to fire, by when), takes a batch
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that several workers share the work without firing one warning
+twice, and commits each batch with its events. A worker killed mid-batch commits nothing of it: the next sweep
+finds the same clocks still due.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.complaints.models import Complaint
+from app.config import Settings
+from app.db import Database, utcnow
+from app.idempotency import purge_expired
+from app.sla.clocks import ComplaintRef, complaint_event, record_event
+from app.sla.models import Clock, ClockState
+
+log = logging.getLogger("tousu.sweeper")
+
+BATCH = 500
+
+
+@dataclass
+class Swept:
+    warned: int = 0
+    breached: int = 0
+
+    def __iadd__(self, other: Swept) -> Swept:
+        self.warned += other.warned
+        self.breached += other.breached
+        return self
+
+
+def sweep_batch(session: Session, now: datetime, *, batch: int = BATCH) -> Swept:
+    """Fire what is due in one batch of clocks, in the caller's transaction."""
+    query = select(Clock).where(Clock.next_check_at <= now).order_by(Clock.next_check_at).limit(batch)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    due = list(session.scalars(query))
+    # The complaints' states, by primary key: only what the events need (no complaint rows or clocks loaded).
+    ids = {clock.complaint_id for clock in due}
+    states = {
+        row.id: row.state for row in session.execute(select(Complaint.id, Complaint.state).where(Complaint.id.in_(ids)))
+    }
+    swept = Swept()
+    for clock in due:
+        complaint = ComplaintRef(clock.complaint_id, states[clock.complaint_id])
+        payload = {
+            "clock": clock.kind.value,
+            "clock_id": str(clock.id),
+            "store_id": clock.store_id,
+            "due_at": clock.due_at,
+            "warn_at": clock.warn_at,
+            "calendar_assumed": clock.calendar_assumed,
+        }
+        if clock.due_at <= now:
+            clock.state = ClockState.breached
+            clock.breached_at = clock.due_at  # when it was breached; the event's time says when it was noticed
+            clock.next_check_at = None
+            record_event(session, clock, "breached", now, due_at=clock.due_at)
+            complaint_event(session, complaint, "sla.breached", now, payload)
+            complaint_event(
+                session, complaint, "complaint.escalated", now, {**payload, "reason": f"{clock.kind.value} breached"}
+            )
+            swept.breached += 1
+        else:
+            clock.warned_at = now
+            clock.next_check_at = clock.due_at
+            record_event(session, clock, "warned", now, due_at=clock.due_at)
+            complaint_event(session, complaint, "sla.warning", now, payload)
+            swept.warned += 1
+    session.flush()
+    return swept
+
+
+def sweep(db: Database, now: datetime | None = None, *, batch: int = BATCH) -> Swept:
+    """Sweep until nothing is due, one committed transaction per batch."""
+    total = Swept()
+    while True:
+        with db.writers.begin() as session:
+            swept = sweep_batch(session, now or utcnow(), batch=batch)
+        total += swept
+        if swept.warned + swept.breached < batch:
+            break
+    with db.writers.begin() as session:
+        purge_expired(session)
+    return total
+
+
+class Sweeper:
+    """Sweeps every ``TOUSU_SWEEP_INTERVAL`` seconds in a thread until stopped."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.interval = settings.sweep_interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.run, name="tousu-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.once()
+            self._stop.wait(self.interval)
+
+    def once(self) -> Swept | None:
+        try:
+            swept = sweep(self.db)
+        except Exception:  # the database may be down: try again next time, never die
+            log.exception("sweep failed; retrying in %s s", self.interval)
+            return None
+        if swept.warned or swept.breached:
+            log.info("swept", extra={"warned": swept.warned, "breached": swept.breached})
+        return swept
