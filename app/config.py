@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         2, ge=1, description="Retry-After sent with 503 when the database is unreachable or busy."
     )
+    key_cache_seconds: float = Field(
+        10,
+        ge=0,
+        description="How long a process trusts an API key it has checked; a revocation reaches other "
+        "processes within this time (0: check every request).",
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the JSON logs.")
     close_of_business: time = Field(
         time(18, 0), description="Working-day deadlines fall at this local time of their last working day."

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app import errors, migrate
 from app.auth.router import router as api_keys_router
+from app.auth.service import KeyCache
 from app.body_limit import BodyLimit
 from app.complaints.router import router as complaints_router
 from app.config import Settings
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext)
     clocks.policy(settings)  # a bad TOUSU_SLA_POLICY_FILE stops the start, not the first registration
     app.state.settings = settings
+    app.state.keys = KeyCache(settings.key_cache_seconds)
     app.state.migration_head = migrate.head(settings)
     errors.install(app)
     app.include_router(health_router)

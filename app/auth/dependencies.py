@@ -23,12 +23,15 @@ def authenticate(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("send an API key: Authorization: Bearer <key>")
-    # A short transaction of its own: the principal is a value, not an ORM row, so the route's session
-    # (read or write) is not opened before the key is known to be good.
-    with request.app.state.db.readers() as session:
-        principal = service.principal_for(session, credentials.credentials, request.app.state.settings)
+    principal = request.app.state.keys.get(credentials.credentials)
     if principal is None:
-        raise Unauthorized("the API key is unknown or revoked")
+        # A short transaction of its own: the principal is a value, not an ORM row, so the route's session
+        # (read or write) is not opened before the key is known to be good.
+        with request.app.state.db.readers() as session:
+            principal = service.principal_for(session, credentials.credentials, request.app.state.settings)
+        if principal is None:
+            raise Unauthorized("the API key is unknown or revoked")
+        request.app.state.keys.put(credentials.credentials, principal)
     request.state.principal = principal
     return principal
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from app import errors
 from app.auth import service
@@ -50,5 +50,7 @@ def list_api_keys(session: ReadSession, include_revoked: Annotated[bool, Query()
     description="The key stops working at once. It stays listed (with `include_revoked`) for the audit trail.",
     responses=errors.responses(Unauthorized, Forbidden, NotFound, 422),
 )
-def revoke_api_key(key_id: uuid.UUID, _actor: CurrentActor, session: WriteSession) -> ApiKeyOut:
-    return _out(service.revoke_key(session, key_id))
+def revoke_api_key(key_id: uuid.UUID, _actor: CurrentActor, session: WriteSession, request: Request) -> ApiKeyOut:
+    revoked = service.revoke_key(session, key_id)
+    request.app.state.keys.forget(key_id)
+    return _out(revoked)

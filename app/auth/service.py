@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 import uuid
 from decimal import Decimal
 
@@ -80,3 +82,37 @@ def revoke_key(session: Session, key_id: uuid.UUID) -> ApiKey:
 def has_admin_key(session: Session) -> bool:
     query = select(ApiKey.id).where(ApiKey.role == Role.admin, ApiKey.revoked_at.is_(None)).limit(1)
     return session.scalar(query) is not None
+
+
+class KeyCache:
+    """Good keys seen in the last ``seconds``, so that a request does not spend a transaction on its key.
+
+    Only keys that were found are kept (an attacker's guesses cost a lookup each and take no memory). A key revoked
+    through this process is forgotten at once; another process notices within ``seconds``.
+    """
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, secret: str) -> Principal | None:
+        if self.seconds <= 0:
+            return None
+        entry = self._entries.get(_hash(secret))
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, secret: str, principal: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+            self._entries[_hash(secret)] = (principal, time.monotonic() + self.seconds)
+
+    def forget(self, key_id: uuid.UUID) -> None:
+        with self._lock:
+            self._entries = {h: e for h, e in self._entries.items() if e[0].key_id != key_id}

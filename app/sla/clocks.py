@@ -179,8 +179,9 @@ def _stop_all(session: Session, clocks: Iterable[Clock], at: datetime, why: str,
         stop(session, clock, at, why=why, met=met)
 
 
-def after_register(session: Session, complaint: Complaint, settings: Settings) -> None:
-    start(
+def after_register(session: Session, complaint: Complaint, settings: Settings) -> Clock:
+    """Start the written-reply clock (and escalate a media complaint); returns the clock."""
+    clock = start(
         session,
         complaint,
         ClockKind.written_reply,
@@ -196,6 +197,7 @@ def after_register(session: Session, complaint: Complaint, settings: Settings) -
             complaint.accepted_at,
             {"reason": f"{complaint.priority} complaint: escalated at registration", "priority": complaint.priority},
         )
+    return clock
 
 
 def after_move(session: Session, complaint: Complaint, move: str, at: datetime, actor: str, settings: Settings) -> None:
