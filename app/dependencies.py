@@ -10,7 +10,7 @@ from app.config import Settings
 from app.db import read_session, write_session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -19,7 +19,7 @@ ReadSession = Annotated[Session, Depends(read_session, scope="function")]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """A query parameter no operation declares is refused (422), not silently ignored: a misspelt filter would
     otherwise return everything."""
     if not request.query_params:

@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import service
 from app.auth.models import Role
@@ -18,17 +19,16 @@ _bearer = HTTPBearer(auto_error=False, description="An API key issued by `tousu 
 ACTOR_MAX = 100
 
 
-def authenticate(
+async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    # Async, so that a key this process has checked lately costs no thread hand-off; a new key is looked up in a
+    # short transaction of its own on the thread pool (the route's session is not opened before the key is good).
     if credentials is None:
         raise Unauthorized("send an API key: Authorization: Bearer <key>")
     principal = request.app.state.keys.get(credentials.credentials)
     if principal is None:
-        # A short transaction of its own: the principal is a value, not an ORM row, so the route's session
-        # (read or write) is not opened before the key is known to be good.
-        with request.app.state.db.readers() as session:
-            principal = service.principal_for(session, credentials.credentials, request.app.state.settings)
+        principal = await run_in_threadpool(_look_up, request, credentials.credentials)
         if principal is None:
             raise Unauthorized("the API key is unknown or revoked")
         request.app.state.keys.put(credentials.credentials, principal)
@@ -36,10 +36,15 @@ def authenticate(
     return principal
 
 
+def _look_up(request: Request, secret: str) -> Principal | None:
+    with request.app.state.db.readers() as session:
+        return service.principal_for(session, secret, request.app.state.settings)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-def acting(
+async def acting(
     principal: CurrentPrincipal,
     x_actor: Annotated[
         str,
@@ -66,7 +71,7 @@ CurrentActor = Annotated[Actor, Depends(acting)]
 def require_role(*roles: Role):
     allowed = frozenset(roles)
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"role {principal.role} may not do this", allowed_roles=sorted(allowed))
         return principal
