@@ -34,5 +34,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check app tests bench migrations/env.py
 	$(BIN)/ruff format --check app tests bench
 
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.sweep --append bench/RESULTS.md
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Benchmarks of tousu (make bench): see bench/README.md."""
