@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -121,15 +122,10 @@ def worker(
                 raise typer.Exit(1)
             typer.echo(f"warned {swept.warned}, breached {swept.breached}", err=True)
             return
-        signal.signal(signal.SIGTERM, lambda *_: sweeper.stop(timeout=0))
-        sweeper.start()
+        signal.signal(signal.SIGTERM, lambda *_: sweeper.stop())
         typer.echo(f"tousu worker: sweeping every {settings.sweep_interval} s (Ctrl-C to stop)", err=True)
-        try:
-            while sweeper.running:
-                sweeper.wait(1)
-        except KeyboardInterrupt:
-            pass
-        sweeper.stop()
+        with contextlib.suppress(KeyboardInterrupt):
+            sweeper.run()  # in the foreground, until SIGTERM or Ctrl-C
     finally:
         db.dispose()
 

@@ -6,18 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow, uuid7
+from app.db import Base, UTCDateTime, str_enum, utcnow, uuid7
 
 if TYPE_CHECKING:
     from app.sla.models import Clock
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=32, validate_strings=True)
 
 
 class State(enum.StrEnum):
@@ -95,16 +91,16 @@ class Complaint(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    state: Mapped[State] = mapped_column(_enum(State), default=State.accepted)
+    state: Mapped[State] = mapped_column(str_enum(State), default=State.accepted)
     version: Mapped[int] = mapped_column(Integer)
 
     complainant_name: Mapped[str] = mapped_column(String(200))
     complainant_phone: Mapped[str] = mapped_column(String(32))
     complainant_email: Mapped[str | None] = mapped_column(String(254))
     customer_ref: Mapped[str | None] = mapped_column(String(100))
-    channel: Mapped[Channel] = mapped_column(_enum(Channel))
-    category: Mapped[Category] = mapped_column(_enum(Category))
-    priority: Mapped[Priority] = mapped_column(_enum(Priority))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    category: Mapped[Category] = mapped_column(str_enum(Category))
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority))
     store_id: Mapped[str | None] = mapped_column(String(64))
     department: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text)
@@ -116,15 +112,15 @@ class Complaint(Base):
     responsible_store_id: Mapped[str | None] = mapped_column(String(64))
     responsible_department: Mapped[str | None] = mapped_column(String(100))
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    rejection_reason: Mapped[RejectionReason | None] = mapped_column(_enum(RejectionReason))
-    remedy_kind: Mapped[RemedyKind | None] = mapped_column(_enum(RemedyKind))
+    rejection_reason: Mapped[RejectionReason | None] = mapped_column(str_enum(RejectionReason))
+    remedy_kind: Mapped[RemedyKind | None] = mapped_column(str_enum(RemedyKind))
     remedy_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     remedy_description: Mapped[str | None] = mapped_column(Text)
     reply_text: Mapped[str | None] = mapped_column(Text)
     proposed_by: Mapped[str | None] = mapped_column(String(100))
     approved_by: Mapped[str | None] = mapped_column(String(100))
-    responsibility: Mapped[Responsibility | None] = mapped_column(_enum(Responsibility))
-    satisfaction: Mapped[Satisfaction | None] = mapped_column(_enum(Satisfaction))
+    responsibility: Mapped[Responsibility | None] = mapped_column(str_enum(Responsibility))
+    satisfaction: Mapped[Satisfaction | None] = mapped_column(str_enum(Satisfaction))
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
 
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -159,8 +155,8 @@ class ComplaintEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"))
     move: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[State | None] = mapped_column(_enum(State))
-    to_state: Mapped[State] = mapped_column(_enum(State))
+    from_state: Mapped[State | None] = mapped_column(str_enum(State))
+    to_state: Mapped[State] = mapped_column(str_enum(State))
     actor: Mapped[str] = mapped_column(String(100))
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,11 +7,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, uuid7
+from app.db import Base, UTCDateTime, str_enum, uuid7
 from app.sla.policy import ClockKind, Unit
 
 
@@ -22,10 +22,6 @@ class ClockState(enum.StrEnum):
     cancelled = "cancelled"  # stopped because it no longer applies (re-dispatched, resolved before the store fed back)
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=32, validate_strings=True)
-
-
 class Clock(Base):
     """One run of one clock of a complaint: started, due, warned, breached or met, stopped."""
 
@@ -33,8 +29,8 @@ class Clock(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"))
-    kind: Mapped[ClockKind] = mapped_column(_enum(ClockKind))
-    unit: Mapped[Unit] = mapped_column(_enum(Unit))
+    kind: Mapped[ClockKind] = mapped_column(str_enum(ClockKind))
+    unit: Mapped[Unit] = mapped_column(str_enum(Unit))
     target: Mapped[int] = mapped_column(Integer)
     warn_after: Mapped[int] = mapped_column(Integer)
     store_id: Mapped[str | None] = mapped_column(String(64))
@@ -42,7 +38,7 @@ class Clock(Base):
     warn_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     calendar_assumed: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[ClockState] = mapped_column(_enum(ClockState), default=ClockState.running)
+    state: Mapped[ClockState] = mapped_column(str_enum(ClockState), default=ClockState.running)
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

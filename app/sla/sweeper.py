@@ -116,9 +116,6 @@ class Sweeper:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def wait(self, seconds: float) -> None:
-        self._stop.wait(seconds)
-
     def run(self) -> None:
         while not self._stop.is_set():
             self.once()
