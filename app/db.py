@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,22 +140,34 @@ class Database:
     engine: Engine
     readers: sessionmaker[Session]
     writers: sessionmaker[Session]
+    # For a write that is a single statement: on PostgreSQL it runs in autocommit, so the statement is its own
+    # transaction and the row locks it takes are released when it ends, not one round trip later at COMMIT.
+    # SQLite needs its BEGIN IMMEDIATE: there these are the ordinary writers.
+    single_statement_writers: sessionmaker[Session]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = build_engine(settings)
         write_engine = engine.execution_options(tousu_writes=True)
+        writers = sessionmaker(write_engine, expire_on_commit=False)
+        single_statement_writers = writers
+        if engine.dialect.name == "postgresql":
+            autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+            single_statement_writers = sessionmaker(autocommit, expire_on_commit=False)
         return cls(
             engine=engine,
             readers=sessionmaker(engine, expire_on_commit=False),
-            writers=sessionmaker(write_engine, expire_on_commit=False),
+            writers=writers,
+            single_statement_writers=single_statement_writers,
         )
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def _transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose transaction commits when the block ends and rolls back when it raises."""
     with factory() as session:
         try:
             yield session
@@ -166,9 +179,11 @@ def _transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def read_session(request: Request) -> Iterator[Session]:
     """A session for a request that only reads."""
-    yield from _transaction(request.app.state.db.readers)
+    with transaction(request.app.state.db.readers) as session:
+        yield session
 
 
 def write_session(request: Request) -> Iterator[Session]:
     """A session for a request that writes: committed when the handler returns, rolled back when it raises."""
-    yield from _transaction(request.app.state.db.writers)
+    with transaction(request.app.state.db.writers) as session:
+        yield session

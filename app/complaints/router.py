@@ -3,20 +3,23 @@
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
 
 from app import errors, idempotency
 from app.auth.dependencies import CurrentActor, CurrentPrincipal
-from app.auth.principal import REGISTER_ROLES, Principal
+from app.auth.principal import REGISTER_ROLES, Actor, Principal
 from app.complaints import schemas as s
 from app.complaints import service, workflow
 from app.complaints.contact import normalize_phone
 from app.complaints.models import Category, Channel, Complaint, Priority, State
 from app.complaints.service import ClockFilter
+from app.config import Settings
+from app.db import Database, transaction
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
 from app.errors import (
     Conflict,
@@ -30,6 +33,7 @@ from app.errors import (
 )
 from app.preconditions import IfMatch, etag
 from app.sla.policy import ClockKind
+from app.threads import in_thread
 from app.types import Text
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
@@ -54,9 +58,12 @@ def _precondition(header: str | None) -> IfMatch | None:
     return IfMatch.parse(header) if header is not None else None
 
 
-def _out(complaint: Complaint, principal: Principal, settings: Any, response: Response) -> s.ComplaintOut:
+def _out(
+    session: Session, complaint: Complaint, principal: Principal, settings: Settings, response: Response
+) -> s.ComplaintOut:
     response.headers["ETag"] = etag(complaint.version)
-    return s.ComplaintOut.build(complaint, principal, workflow.moves_for(complaint, principal), settings)
+    earlier = service.earlier_complaints(session, [complaint], principal)[complaint.id]
+    return s.ComplaintOut.build(complaint, principal, workflow.moves_for(complaint, principal), settings, earlier)
 
 
 @router.post(
@@ -72,12 +79,10 @@ def _out(complaint: Complaint, principal: Principal, settings: Any, response: Re
     "kept for at least 24 hours.",
     responses=errors.responses(Unauthorized, Forbidden, Conflict, 413, InvalidInput, 503),
 )
-def register_complaint(
+async def register_complaint(
     body: s.ComplaintCreate,
     actor: CurrentActor,
-    session: WriteSession,
-    settings: CurrentSettings,
-    response: Response,
+    request: Request,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -90,35 +95,44 @@ def register_complaint(
     principal = actor.principal
     if principal.role not in REGISTER_ROLES:
         raise Forbidden(f"role {principal.role} may not register complaints", allowed_roles=sorted(REGISTER_ROLES))
-    if idempotency_key is not None:
-        key = idempotency.parse_key(idempotency_key)
-        request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
-        replay = idempotency.claim(session, principal.key_id, key, request_fingerprint)
-        if replay is not None:
-            return JSONResponse(  # type: ignore[return-value]
-                replay.body,
-                status_code=replay.status_code,
-                headers={
-                    "Location": f"/v1/complaints/{replay.resource_id}",
-                    "ETag": etag(replay.body["version"]),
-                    "Idempotent-Replayed": "true",
-                },
+    key = idempotency.parse_key(idempotency_key) if idempotency_key is not None else None
+    # The whole transaction in one hand-off to the thread pool (a session dependency would cost two more).
+    return await in_thread(_register, request.app.state.db, request.app.state.settings, body, actor, key)
+
+
+def _register(db: Database, settings: Settings, body: s.ComplaintCreate, actor: Actor, key: str | None) -> Response:
+    principal = actor.principal
+    # Without a key to remember, the registration's rows are one statement (repository.write_registration).
+    with transaction(db.writers if key is not None else db.single_statement_writers) as session:
+        if key is not None:
+            request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
+            replay = idempotency.claim(session, principal.key_id, key, request_fingerprint)
+            if replay is not None:
+                return JSONResponse(
+                    replay.body,
+                    status_code=replay.status_code,
+                    headers={
+                        "Location": f"/v1/complaints/{replay.resource_id}",
+                        "ETag": etag(replay.body["version"]),
+                        "Idempotent-Replayed": "true",
+                    },
+                )
+        complaint, earlier = service.register(session, body, actor, settings)
+        allowed = workflow.moves_for(complaint, principal)
+        out = s.ComplaintOut.build(complaint, principal, allowed, settings, earlier)
+        if key is not None:
+            idempotency.remember(
+                session,
+                principal.key_id,
+                key,
+                request_fingerprint,
+                status_code=status.HTTP_201_CREATED,
+                body=out.model_dump(mode="json"),
+                resource_id=complaint.id,
+                keep=timedelta(hours=settings.idempotency_keep_hours),
             )
-    complaint = service.register(session, body, actor, settings)
-    response.headers["Location"] = f"/v1/complaints/{complaint.id}"
-    out = _out(complaint, principal, settings, response)
-    if idempotency_key is not None:
-        idempotency.remember(
-            session,
-            principal.key_id,
-            key,
-            request_fingerprint,
-            status_code=status.HTTP_201_CREATED,
-            body=out.model_dump(mode="json"),
-            resource_id=complaint.id,
-            keep=timedelta(hours=settings.idempotency_keep_hours),
-        )
-    return out
+    headers = {"Location": f"/v1/complaints/{complaint.id}", "ETag": etag(complaint.version)}
+    return Response(out.model_dump_json(), status.HTTP_201_CREATED, headers, media_type="application/json")
 
 
 class ListQuery(BaseModel):
@@ -170,7 +184,10 @@ def list_complaints(
         clock_kind=query.clock_kind,
     )
     rows, next_cursor = service.search(session, principal, filters, limit=query.limit, cursor=query.cursor)
-    items = [s.ComplaintOut.build(c, principal, workflow.moves_for(c, principal), settings) for c in rows]
+    earlier = service.earlier_complaints(session, rows, principal)
+    items = [
+        s.ComplaintOut.build(c, principal, workflow.moves_for(c, principal), settings, earlier[c.id]) for c in rows
+    ]
     return s.ComplaintPage(items=items, next_cursor=next_cursor)
 
 
@@ -188,7 +205,7 @@ def read_complaint(
     settings: CurrentSettings,
     response: Response,
 ) -> s.ComplaintOut:
-    return _out(service.get(session, complaint_id, principal), principal, settings, response)
+    return _out(session, service.get(session, complaint_id, principal), principal, settings, response)
 
 
 @router.get(
@@ -286,7 +303,7 @@ def _empty_is_valid(body_model: type[BaseModel]) -> bool:
 def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.ComplaintOut]:
     def apply(complaint_id, actor, session, settings, response, body, if_match) -> s.ComplaintOut:  # type: ignore[no-untyped-def]
         complaint = service.apply_move(session, complaint_id, name, actor, body, settings, _precondition(if_match))
-        return _out(complaint, actor.principal, settings, response)
+        return _out(session, complaint, actor.principal, settings, response)
 
     if _empty_is_valid(body_model):
 

@@ -24,6 +24,7 @@ from app.complaints.models import (
     Satisfaction,
     State,
 )
+from app.complaints.repository import Earlier
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
@@ -204,6 +205,20 @@ class StateTimes(BaseModel):
     reopened_at: datetime | None
 
 
+class LastComplaintOut(BaseModel):
+    id: uuid.UUID
+    number: str = Field(examples=["TS-20261005-0042"])
+    state: State
+    received_at: datetime
+
+
+class EarlierComplaintsOut(BaseModel):
+    """What the agent on the phone needs first: has this customer complained before (投诉多少次了)?"""
+
+    count: int = Field(description="Complaints registered earlier from the same phone number (any channel, any store).")
+    last: LastComplaintOut | None = Field(description="The most recent of them.")
+
+
 class ComplaintOut(BaseModel):
     id: uuid.UUID
     number: str = Field(examples=["TS-20261122-0001"])
@@ -239,9 +254,15 @@ class ComplaintOut(BaseModel):
     allowed_moves: list[str] = Field(
         description="The moves this API key may make now.", examples=[["reject", "investigate"]]
     )
+    earlier_complaints: EarlierComplaintsOut = Field(
+        description="The complaints the same phone number made before this one; a store key counts only those "
+        "dispatched to its store."
+    )
 
     @classmethod
-    def build(cls, c: Complaint, principal: Principal, allowed: list[str], settings: Settings) -> ComplaintOut:
+    def build(
+        cls, c: Complaint, principal: Principal, allowed: list[str], settings: Settings, earlier: Earlier
+    ) -> ComplaintOut:
         tz = settings.tz
         now = utcnow()
 
@@ -302,6 +323,17 @@ class ComplaintOut(BaseModel):
             updated_at=local(c.updated_at),
             clocks=[ClockOut.build(clock, settings, now) for clock in c.clocks],
             allowed_moves=allowed,
+            earlier_complaints=EarlierComplaintsOut(
+                count=earlier.count,
+                last=LastComplaintOut(
+                    id=earlier.last.id,
+                    number=earlier.last.number,
+                    state=earlier.last.state,
+                    received_at=local(earlier.last.received_at),
+                )
+                if earlier.last is not None
+                else None,
+            ),
         )
 
 

@@ -7,17 +7,16 @@ import binascii
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
-from app.complaints import workflow
-from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, DailyCounter, Priority, State
+from app.complaints import repository, workflow
+from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, Priority, State
 from app.complaints.schemas import ComplaintCreate
 from app.config import Settings
 from app.db import utcnow, uuid7
@@ -30,13 +29,22 @@ from app.sla.policy import ClockKind
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def register(session: Session, body: ComplaintCreate, actor: Actor, settings: Settings) -> Complaint:
+def register(
+    session: Session, body: ComplaintCreate, actor: Actor, settings: Settings
+) -> tuple[Complaint, repository.Earlier]:
+    """Register a complaint with its first history entry and its written-reply clock; returns it with the
+    complaints its phone made before.
+
+    The rows are written by ``repository.write_registration`` (one statement on PostgreSQL); the complaint returned
+    is not in the session: everything the response shows is already on it.
+    """
     now = utcnow()
     received_at = body.received_at or now
     if received_at > now + CLOCK_SKEW:
         raise InvalidInput("received_at is in the future", field="received_at")
     complaint = Complaint(
         id=uuid7(),
+        version=1,
         complainant_name=body.complainant.name,
         complainant_phone=body.complainant.phone,
         complainant_email=body.complainant.email,
@@ -56,8 +64,6 @@ def register(session: Session, body: ComplaintCreate, actor: Actor, settings: Se
         accepted_at=now,
         updated_at=now,
     )
-    complaint.number = _next_number(session, now.astimezone(settings.tz).date())
-    session.add(complaint)
     # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
     entry = ComplaintEvent(
         complaint_id=complaint.id,
@@ -69,33 +75,20 @@ def register(session: Session, body: ComplaintCreate, actor: Actor, settings: Se
         at=now,
         payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
     )
-    session.add(entry)
-    session.flush()
-    written_reply = clocks.after_register(session, complaint, settings)
-    session.flush()
-    set_committed_value(complaint, "clocks", [written_reply])  # known: no query to load them
-    return complaint
-
-
-def _next_number(session: Session, day: date) -> str:
-    """TS-YYYYMMDD-NNNN, counting per local day; the counter row serialises concurrent registrations."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(DailyCounter)
-        .values(day=day, last=1)
-        .on_conflict_do_update(index_elements=[DailyCounter.day], set_={"last": DailyCounter.last + 1})
-        .returning(DailyCounter.last)
+    started = clocks.at_registration(session, complaint, settings)
+    day = now.astimezone(settings.tz).date()
+    complaint.number, earlier = repository.write_registration(
+        session, complaint, [entry, *started.events], started.clock, started.started, day
     )
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        # A short transaction of its own: the day's counter row, which every registration updates, is locked for
-        # one statement instead of the whole registration. A registration that fails after this leaves a gap.
-        with bind.connect() as connection:
-            last = connection.execute(statement).scalar_one()
-            connection.commit()
-    else:  # SQLite has one writer at a time anyway (and a second connection would wait for this one's lock)
-        last = session.execute(statement).scalar_one()
-    return f"TS-{day:%Y%m%d}-{last:04d}"
+    set_committed_value(complaint, "clocks", [started.clock])
+    return complaint, earlier
+
+
+def earlier_complaints(
+    session: Session, complaints: list[Complaint], principal: Principal
+) -> dict[uuid.UUID, repository.Earlier]:
+    store_id = principal.store_id if principal.is_store else None
+    return repository.earlier_complaints(session, [c.id for c in complaints], store_id)
 
 
 def _visible_to(query: Select[tuple[Complaint]], principal: Principal) -> Select[tuple[Complaint]]:

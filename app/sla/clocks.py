@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.complaints.models import Complaint, ComplaintEvent, State
 from app.config import Settings
+from app.db import uuid7
 from app.sla.calendar import Calendar, Day
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import ClockKind, Policy, Target, Unit, load_policy
@@ -76,7 +77,11 @@ def deadline(start: datetime, target: Target, calendar: Calendar, settings: Sett
 
 
 def record_event(session: Session, clock: Clock, kind: str, at: datetime, **detail: Any) -> None:
-    session.add(ClockEvent(clock_id=clock.id, kind=kind, at=at, detail=_jsonable(detail)))
+    session.add(clock_event(clock, kind, at, **detail))
+
+
+def clock_event(clock: Clock, kind: str, at: datetime, **detail: Any) -> ClockEvent:
+    return ClockEvent(clock_id=clock.id, kind=kind, at=at, detail=_jsonable(detail))
 
 
 def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +100,15 @@ def complaint_event(
     session: Session, complaint: Complaint | ComplaintRef, move: str, at: datetime, payload: dict[str, Any]
 ) -> ComplaintEvent:
     """An event in the complaint's history written by tousu itself (no API key, no person)."""
-    entry = ComplaintEvent(
+    entry = system_event(complaint, move, at, payload)
+    session.add(entry)
+    return entry
+
+
+def system_event(
+    complaint: Complaint | ComplaintRef, move: str, at: datetime, payload: dict[str, Any]
+) -> ComplaintEvent:
+    return ComplaintEvent(
         complaint_id=complaint.id,
         move=move,
         from_state=complaint.state,
@@ -105,8 +118,6 @@ def complaint_event(
         at=at,
         payload=_jsonable(payload),
     )
-    session.add(entry)
-    return entry
 
 
 def start(
@@ -119,9 +130,26 @@ def start(
     why: str,
     store_id: str | None = None,
 ) -> Clock:
+    clock, started = new_clock(Calendar(session), complaint, kind, at, settings, why=why, store_id=store_id)
+    session.add_all([clock, started])
+    return clock
+
+
+def new_clock(
+    calendar: Calendar,
+    complaint: Complaint,
+    kind: ClockKind,
+    at: datetime,
+    settings: Settings,
+    *,
+    why: str,
+    store_id: str | None = None,
+) -> tuple[Clock, ClockEvent]:
+    """A running clock and its ``started`` event, not yet added to any session."""
     target = policy(settings).target(complaint.priority, kind)
-    due = deadline(at, target, Calendar(session), settings)
+    due = deadline(at, target, calendar, settings)
     clock = Clock(
+        id=uuid7(),
         complaint_id=complaint.id,
         kind=kind,
         unit=target.unit,
@@ -135,10 +163,7 @@ def start(
         state=ClockState.running,
         next_check_at=due.warn_at,
     )
-    session.add(clock)
-    session.flush()
-    record_event(
-        session,
+    started = clock_event(
         clock,
         "started",
         at,
@@ -148,7 +173,7 @@ def start(
         due_at=due.due_at,
         calendar_assumed=due.assumed,
     )
-    return clock
+    return clock, started
 
 
 def stop(session: Session, clock: Clock, at: datetime, *, why: str, met: bool = True) -> None:
@@ -179,25 +204,26 @@ def _stop_all(session: Session, clocks: Iterable[Clock], at: datetime, why: str,
         stop(session, clock, at, why=why, met=met)
 
 
-def after_register(session: Session, complaint: Complaint, settings: Settings) -> Clock:
-    """Start the written-reply clock (and escalate a media complaint); returns the clock."""
-    clock = start(
-        session,
-        complaint,
-        ClockKind.written_reply,
-        complaint.received_at,
-        settings,
-        why="complaint received",
+@dataclass(frozen=True)
+class AtRegistration:
+    """What the clocks add to a new complaint: its written-reply clock, that clock's first event, and for a
+    complaint that escalates at once (media), the escalation."""
+
+    clock: Clock
+    started: ClockEvent
+    events: list[ComplaintEvent]
+
+
+def at_registration(session: Session, complaint: Complaint, settings: Settings) -> AtRegistration:
+    clock, started = new_clock(
+        Calendar(session), complaint, ClockKind.written_reply, complaint.received_at, settings, why="complaint received"
     )
+    events = []
     if complaint.priority in policy(settings).escalate_at_registration:
-        complaint_event(
-            session,
-            complaint,
-            "complaint.escalated",
-            complaint.accepted_at,
-            {"reason": f"{complaint.priority} complaint: escalated at registration", "priority": complaint.priority},
-        )
-    return clock
+        reason = f"{complaint.priority} complaint: escalated at registration"
+        payload = {"reason": reason, "priority": complaint.priority}
+        events.append(system_event(complaint, "complaint.escalated", complaint.accepted_at, payload))
+    return AtRegistration(clock, started, events)
 
 
 def after_move(session: Session, complaint: Complaint, move: str, at: datetime, actor: str, settings: Settings) -> None:
