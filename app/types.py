@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
@@ -9,10 +10,13 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 
 
+# NUL and other C0 controls (tab and line breaks aside) are never text a person typed; PostgreSQL also refuses NUL
+# in text, so it must be refused before it reaches the database.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _printable(value: str) -> str:
-    # NUL and other C0 controls (tab and line breaks aside) are never text a person typed; PostgreSQL also
-    # refuses NUL in text, so it must be refused before it reaches the database.
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+    if _CONTROL.search(value):
         raise ValueError("control characters (such as NUL) are not allowed")
     return value
 

@@ -128,7 +128,11 @@ def free_port() -> int:
 
 
 class Server:
-    """``uvicorn APP --workers 2 --no-access-log`` in a session of its own, so stopping it stops its workers."""
+    """``uvicorn APP --workers 2 --no-access-log`` in a session of its own, so stopping it stops its workers.
+
+    tousu is run as production runs it: the API workers do not sweep clocks or deliver webhooks; one ``tousu
+    worker`` process beside them does (in the same process group), and its CPU counts as the app's.
+    """
 
     def __init__(self, name: str, app: list[str], env: dict[str, str]) -> None:
         self.name = name
@@ -138,8 +142,12 @@ class Server:
         command = [str(BIN / "uvicorn"), *app, "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--workers", str(WORKERS), "--no-access-log", "--log-level", "info"]
         self.command = command
+        self.with_worker = app == TOUSU_APP
+        if self.with_worker:
+            env = {**env, "TOUSU_SWEEP_IN_SERVE": "false", "TOUSU_DISPATCH_IN_SERVE": "false"}
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         say(f"starting {self.name}: {' '.join(self.command[1:])}")
@@ -147,6 +155,15 @@ class Server:
             self.process = subprocess.Popen(
                 self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+            if self.with_worker:
+                self.worker = subprocess.Popen(
+                    [str(BIN / "tousu"), "worker"],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    process_group=self.process.pid,
+                )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -180,6 +197,10 @@ class Server:
             raise RuntimeError(f"{self.name}: expected {WORKERS} workers, found {pids}")
         return pids
 
+    def app_pids(self) -> list[int]:
+        """The processes whose CPU is the app's: the API workers and the background worker."""
+        return self.workers() + ([self.worker.pid] if self.worker is not None else [])
+
     def stop(self) -> None:
         """SIGTERM to the supervisor and its workers (their own process group), SIGKILL to whatever is left."""
         if self.process is None:
@@ -196,6 +217,9 @@ class Server:
                     os.kill(pid, signal.SIGKILL)
         self.process.wait(timeout=10)
         self.process = None
+        if self.worker is not None:
+            self.worker.wait(timeout=10)
+            self.worker = None
         say(f"stopped {self.name}")
 
     def log_tail(self) -> str:
@@ -373,7 +397,7 @@ class Contender:
     env: dict[str, str]
 
     def measure(self, pg: URL, seconds: int) -> Run:
-        workers = self.server.workers()
+        workers = self.server.app_pids()
         before = cpu_seconds(workers + backend_pids(pg, self.database))
         sampler = LockSampler(pg, self.database)
         sampler.start()
