@@ -131,7 +131,7 @@ class Server:
     """``uvicorn APP --workers 2 --no-access-log`` in a session of its own, so stopping it stops its workers.
 
     tousu is run as production runs it: the API workers do not sweep clocks or deliver webhooks; one ``tousu
-    worker`` process beside them does (in the same process group), and its CPU counts as the app's.
+    worker`` process beside them does, and its CPU counts as the app's.
     """
 
     def __init__(self, name: str, app: list[str], env: dict[str, str]) -> None:
@@ -162,7 +162,7 @@ class Server:
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    process_group=self.process.pid,
+                    start_new_session=True,
                 )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -218,7 +218,12 @@ class Server:
         self.process.wait(timeout=10)
         self.process = None
         if self.worker is not None:
-            self.worker.wait(timeout=10)
+            self.worker.terminate()
+            try:
+                self.worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait()
             self.worker = None
         say(f"stopped {self.name}")
 
