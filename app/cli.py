@@ -100,33 +100,42 @@ def bootstrap() -> None:
 
 @cli.command()
 def worker(
-    once: Annotated[bool, typer.Option(help="Sweep once and exit (for cron or a test).")] = False,
+    once: Annotated[bool, typer.Option(help="Sweep and dispatch once, then exit (for cron or a test).")] = False,
 ) -> None:
-    """Run the background work for production: sweep the clocks every TOUSU_SWEEP_INTERVAL seconds.
+    """Run the background work for production: sweep the clocks every TOUSU_SWEEP_INTERVAL seconds and deliver
+    the webhooks.
 
-    Run any number of workers against one PostgreSQL database; set TOUSU_SWEEP_IN_SERVE=false for the API.
+    Run any number of workers against one PostgreSQL database; set TOUSU_SWEEP_IN_SERVE=false and
+    TOUSU_DISPATCH_IN_SERVE=false for the API.
     """
     import logging.config
     import signal
 
     from app.sla.sweeper import Sweeper
+    from app.webhooks.dispatcher import Dispatcher, warn_if_private_targets_allowed
 
     settings = Settings()
     logging.config.dictConfig(logs.config(settings.log_level))
+    warn_if_private_targets_allowed(settings)
     db = Database.from_settings(settings)
     sweeper = Sweeper(db, settings)
+    dispatcher = Dispatcher(db, settings)
     try:
         if once:
             swept = sweeper.once()
             if swept is None:
                 raise typer.Exit(1)
             typer.echo(f"warned {swept.warned}, breached {swept.breached}", err=True)
+            dispatched = dispatcher.once()
+            typer.echo(f"webhooks: {dispatched.attempts} attempts, {dispatched.delivered} delivered", err=True)
             return
         signal.signal(signal.SIGTERM, lambda *_: sweeper.stop())
-        typer.echo(f"tousu worker: sweeping every {settings.sweep_interval} s (Ctrl-C to stop)", err=True)
+        typer.echo(f"tousu worker: sweeping every {settings.sweep_interval} s, delivering webhooks", err=True)
+        dispatcher.start()
         with contextlib.suppress(KeyboardInterrupt):
             sweeper.run()  # in the foreground, until SIGTERM or Ctrl-C
     finally:
+        dispatcher.stop()
         db.dispose()
 
 

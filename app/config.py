@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     sweep_in_serve: bool = Field(
         True, description="Sweep inside `tousu serve` (one process, embedded SQLite); false when `tousu worker` runs."
     )
+    dispatch_in_serve: bool = Field(
+        True, description="Deliver webhooks inside `tousu serve`; false when `tousu worker` runs."
+    )
+    dispatch_interval: float = Field(1, gt=0, description="Seconds the webhook dispatcher waits when it is idle.")
+    webhook_timeout_seconds: float = Field(15, gt=0, description="Timeout of one webhook delivery attempt.")
+    webhook_concurrency: int = Field(8, ge=1, description="Webhook deliveries one dispatcher sends at the same time.")
+    webhook_disable_after_hours: float = Field(
+        120, gt=0, description="An endpoint whose attempts have all failed for this long is disabled."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow http and loopback, private and link-local webhook targets (development, tests)."
+    )
     authority_handler: Decimal = Field(Decimal("0"), ge=0, description="Approval authority of handler keys (yuan).")
     authority_supervisor: Decimal = Field(Decimal("2000"), ge=0, description="Approval authority of supervisors.")
     authority_manager: Decimal = Field(Decimal("20000"), ge=0, description="Approval authority of managers.")

@@ -4,6 +4,7 @@ from app.auth.models import ApiKey
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
 from app.idempotency import IdempotencyRecord
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -15,4 +16,7 @@ __all__ = [
     "ComplaintEvent",
     "DailyCounter",
     "IdempotencyRecord",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -35,6 +35,9 @@ from app.db import Database
 from app.main import create_app
 
 TABLES = (
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
     "sla_clock_events",
     "sla_clocks",
     "calendar_days",
@@ -115,8 +118,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # The sweeper is driven by the tests themselves, with a controlled clock.
-    return Settings(database_url=database_url, sweep_in_serve=False)
+    # The sweeper and the webhook dispatcher are driven by the tests themselves, with a controlled clock.
+    return Settings(database_url=database_url, sweep_in_serve=False, dispatch_in_serve=False)
 
 
 @pytest.fixture(autouse=True)

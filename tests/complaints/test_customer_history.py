@@ -20,7 +20,9 @@ def test_a_customer_is_found_by_any_spelling_across_channels_and_stores(handler:
     first = handler.register(complainant={"name": "张三", "phone": SPELLINGS[0]}, channel="phone", store_id="SZ-FT-012")
     second = handler.register(complainant={"name": "张三", "phone": SPELLINGS[1]}, channel="web", store_id="GZ-TH-007")
     handler.register(complainant={"name": "李四", "phone": "139 0000 1111"})
-    third = handler.register(complainant={"name": "张三", "phone": SPELLINGS[2]}, channel="media", store_id=None, department="售后服务部")
+    third = handler.register(
+        complainant={"name": "张三", "phone": SPELLINGS[2]}, channel="media", store_id=None, department="售后服务部"
+    )
 
     for spelling in SPELLINGS:
         found = handler.get("/v1/complaints", params={"phone": spelling}).json()["items"]

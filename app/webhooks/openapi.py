@@ -1,0 +1,72 @@
+"""The webhooks tousu sends, described in the OpenAPI document (FastAPI's ``app.webhooks``)."""
+
+# No ``from __future__ import annotations``: each receiver's body annotation is a class chosen at runtime.
+
+from typing import Annotated
+
+from fastapi import FastAPI, Header
+from pydantic import BaseModel
+
+from app.webhooks.schemas import PING, ComplaintMessage, DispatchedMessage, EventType, PingMessage, ResolvedMessage
+
+WHAT = {
+    EventType.accepted: "A complaint was registered (受理).",
+    EventType.rejected: "A complaint was judged unfounded (投诉不成立); the explanation to the customer is the reply.",
+    EventType.dispatched: "A complaint was dispatched (派单) to a store or department: the record the store must act "
+    "on, with the deadline of its feedback.",
+    EventType.store_feedback_received: "The store's findings were recorded (门店反馈).",
+    EventType.submitted_for_approval: "A remedy and reply draft wait for approval (待审批).",
+    EventType.sent_back: "A proposal was sent back for a new countermeasure.",
+    EventType.resolved: "The remedy was approved (已答复): the approved written reply and remedy, for the CRM to send.",
+    EventType.revisited: "The follow-up call was made (已回访); the complaint is closed.",
+    EventType.reopened: "A complaint was reopened (重新处理).",
+    EventType.escalated: "A complaint was escalated to supervisors: a media complaint, or a breached clock.",
+    EventType.sla_warning: "A clock reached its warning time.",
+    EventType.sla_breached: "A clock passed its deadline.",
+}
+MODELS: dict[str, type[BaseModel]] = {EventType.dispatched: DispatchedMessage, EventType.resolved: ResolvedMessage}
+SIGNED = (
+    "\n\nSigned as Standard Webhooks prescribe: verify with the endpoint's secret, e.g. "
+    "`standardwebhooks.Webhook(secret).verify(body, headers)`. Answer 2xx within 15 s; anything else is retried "
+    "(5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h, about 3 days in all); 410 disables the endpoint. "
+    "Deduplicate on `webhook-id`: a delivery may arrive more than once."
+)
+
+WebhookId = Annotated[str, Header(alias="webhook-id", description="The delivery's id, the same on every attempt.")]
+WebhookTimestamp = Annotated[str, Header(alias="webhook-timestamp", description="Unix seconds of this attempt.")]
+WebhookSignature = Annotated[
+    str,
+    Header(
+        alias="webhook-signature",
+        description="`v1,<base64 HMAC-SHA256 of id.timestamp.body>`; two, space-separated, for a day after a "
+        "secret rotation.",
+    ),
+]
+
+
+def _receiver(model: type[BaseModel]):  # type: ignore[no-untyped-def]
+    def receive(
+        body: model,  # type: ignore[valid-type]
+        webhook_id: WebhookId,
+        webhook_timestamp: WebhookTimestamp,
+        webhook_signature: WebhookSignature,
+    ) -> None:
+        """Implemented by the receiver."""
+
+    return receive
+
+
+def document(app: FastAPI) -> None:
+    for event_type, what in WHAT.items():
+        app.webhooks.post(
+            event_type.value,
+            summary=what.split(":")[0].split(" (")[0].rstrip("."),
+            description=what + SIGNED,
+            operation_id=f"webhook_{event_type.value.replace('.', '_')}",
+        )(_receiver(MODELS.get(event_type, ComplaintMessage)))
+    app.webhooks.post(
+        PING,
+        summary="A test message",
+        description="Sent by POST /v1/webhook-endpoints/{id}/test." + SIGNED,
+        operation_id="webhook_ping",
+    )(_receiver(PingMessage))

@@ -1,0 +1,132 @@
+"""Webhooks go to https on public addresses only: refused at registration and again when connecting."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from app.config import Settings
+from app.db import Database
+from app.webhooks import urls
+from app.webhooks.dispatcher import Dispatcher
+from tests.conftest import Caller
+from tests.webhooks.conftest import Receiver, deliveries, subscribe
+
+NOT_PUBLIC = [
+    "127.0.0.1",
+    "10.1.2.3",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",  # the cloud metadata service
+    "100.64.0.1",  # carrier-grade NAT
+    "0.0.0.0",
+    "224.0.0.1",
+    "240.0.0.1",
+    "::1",
+    "::",
+    "fe80::1",
+    "fd00::1",  # unique local
+    "ff02::1",
+    "::ffff:127.0.0.1",  # IPv4-mapped loopback
+    "::ffff:169.254.169.254",
+    "64:ff9b::a9fe:a9fe",  # NAT64 of the metadata address
+    "2002:7f00:1::",  # 6to4 of loopback
+]
+PUBLIC = ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"]
+
+
+@pytest.mark.parametrize("address", NOT_PUBLIC)
+def test_non_public_addresses_are_not_public(address: str) -> None:
+    assert not urls.is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_are_public(address: str) -> None:
+    assert urls.is_public(ipaddress.ip_address(address))
+
+
+@pytest.fixture
+def strict(settings: Settings) -> Settings:
+    return settings.model_copy(update={"webhook_allow_private": False})
+
+
+@pytest.fixture
+def strict_admin(client, strict: Settings, admin: Caller) -> Caller:
+    client.app.state.settings = strict
+    return admin
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://localhost/hooks",
+        "https://127.0.0.1/hooks",
+        "https://10.0.0.7/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/hooks",
+        "https://[::ffff:127.0.0.1]/hooks",
+        "https://100.64.0.1/hooks",
+        "http://93.184.215.14/hooks",  # public, but not https
+        "https://user:pw@93.184.215.14/hooks",
+        "https://no-such-host.invalid/hooks",
+        "ftp://93.184.215.14/hooks",
+    ],
+)
+def test_registration_refuses_targets_that_are_not_https_and_public(strict_admin: Caller, url: str) -> None:
+    response = strict_admin.post("/v1/webhook-endpoints", json={"url": url})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "url"
+    assert strict_admin.get("/v1/webhook-endpoints").json() == []
+
+
+def test_registration_accepts_a_public_https_target(strict_admin: Caller) -> None:
+    response = strict_admin.post("/v1/webhook-endpoints", json={"url": "https://93.184.215.14/hooks"})
+    assert response.status_code == 201, response.text
+
+
+def test_changing_the_url_is_checked_too(strict_admin: Caller) -> None:
+    endpoint = strict_admin.post("/v1/webhook-endpoints", json={"url": "https://93.184.215.14/hooks"}).json()
+    response = strict_admin.client.patch(
+        f"/v1/webhook-endpoints/{endpoint['id']}", json={"url": "https://127.0.0.1/"}, headers=strict_admin.headers()
+    )
+    assert response.status_code == 422, response.text
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_at_connect_time(
+    admin: Caller, handler: Caller, receiver: Receiver, db: Database, strict: Settings
+) -> None:
+    """Registered while private targets were allowed (or DNS changed since): the dispatcher still refuses."""
+    endpoint = subscribe(admin, receiver)
+    port = receiver.url.split(":")[2].split("/")[0]
+    admin.client.patch(
+        f"/v1/webhook-endpoints/{endpoint['id']}",
+        json={"url": f"http://localhost:{port}/hooks"},
+        headers=admin.headers(),
+    )
+    handler.register()
+    dispatcher = Dispatcher(db, strict)
+    try:
+        dispatcher.once()
+    finally:
+        dispatcher.stop()
+
+    assert receiver.received == []
+    (delivery,) = deliveries(admin, endpoint)
+    (attempt,) = delivery["attempts"]
+    assert attempt["status_code"] is None
+    assert "localhost resolves to" in attempt["error"] and "not a public address" in attempt["error"]
+    assert delivery["status"] == "pending"
+
+
+def test_redirects_are_not_followed(admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher) -> None:
+    from tests.webhooks.conftest import Reply
+
+    endpoint = subscribe(admin, receiver)
+    receiver.reply(Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+    handler.register()
+    dispatcher.once()
+
+    assert len(receiver.received) == 1
+    (delivery,) = deliveries(admin, endpoint)
+    assert delivery["attempts"][0]["status_code"] == 302 and delivery["status"] == "pending"
