@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/tousu migrate
 	$(BIN)/tousu keys bootstrap
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
-	$(BIN)/tousu serve --host $(HOST) --port $(PORT)
+	TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/tousu serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -38,6 +38,8 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.sweep --append bench/RESULTS.md
+	$(BIN)/python -m bench.report --sqlite --append bench/RESULTS.md
+	$(BIN)/python -m bench.webhooks --append bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -19,9 +19,13 @@ from app.db import Database
 from app.dependencies import reject_unknown_query
 from app.health.router import router as health_router
 from app.logs import RequestContext
+from app.reports.router import router as reports_router
 from app.sla import clocks
 from app.sla.router import router as sla_router
 from app.sla.sweeper import Sweeper
+from app.webhooks import openapi as webhooks_openapi
+from app.webhooks.dispatcher import Dispatcher, warn_if_private_targets_allowed
+from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 tousu (投诉) runs the customer-complaint process of service businesses: registration, judgement, dispatch to the
@@ -41,9 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
         if sweeper is not None:
             sweeper.start()
+        dispatcher = Dispatcher(app.state.db, settings) if settings.dispatch_in_serve else None
+        if dispatcher is not None:
+            dispatcher.start()
         try:
             yield
         finally:
+            if dispatcher is not None:
+                dispatcher.stop()
             if sweeper is not None:
                 sweeper.stop()
             app.state.db.dispose()
@@ -67,6 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(complaints_router)
     app.include_router(sla_router)
     app.include_router(api_keys_router)
+    app.include_router(webhooks_router)
+    webhooks_openapi.document(app)
+    warn_if_private_targets_allowed(settings)
+    app.include_router(reports_router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 

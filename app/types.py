@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-
 # NUL and other C0 controls (tab and line breaks aside) are never text a person typed; PostgreSQL also refuses NUL
 # in text, so it must be refused before it reaches the database.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -1,0 +1,110 @@
+"""API shapes of the summary analysis (投诉汇总分析表)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.complaints.models import Category, RemedyKind
+from app.sla.policy import ClockKind
+
+
+class GroupBy(enum.StrEnum):
+    store = "store"  # the responsible store, else the store complained about
+    category = "category"
+    channel = "channel"
+    department = "department"  # the responsible department
+
+
+class Period(BaseModel):
+    """Local dates, both included, and the instants they stand for."""
+
+    from_: date = Field(alias="from", examples=["2026-10-01"])
+    to: date = Field(examples=["2026-10-31"])
+    time_zone: str = Field(examples=["Asia/Shanghai"])
+    start: datetime = Field(description="The first instant in the period (local midnight of `from`).")
+    end: datetime = Field(description="The first instant after the period (local midnight after `to`).")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class ClockFigures(BaseModel):
+    """The runs of one clock kind on the period's complaints (a reopened complaint may have several)."""
+
+    met: int = Field(description="Stopped by what it waited for, on time.")
+    breached: int = Field(description="Stopped late, marked breached, or still running past its deadline.")
+    running: int = Field(description="Still running, before its deadline: not counted in the rate yet.")
+    on_time_rate: float | None = Field(description="met / (met + breached); null when both are 0.")
+
+
+class ReplyTime(BaseModel):
+    """Hours from acceptance to the written reply (rejection or resolution), percentile_cont (linear)."""
+
+    replied: int = Field(description="Complaints now rejected, resolved or revisited: those with a reply.")
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class Satisfaction(BaseModel):
+    """The latest follow-up call of each complaint (回访)."""
+
+    satisfied: int
+    neutral: int
+    unsatisfied: int = Field(description="Reopened because the customer was unsatisfied at the follow-up call.")
+    satisfied_rate: float | None = Field(description="satisfied / (satisfied + neutral + unsatisfied).")
+
+
+class Repeats(BaseModel):
+    count: int = Field(description="Phones (or store and category pairs) seen more than once.")
+    complaints: int = Field(description="The complaints they account for.")
+
+
+class Remedy(BaseModel):
+    kind: RemedyKind
+    count: int
+    amount: Decimal = Field(description="Total in yuan.", examples=["300.00"])
+
+
+class Row(BaseModel):
+    """The figures of one group, or of the whole period (the total)."""
+
+    group: str | None = Field(
+        description="The store, category, channel or department; null: none named (for example, a complaint "
+        "about a department grouped by store). Also null in the total.",
+        examples=["SZ-FT-012", "物业工程部"],
+    )
+    received: int
+    rejected: int = Field(description="Now in state rejected (投诉不成立).")
+    resolved: int = Field(description="Now resolved or revisited.")
+    open: int = Field(description="Now accepted, investigating or awaiting approval.")
+    reopened: int = Field(description="Reopened at least once.")
+    reopen_rate: float | None = Field(description="reopened / received.")
+    clocks: dict[ClockKind, ClockFigures]
+    reply_time: ReplyTime
+    satisfaction: Satisfaction
+    repeat_complainants: Repeats = Field(description="Phones with more than one complaint in the group.")
+    repeat_causes: Repeats = Field(description="Store and category pairs with more than one complaint in the group.")
+    remedies: list[Remedy] = Field(description="Granted remedies (resolved or revisited complaints) by kind.")
+
+
+class RepeatCause(BaseModel):
+    store_id: str | None = Field(examples=["SZ-FT-012"])
+    category: Category
+    complaints: int
+
+
+class Summary(BaseModel):
+    """The summary analysis of a period (投诉汇总分析表)."""
+
+    period: Period
+    group_by: GroupBy | None
+    generated_at: datetime = Field(description="Clocks still running are judged against this moment.")
+    groups: list[Row] = Field(description="One row per group, ordered by group; empty without group_by.")
+    total: Row
+    top_repeat_causes: list[RepeatCause] = Field(
+        description="The store and category pairs with the most complaints in the period, more than one each "
+        "(at most 10)."
+    )
