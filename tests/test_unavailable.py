@@ -172,3 +172,40 @@ def test_sqlite_locked_by_another_process_is_503_then_works(settings: Settings) 
             holder.execute("ROLLBACK")
             holder.close()
         assert caller.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})["version"] == 2
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("stop", ["pg_cancel_backend", "pg_terminate_backend"])
+def test_a_registration_cut_short_in_its_statement_is_503_and_writes_nothing(
+    settings: Settings, intake: Caller, stop: str
+) -> None:
+    """The statement is cancelled (an administrator, a timeout) or its connection lost while it waits."""
+    intake.register()  # today's number counter exists: the lock below holds the next registration on it
+    database = Database.from_settings(settings)
+    answers: list[Any] = []
+    try:
+        with database.engine.connect() as blocker:
+            blocker.exec_driver_sql("SELECT day FROM complaint_number_counters FOR UPDATE")
+            registering = threading.Thread(
+                target=lambda: answers.append(intake.post("/v1/complaints", json=complaint_body()))
+            )
+            registering.start()
+            waiting = None
+            for _ in range(500):
+                waiting = blocker.exec_driver_sql(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                ).scalar()
+                if waiting is not None:
+                    break
+                registering.join(0.01)
+            assert waiting is not None, "the registration never waited for the counter"
+            blocker.exec_driver_sql(f"SELECT {stop}({int(waiting)})")
+            registering.join(30)
+            blocker.rollback()
+    finally:
+        database.dispose()
+    assert len(answers) == 1
+    assert_unavailable(answers[0])
+    assert count(settings) == 1
+    assert intake.register()["number"].endswith("-0002")  # the pool recovered; the lost number was never drawn

@@ -15,16 +15,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from functools import cache
+from datetime import UTC, date, datetime
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, Select, Text, bindparam, cast, func, select
+from sqlalchemy import Dialect, Insert, Select, Text, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter, State
-from app.db import Base
+from app.db import Base, DriverStatement
 from app.sla.models import Clock, ClockEvent
 
 NUMBER_DIGITS = 4  # TS-YYYYMMDD-0001; the 10,000th complaint of a day gets a fifth digit
@@ -55,8 +55,12 @@ def write_registration(
     params = {"counter_day": day, **rows.params()}
     if session.get_bind().dialect.name == "postgresql":
         params["number_prefix"] = number(day, 0)[:-NUMBER_DIGITS]
-        number_drawn, *earlier = session.execute(_registration(rows.shape), params).one()
-        return number_drawn, _earlier_of(earlier)
+        row = _registration(rows.shape, session.get_bind().dialect).first_row(session, params)
+        assert row is not None
+        number_drawn, count, last_id, last_number, last_state, last_received_at = row
+        # Straight from the driver: the state is a string, the time in the session's time zone.
+        last = (last_id, last_number, State(last_state), last_received_at.astimezone(UTC)) if last_id else (None,) * 4
+        return number_drawn, _earlier_of((count, *last))
     last = session.execute(_counter(sqlite.insert), params).scalar_one()
     params["c_number"] = number(day, last)
     complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = rows.shape
@@ -70,35 +74,42 @@ def write_registration(
 class _Rows:
     """The new rows with the columns each sets; ``shape`` identifies the statement that inserts them."""
 
-    def __init__(self, prefixed: list[tuple[str, Base]], shape: tuple[Any, ...]) -> None:
+    def __init__(self, prefixed: list[tuple[str, Base, frozenset[str]]], shape: tuple[Any, ...]) -> None:
         self.prefixed = prefixed
         self.shape = shape
 
     @classmethod
     def of(cls, complaint: Complaint, events: Sequence[ComplaintEvent], clock: Clock, clock_event: ClockEvent) -> _Rows:
-        prefixed: list[tuple[str, Base]] = [("c", complaint), ("k", clock), ("ke", clock_event)]
-        prefixed += zip(_event_prefixes(len(events)), events, strict=True)
-        shape = (
-            _set_columns(complaint) - {"number"},
-            _set_columns(events[0]),
-            len(events),
-            _set_columns(clock),
-            _set_columns(clock_event),
-        )
+        rows: list[tuple[str, Base]] = [("c", complaint), ("k", clock), ("ke", clock_event)]
+        rows += zip(_event_prefixes(len(events)), events, strict=True)
+        prefixed = [(prefix, row, _set_columns(row)) for prefix, row in rows]
+        event_columns = prefixed[3][2]
+        shape = (prefixed[0][2] - {"number"}, event_columns, len(events), prefixed[1][2], prefixed[2][2])
         return cls(prefixed, shape)
 
     def params(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for prefix, row in self.prefixed:
-            for key in _set_columns(row):
-                values[SHARED.get(key, f"{prefix}_{key}")] = row.__dict__[key]
+        for prefix, row, columns in self.prefixed:
+            state = row.__dict__
+            for key, name in _parameter_names(prefix, columns):
+                values[name] = state[key]
         return values
 
 
 def _set_columns(row: Base) -> frozenset[str]:
-    table = row.__table__
-    state = row.__dict__
-    return frozenset(c.key for c in table.columns if c.key in state and c is not table.autoincrement_column)
+    return frozenset(row.__dict__.keys() & _insertable(type(row)))
+
+
+@cache
+def _insertable(model: type[Base]) -> frozenset[str]:
+    table = model.__table__
+    return frozenset(c.key for c in table.columns if c is not table.autoincrement_column)
+
+
+@cache
+def _parameter_names(prefix: str, columns: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(column, parameter) pairs of one row; the ids a row shares with another are that row's parameter."""
+    return tuple((key, SHARED.get(key, f"{prefix}_{key}")) for key in columns)
 
 
 def _event_prefixes(count: int) -> tuple[str, ...]:
@@ -110,7 +121,7 @@ def _insert(model: type[Base], prefixes: tuple[str, ...], columns: frozenset[str
     """An insert of one row per prefix (one statement: the rows get their autoincremented ids in this order)."""
     table = model.__table__
     rows = [
-        {key: bindparam(SHARED.get(key, f"{prefix}_{key}"), type_=table.c[key].type) for key in sorted(columns)}
+        {key: bindparam(name, type_=table.c[key].type) for key, name in sorted(_parameter_names(prefix, columns))}
         for prefix in prefixes
     ]
     return table.insert().values(rows if len(rows) > 1 else rows[0])
@@ -127,8 +138,8 @@ def _counter(dialect_insert: Any) -> Any:
     )
 
 
-@cache
-def _registration(shape: tuple[Any, ...]) -> Select[Any]:
+@lru_cache(maxsize=32)  # per shape and engine: a handful in a process
+def _registration(shape: tuple[Any, ...], dialect: Dialect) -> DriverStatement:
     """One PostgreSQL statement: the day's number, the complaint, its events, its clock and the clock's event.
 
     Foreign keys are checked at the end of the statement, when every row is there.
@@ -149,7 +160,7 @@ def _registration(shape: tuple[Any, ...]) -> Select[Any]:
     # The statement's reads see the table as it was before it: the new complaint is not among the earlier ones.
     count, last, on = _earlier(bindparam("c_complainant_phone"), bindparam("c_id"), None)
     columns = (new.c.number, count, last.c.id, last.c.number, last.c.state, last.c.received_at)
-    return select(*columns).select_from(new.outerjoin(last, on)).add_cte(*rows)
+    return DriverStatement(select(*columns).select_from(new.outerjoin(last, on)).add_cte(*rows), dialect)
 
 
 @dataclass(frozen=True)
