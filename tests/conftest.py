@@ -26,10 +26,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 from app import migrate
 from app.auth import service as keys
 from app.auth.models import Role
+from app.auth.principal import Actor
+from app.complaints import service as complaints
+from app.complaints.schemas import InvestigateBody
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
@@ -188,6 +192,16 @@ class Caller:
         response = self.post(f"/v1/complaints/{complaint_id}/{move}", json=json)
         assert response.status_code == expect, response.text
         return response.json()
+
+
+def investigate_in(session: Session, settings: Settings, key: str, complaint_id: str) -> None:
+    """Dispatch the complaint to store SZ-FT-012 in the caller's transaction, left open: a move under way."""
+    principal = keys.principal_for(session, key, settings)
+    assert principal is not None
+    body = InvestigateBody(store_id="SZ-FT-012")
+    complaints.apply_move(
+        session, uuid.UUID(complaint_id), "investigate", Actor(principal, "handler-07"), body, settings
+    )
 
 
 def complaint_body(**overrides: Any) -> dict[str, Any]:

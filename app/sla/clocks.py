@@ -6,7 +6,6 @@ Everything here runs in the caller's transaction: a move and the clocks it start
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -105,6 +104,28 @@ def complaint_event(
     return entry
 
 
+def clock_detail(clock: Clock) -> dict[str, Any]:
+    """What a clock event in the complaint's history (and so its webhook) says about the clock."""
+    return {
+        "clock": clock.kind.value,
+        "clock_id": str(clock.id),
+        "store_id": clock.store_id,
+        "due_at": clock.due_at,
+        "warn_at": clock.warn_at,
+        "calendar_assumed": clock.calendar_assumed,
+    }
+
+
+def breach_events(
+    session: Session, complaint: Complaint | ComplaintRef, clock: Clock, at: datetime, **extra: Any
+) -> None:
+    """A breach in the complaint's history, and its escalation to supervisors."""
+    payload = {**clock_detail(clock), **extra}
+    complaint_event(session, complaint, "sla.breached", at, payload)
+    reason = f"{clock.kind.value} breached"
+    complaint_event(session, complaint, "complaint.escalated", at, {**payload, "reason": reason})
+
+
 def system_event(
     complaint: Complaint | ComplaintRef, move: str, at: datetime, payload: dict[str, Any]
 ) -> ComplaintEvent:
@@ -176,16 +197,17 @@ def new_clock(
     return clock, started
 
 
-def stop(session: Session, clock: Clock, at: datetime, *, why: str, met: bool = True) -> None:
+def stop(session: Session, complaint: Complaint, clock: Clock, at: datetime, *, why: str, met: bool = True) -> None:
     """Stop a clock: met when what it waited for happened (breached if that was late); cancelled when it no
     longer applies. A breached clock stays breached."""
     clock.stopped_at = at
     clock.next_check_at = None
     if clock.state is ClockState.running and met and at > clock.due_at:
-        # Stopped late before a sweep got to it: it is breached all the same.
+        # Stopped late before a sweep got to it: it is breached all the same, and escalated as the sweep would.
         clock.state = ClockState.breached
         clock.breached_at = clock.due_at
         record_event(session, clock, "breached", at, why="stopped after its deadline", due_at=clock.due_at)
+        breach_events(session, complaint, clock, at, why="stopped after its deadline")
     elif clock.state is ClockState.running:
         clock.state = ClockState.met if met else ClockState.cancelled
     kind = {ClockState.met: "met", ClockState.cancelled: "cancelled"}.get(clock.state, "stopped")
@@ -199,9 +221,12 @@ def running(session: Session, complaint: Complaint, *kinds: ClockKind) -> list[C
     return list(session.scalars(query.with_for_update()))
 
 
-def _stop_all(session: Session, clocks: Iterable[Clock], at: datetime, why: str, *, met: bool = True) -> None:
-    for clock in clocks:
-        stop(session, clock, at, why=why, met=met)
+def _stop_all(
+    session: Session, complaint: Complaint, kind: ClockKind, at: datetime, why: str, *, met: bool = True
+) -> None:
+    """Stop the complaint's running clocks of this kind."""
+    for clock in running(session, complaint, kind):
+        stop(session, complaint, clock, at, why=why, met=met)
 
 
 @dataclass(frozen=True)
@@ -231,7 +256,7 @@ def after_move(session: Session, complaint: Complaint, move: str, at: datetime, 
     store_feedback = ClockKind.store_feedback
     if move in ("investigate", "reopen") and complaint.dispatched_at == at:
         # Dispatched (again) by this move: the store it was dispatched to before no longer owes feedback.
-        _stop_all(session, running(session, complaint, store_feedback), at, "dispatched again", met=False)
+        _stop_all(session, complaint, store_feedback, at, "dispatched again", met=False)
         start(
             session,
             complaint,
@@ -242,17 +267,17 @@ def after_move(session: Session, complaint: Complaint, move: str, at: datetime, 
             store_id=complaint.responsible_store_id,
         )
     if move == "store-feedback":
-        _stop_all(session, running(session, complaint, store_feedback), at, f"feedback recorded by {actor}")
+        _stop_all(session, complaint, store_feedback, at, f"feedback recorded by {actor}")
     elif move in ("reject", "resolve", "approve"):
         # A written reply went to the customer: that clock is met; a store that has not fed back no longer must.
-        _stop_all(session, running(session, complaint, ClockKind.written_reply), at, f"{move}: written reply given")
-        _stop_all(session, running(session, complaint, store_feedback), at, f"{move} before feedback", met=False)
+        _stop_all(session, complaint, ClockKind.written_reply, at, f"{move}: written reply given")
+        _stop_all(session, complaint, store_feedback, at, f"{move} before feedback", met=False)
         if move != "reject":
             start(session, complaint, ClockKind.follow_up, at, settings, why="resolved: the follow-up call is due")
     elif move == "revisit":
-        _stop_all(session, running(session, complaint, ClockKind.follow_up), at, "follow-up call made")
+        _stop_all(session, complaint, ClockKind.follow_up, at, "follow-up call made")
     elif move == "reopen":
-        _stop_all(session, running(session, complaint, ClockKind.follow_up), at, "reopened after the follow-up")
+        _stop_all(session, complaint, ClockKind.follow_up, at, "reopened after the follow-up")
         start(session, complaint, ClockKind.written_reply, at, settings, why="reopened: a new written reply is due")
 
 

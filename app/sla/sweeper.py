@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.complaints.models import Complaint
+from app.complaints.models import Complaint, State
 from app.config import Settings
 from app.db import Database, utcnow
 from app.idempotency import purge_expired
-from app.sla.clocks import ComplaintRef, complaint_event, record_event
+from app.sla.clocks import ComplaintRef, breach_events, clock_detail, complaint_event, record_event
 from app.sla.models import Clock, ClockState
 
 log = logging.getLogger("tousu.sweeper")
@@ -46,39 +47,37 @@ def sweep_batch(session: Session, now: datetime, *, batch: int = BATCH) -> Swept
         query = query.with_for_update(skip_locked=True)
     due = list(session.scalars(query))
     # The complaints' states, by primary key: only what the events need (no complaint rows or clocks loaded).
-    ids = {clock.complaint_id for clock in due}
-    states = {
-        row.id: row.state for row in session.execute(select(Complaint.id, Complaint.state).where(Complaint.id.in_(ids)))
-    }
+    states = _lock_complaints(session, {clock.complaint_id for clock in due})
     swept = Swept()
     for clock in due:
+        if clock.complaint_id not in states:
+            continue
         complaint = ComplaintRef(clock.complaint_id, states[clock.complaint_id])
-        payload = {
-            "clock": clock.kind.value,
-            "clock_id": str(clock.id),
-            "store_id": clock.store_id,
-            "due_at": clock.due_at,
-            "warn_at": clock.warn_at,
-            "calendar_assumed": clock.calendar_assumed,
-        }
         if clock.due_at <= now:
             clock.state = ClockState.breached
             clock.breached_at = clock.due_at  # when it was breached; the event's time says when it was noticed
             clock.next_check_at = None
             record_event(session, clock, "breached", now, due_at=clock.due_at)
-            complaint_event(session, complaint, "sla.breached", now, payload)
-            complaint_event(
-                session, complaint, "complaint.escalated", now, {**payload, "reason": f"{clock.kind.value} breached"}
-            )
+            breach_events(session, complaint, clock, now)
             swept.breached += 1
         else:
             clock.warned_at = now
             clock.next_check_at = clock.due_at
             record_event(session, clock, "warned", now, due_at=clock.due_at)
-            complaint_event(session, complaint, "sla.warning", now, payload)
+            complaint_event(session, complaint, "sla.warning", now, clock_detail(clock))
             swept.warned += 1
     session.flush()
     return swept
+
+
+def _lock_complaints(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, State]:
+    """The states of the complaints, locked on PostgreSQL like a move locks its complaint, so that a complaint's
+    history has one writer at a time and its entries' order is their commit order (its webhooks go out in that
+    order). A complaint a move holds is skipped, not waited for: the move may be waiting for one of our clocks."""
+    query = select(Complaint.id, Complaint.state).where(Complaint.id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return {row.id: row.state for row in session.execute(query)}
 
 
 def sweep(db: Database, now: datetime | None = None, *, batch: int = BATCH) -> Swept:

@@ -95,7 +95,6 @@ def claim(session: Session, now: datetime, limit: int, settings: Settings) -> li
             Claimed(
                 delivery_id=row.id,
                 endpoint_id=endpoint.id,
-                endpoint_failing=endpoint.failing_since is not None,
                 message_id=row.message_id,
                 url=endpoint.url,
                 body=row.payload,
@@ -162,10 +161,13 @@ def _delivered(session: Session, claimed: Claimed) -> DeliveryStatus | None:
     )
     if not done.rowcount:  # type: ignore[attr-defined]
         return None
-    if claimed.endpoint_failing:
-        session.execute(
-            update(WebhookEndpoint).where(WebhookEndpoint.id == claimed.endpoint_id).values(failing_since=None)
-        )
+    # Whatever the endpoint looked like at the claim: another attempt may have failed while this one was in flight.
+    endpoint = WebhookEndpoint
+    session.execute(
+        update(endpoint)
+        .where(endpoint.id == claimed.endpoint_id, endpoint.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
     return DeliveryStatus.delivered
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,7 +13,7 @@ from app.auth.models import Role
 from app.auth.principal import Principal
 from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.repository import Earlier
-from app.complaints.schemas import ComplaintOut
+from app.complaints.schemas import ComplaintOut, RemedyOut
 from app.config import Settings
 from app.sla.policy import ClockKind
 from app.types import local_times
@@ -23,6 +24,8 @@ from app.webhooks.schemas import (
     DispatchedMessage,
     EventData,
     EventType,
+    ReopenedData,
+    ReopenedMessage,
     ResolvedData,
     ResolvedMessage,
 )
@@ -51,18 +54,32 @@ def type_of(event: ComplaintEvent) -> EventType | None:
 
 
 DISPATCHING_MOVES = ("investigate", "reopen")
+# The earlier history entries a body may need: where the complaint was dispatched, what was proposed.
+CONTEXT_MOVES = (*DISPATCHING_MOVES, "propose")
 
 
-def store_after(dispatches: list[ComplaintEvent], event: ComplaintEvent) -> str | None:
-    """The store responsible for the complaint just after ``event``, from its dispatching history entries (oldest
-    first): the complaint may have been dispatched elsewhere since, so the complaint row cannot tell."""
+def store_after(context: list[ComplaintEvent], event: ComplaintEvent) -> str | None:
+    """The store responsible for the complaint just after ``event``, from its context entries (oldest first): the
+    complaint may have been dispatched elsewhere since, so the complaint row cannot tell."""
     store = None
-    for entry in dispatches:
+    for entry in context:
         if entry.id > event.id:
             break
-        if entry.payload.get("store_id") or entry.payload.get("department"):
+        if entry.move in DISPATCHING_MOVES and (entry.payload.get("store_id") or entry.payload.get("department")):
             store = entry.payload.get("store_id")
     return store
+
+
+def resolution(context: list[ComplaintEvent], event: ComplaintEvent) -> tuple[str | None, RemedyOut | None]:
+    """The reply and remedy that ``event`` (resolve, or approve of the last proposal before it) gave the customer,
+    from the history: by the time the event is fanned out the complaint may carry a newer proposal."""
+    proposals = [entry for entry in context if entry.move == "propose" and entry.id < event.id]
+    source = event if event.move == "resolve" else (proposals[-1] if proposals else None)
+    if source is None:
+        return None, None
+    remedy = source.payload.get("remedy")
+    reply = event.payload.get("reply") or source.payload.get("reply")
+    return reply, RemedyOut(**{"description": None, **remedy}) if remedy else None
 
 
 def wants(endpoint: WebhookEndpoint, event_type: EventType, event: ComplaintEvent, store: str | None) -> bool:
@@ -90,6 +107,7 @@ def body(
     event_type: EventType,
     event: ComplaintEvent,
     complaint: Complaint,
+    context: list[ComplaintEvent],
     shown_to: Principal,
     earlier: Earlier,
     settings: Settings,
@@ -106,21 +124,27 @@ def body(
         "detail": local_times(event.payload, tz),
         "complaint": ComplaintOut.build(complaint, shown_to, [], settings, earlier),
     }
+    timestamp = event.at.astimezone(tz)
     message: BaseModel
-    if event_type is EventType.dispatched:
-        due = next(
-            (c.due_at for c in complaint.clocks if c.kind is ClockKind.store_feedback and c.started_at == event.at),
-            None,
-        )
-        data["store_feedback_due_at"] = due.astimezone(tz) if due else None
-        message = DispatchedMessage(type=event_type, timestamp=event.at.astimezone(tz), data=DispatchedData(**data))
+    if event_type in (EventType.dispatched, EventType.reopened):
+        data["store_feedback_due_at"] = _feedback_due(complaint, event, settings)
+        if event_type is EventType.dispatched:
+            message = DispatchedMessage(type=event_type, timestamp=timestamp, data=DispatchedData(**data))
+        else:
+            message = ReopenedMessage(type=event_type, timestamp=timestamp, data=ReopenedData(**data))
     elif event_type is EventType.resolved:
-        complaint_data: ComplaintOut = data["complaint"]
-        data.update(reply=complaint_data.reply, remedy=complaint_data.remedy)
-        message = ResolvedMessage(type=event_type, timestamp=event.at.astimezone(tz), data=ResolvedData(**data))
+        data["reply"], data["remedy"] = resolution(context, event)
+        message = ResolvedMessage(type=event_type, timestamp=timestamp, data=ResolvedData(**data))
     else:
-        message = ComplaintMessage(type=event_type, timestamp=event.at.astimezone(tz), data=EventData(**data))
+        message = ComplaintMessage(type=event_type, timestamp=timestamp, data=EventData(**data))
     return dumps(message)
+
+
+def _feedback_due(complaint: Complaint, event: ComplaintEvent, settings: Settings) -> datetime | None:
+    """The deadline of the store-feedback clock this move started, if it dispatched to a store."""
+    kind = ClockKind.store_feedback
+    due = next((c.due_at for c in complaint.clocks if c.kind is kind and c.started_at == event.at), None)
+    return due.astimezone(settings.tz) if due else None
 
 
 def dumps(message: BaseModel) -> str:

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import FastAPI, Header
 from pydantic import BaseModel
 
-from app.webhooks.schemas import PING, ComplaintMessage, DispatchedMessage, EventType, PingMessage, ResolvedMessage
+from app.webhooks.schemas import (
+    PING,
+    ComplaintMessage,
+    DispatchedMessage,
+    EventType,
+    PingMessage,
+    ReopenedMessage,
+    ResolvedMessage,
+)
 
 WHAT = {
     EventType.accepted: "A complaint was registered (受理).",
@@ -19,12 +27,18 @@ WHAT = {
     EventType.sent_back: "A proposal was sent back for a new countermeasure.",
     EventType.resolved: "The remedy was approved (已答复): the approved written reply and remedy, for the CRM to send.",
     EventType.revisited: "The follow-up call was made (已回访); the complaint is closed.",
-    EventType.reopened: "A complaint was reopened (重新处理).",
+    EventType.reopened: "A complaint was reopened (重新处理); when it is dispatched to a store again, with the "
+    "deadline of that store's feedback.",
     EventType.escalated: "A complaint was escalated to supervisors: a media complaint, or a breached clock.",
     EventType.sla_warning: "A clock reached its warning time.",
     EventType.sla_breached: "A clock passed its deadline.",
 }
-MODELS: dict[str, type[BaseModel]] = {EventType.dispatched: DispatchedMessage, EventType.resolved: ResolvedMessage}
+MODELS: dict[str, type[BaseModel]] = {
+    EventType.dispatched: DispatchedMessage,
+    EventType.reopened: ReopenedMessage,
+    EventType.resolved: ResolvedMessage,
+    PING: PingMessage,
+}
 SIGNED = (
     "\n\nSigned as Standard Webhooks prescribe: verify with the endpoint's secret, e.g. "
     "`standardwebhooks.Webhook(secret).verify(body, headers)`. Answer 2xx within 15 s; anything else is retried "
@@ -42,6 +56,11 @@ WebhookSignature = Annotated[
         "secret rotation.",
     ),
 ]
+
+
+def model_of(event_type: str) -> type[BaseModel]:
+    """The body a webhook of this type carries."""
+    return MODELS.get(event_type, ComplaintMessage)
 
 
 def _receiver(model: type[BaseModel]):  # type: ignore[no-untyped-def]
@@ -63,10 +82,10 @@ def document(app: FastAPI) -> None:
             summary=what.split(":")[0].split(" (")[0].rstrip("."),
             description=what + SIGNED,
             operation_id=f"webhook_{event_type.value.replace('.', '_')}",
-        )(_receiver(MODELS.get(event_type, ComplaintMessage)))
+        )(_receiver(model_of(event_type)))
     app.webhooks.post(
         PING,
         summary="A test message",
         description="Sent by POST /v1/webhook-endpoints/{id}/test." + SIGNED,
         operation_id="webhook_ping",
-    )(_receiver(PingMessage))
+    )(_receiver(model_of(PING)))

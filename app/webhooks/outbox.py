@@ -22,6 +22,7 @@ from app.complaints.repository import Earlier
 from app.config import Settings
 from app.webhooks import events
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from app.webhooks.schemas import EventType
 
 BATCH = 500
 FAN_OUT_LOCK = 0x7475_7375_0001  # pg_try_advisory_xact_lock key: "tusu" 1
@@ -67,21 +68,14 @@ def _deliveries(
     complaints: dict[uuid.UUID, Complaint] = {
         c.id: c for c in session.scalars(select(Complaint).where(Complaint.id.in_(wanted)))
     }
-    dispatches: dict[uuid.UUID, list[ComplaintEvent]] = defaultdict(list)
-    if any(endpoint.store_id for endpoint in endpoints):
-        query = select(ComplaintEvent).where(
-            ComplaintEvent.complaint_id.in_(wanted),
-            ComplaintEvent.move.in_(events.DISPATCHING_MOVES),
-            ComplaintEvent.id <= entries[-1].id,
-        )
-        for dispatch in session.scalars(query.order_by(ComplaintEvent.id)):
-            dispatches[dispatch.complaint_id].append(dispatch)
+    needs_context = any(e.store_id for e in endpoints) or any(t is EventType.resolved for _, t in typed)
+    context = _context(session, wanted, entries[-1].id) if needs_context else defaultdict(list)
     earlier: dict[str | None, dict[uuid.UUID, Earlier]] = {}  # per store shown to: one query per batch
     for entry, event_type in typed:
         if event_type is None:
             continue
         complaint = complaints[entry.complaint_id]
-        store = events.store_after(dispatches[entry.complaint_id], entry)
+        store = events.store_after(context[entry.complaint_id], entry)
         bodies: dict[str | None, str] = {}  # by the store it is shown to (None: unmasked), built once per entry
         for endpoint in endpoints:
             if not events.wants(endpoint, event_type, entry, store):
@@ -93,7 +87,13 @@ def _deliveries(
                         session, list(complaints.values()), shown_to
                     )
                 bodies[endpoint.store_id] = events.body(
-                    event_type, entry, complaint, shown_to, earlier[endpoint.store_id][complaint.id], settings
+                    event_type,
+                    entry,
+                    complaint,
+                    context[entry.complaint_id],
+                    shown_to,
+                    earlier[endpoint.store_id][complaint.id],
+                    settings,
                 )
             session.add(
                 WebhookDelivery(
@@ -109,3 +109,16 @@ def _deliveries(
                 )
             )
     session.flush()
+
+
+def _context(session: Session, complaint_ids: set[uuid.UUID], last: int) -> dict[uuid.UUID, list[ComplaintEvent]]:
+    """The complaints' dispatches and proposals up to ``last``, oldest first."""
+    query = select(ComplaintEvent).where(
+        ComplaintEvent.complaint_id.in_(complaint_ids),
+        ComplaintEvent.move.in_(events.CONTEXT_MOVES),
+        ComplaintEvent.id <= last,
+    )
+    context: dict[uuid.UUID, list[ComplaintEvent]] = defaultdict(list)
+    for entry in session.scalars(query.order_by(ComplaintEvent.id)):
+        context[entry.complaint_id].append(entry)
+    return context

@@ -114,7 +114,7 @@ def update_endpoint(
 @router.delete(
     "/webhook-endpoints/{endpoint_id}",
     summary="Delete a webhook endpoint",
-    description="Nothing more is sent to it, pending deliveries included.",
+    description="Nothing more is sent to it: its pending deliveries are marked failed.",
     responses=READ_ERRORS,
 )
 def delete_endpoint(endpoint_id: EndpointId, actor: CurrentActor, session: WriteSession) -> EndpointOut:

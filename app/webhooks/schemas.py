@@ -151,9 +151,17 @@ class DispatchedData(EventData):
     )
 
 
+class ReopenedData(EventData):
+    store_feedback_due_at: datetime | None = Field(
+        description="When the store's feedback is due, if the reopen dispatched the complaint to a store (again); "
+        "null otherwise."
+    )
+
+
 class ResolvedData(EventData):
     reply: str | None = Field(
-        description="The approved written reply, for the CRM to send.",
+        description="The written reply this resolution approved, for the CRM to send (from the history: a later "
+        "proposal does not change it).",
         examples=["非常抱歉给您带来不便，我们将为您全额退款并向您致歉。"],
     )
     remedy: RemedyOut | None
@@ -175,6 +183,10 @@ class ComplaintMessage(Message):
 
 class DispatchedMessage(Message):
     data: DispatchedData
+
+
+class ReopenedMessage(Message):
+    data: ReopenedData
 
 
 class ResolvedMessage(Message):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
@@ -24,11 +24,10 @@ class Claimed:
 
     delivery_id: uuid.UUID
     endpoint_id: uuid.UUID
-    endpoint_failing: bool  # its failing_since was set: a success must clear it
     message_id: str
     url: str
     body: str
-    secrets: list[str]
+    secrets: list[str] = field(repr=False)  # never in a log line or a traceback
     lease: datetime  # the claimed_until this dispatcher set: its proof that the delivery is still its own
 
 
@@ -70,7 +69,8 @@ def send(http: httpx.Client, claimed: Claimed, timeout: float) -> Outcome:
             body = _first_bytes(response)
     except httpx.TimeoutException:
         error = f"timed out after {timeout:g} s"
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        # Every failure becomes a logged attempt: an exception here would leave the delivery to its lease forever.
         error = f"{type(exc).__name__}: {exc}"[:500]
     latency_ms = round((time.perf_counter() - started) * 1000)
     return Outcome(at, status_code, latency_ms, body, error, retry_after)

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Actor
@@ -19,7 +19,7 @@ from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.webhooks import events, signing, urls
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from app.webhooks.schemas import PING, EndpointCreate, EndpointUpdate, PingData, PingMessage
+from app.webhooks.schemas import PING, EndpointCreate, EndpointUpdate, EventType, PingData, PingMessage
 
 
 def _checked_url(url: str, settings: Settings) -> str:
@@ -27,6 +27,11 @@ def _checked_url(url: str, settings: Settings) -> str:
         return urls.check_url(url, allow_private=settings.webhook_allow_private)
     except urls.UnsafeTarget as exc:
         raise InvalidInput(str(exc), field="url") from None
+
+
+def _event_types(types: list[EventType] | None) -> list[str] | None:
+    """None for every type; otherwise each type once, in the order given."""
+    return list(dict.fromkeys(str(t) for t in types)) if types else None
 
 
 def create_endpoint(
@@ -38,7 +43,7 @@ def create_endpoint(
     endpoint = WebhookEndpoint(
         url=_checked_url(body.url, settings),
         description=body.description,
-        event_types=[str(t) for t in body.event_types] if body.event_types else None,
+        event_types=_event_types(body.event_types),
         store_id=body.store_id,
         enabled=body.enabled,
         disabled_reason=None if body.enabled else f"disabled by {actor.name}",
@@ -77,7 +82,7 @@ def update_endpoint(
     if "description" in sent:
         endpoint.description = body.description
     if "event_types" in sent:
-        endpoint.event_types = [str(t) for t in body.event_types] if body.event_types else None
+        endpoint.event_types = _event_types(body.event_types)
     if "store_id" in sent:
         endpoint.store_id = body.store_id
     if "enabled" in sent and body.enabled != endpoint.enabled:
@@ -97,6 +102,13 @@ def delete_endpoint(session: Session, endpoint_id: uuid.UUID, actor: Actor) -> W
     endpoint.deleted_at = endpoint.updated_at = now
     if endpoint.enabled:
         endpoint.enabled, endpoint.disabled_reason, endpoint.disabled_at = False, f"deleted by {actor.name}", now
+    # Its pending deliveries would otherwise stay among those due for ever, looked at by every claim.
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.next_attempt_at.is_not(None))
+        .values(status=DeliveryStatus.failed, failed_at=now, next_attempt_at=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     return endpoint
 

@@ -115,12 +115,23 @@ class PublicOnlyBackend(httpcore.SyncBackend):
         raise error
 
 
-def transport(*, allow_private: bool) -> httpx.HTTPTransport:
-    """httpx's own transport; unless private targets are allowed, on the public-only network backend."""
-    guarded = httpx.HTTPTransport(trust_env=False)
-    if not allow_private:
+class PublicOnlyTransport(httpx.HTTPTransport):
+    """httpx's own transport on the public-only network backend, for https only: a URL stored while private
+    targets were allowed is refused here as at registration."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=False)
         # httpx has no parameter for the network backend: its pool is rebuilt with ours (same TLS context).
-        guarded._pool = httpcore.ConnectionPool(
+        self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=PublicOnlyBackend()
         )
-    return guarded
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme != "https":
+            raise httpx.UnsupportedProtocol("the URL must be https", request=request)
+        return super().handle_request(request)
+
+
+def transport(*, allow_private: bool) -> httpx.HTTPTransport:
+    """httpx's own transport; unless private targets are allowed, checked at every connect."""
+    return httpx.HTTPTransport(trust_env=False) if allow_private else PublicOnlyTransport()

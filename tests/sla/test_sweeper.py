@@ -41,7 +41,7 @@ from app.sla.calendar import Calendar
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import ClockKind
 from app.sla.sweeper import Sweeper, Swept, sweep, sweep_batch
-from tests.conftest import Caller, complaint_body
+from tests.conftest import Caller, complaint_body, investigate_in
 
 TOUSU = Path(sys.executable).with_name("tousu")
 INDEX = "ix_sla_clocks_next_check_at"
@@ -451,6 +451,39 @@ def test_two_sweepers_on_one_database_never_fire_twice(settings: Settings) -> No
     finally:
         for handle in sweepers:
             handle.dispose()
+
+
+@pytest.mark.postgresql_only
+def test_a_sweep_leaves_a_complaint_to_the_move_under_way_and_comes_back_for_it(
+    handler: Caller, db: Database, settings: Settings
+) -> None:
+    """A complaint's history has one writer at a time: the sweep neither waits for the move nor writes beside it
+    (its entry would be committed before the move's, out of the history's order, naming the state before it)."""
+    now = utcnow()
+    held, other = (handler.register(received_at=(now - timedelta(days=6)).isoformat()) for _ in range(2))
+    with db.writers() as move:
+        investigate_in(move, settings, handler.key, held["id"])
+        swept: list[Swept] = []
+        sweeping = threading.Thread(target=lambda: swept.append(sweep(db, now)))
+        sweeping.start()
+        sweeping.join(10)
+        waited = sweeping.is_alive()
+        move.commit()
+        sweeping.join(10)
+
+    assert not waited, "the sweep waited for the move"
+    assert swept == [Swept(warned=1, breached=0)]  # the other complaint's warning only
+    assert sweep(db, now) == Swept(warned=1, breached=0)
+    history = handler.get(f"/v1/complaints/{held['id']}/events").json()
+    assert [(e["move"], e["from_state"]) for e in history] == [
+        ("register", None),
+        ("investigate", "accepted"),
+        ("sla.warning", "investigating"),
+    ]
+    assert [e["move"] for e in handler.get(f"/v1/complaints/{other['id']}/events").json()] == [
+        "register",
+        "sla.warning",
+    ]
 
 
 # --- 4. a worker killed mid-sweep -----------------------------------------------------------------------------

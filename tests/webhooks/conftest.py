@@ -121,16 +121,39 @@ class Receiver:
     def types(self) -> list[str]:
         return [r.json()["type"] for r in self.received]
 
+    def by_complaint(self) -> dict[str, list[str]]:
+        """Each complaint's event types, in the order they arrived."""
+        arrived: dict[str, list[str]] = {}
+        for message in (r.json() for r in self.received):
+            arrived.setdefault(message["data"]["complaint"]["id"], []).append(message["type"])
+        return arrived
+
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        """The messages of this type, in the order they arrived."""
+        return [r.json() for r in self.received if r.json()["type"] == event_type]
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
+def make_receiver() -> Iterator[Callable[[], Receiver]]:
+    """More receivers, for tests with several subscribers; all closed at the end."""
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        made.append(Receiver())
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+@pytest.fixture
+def receiver(make_receiver: Callable[[], Receiver]) -> Receiver:
+    return make_receiver()
 
 
 @pytest.fixture

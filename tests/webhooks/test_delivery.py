@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import time_machine
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -15,6 +16,7 @@ from tests.conftest import Caller, issue_key
 from tests.webhooks.conftest import Receiver, Reply, deliveries, subscribe
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，我们将为您全额退款并向您致歉。"}
 
 
@@ -170,33 +172,49 @@ def test_rotation_signs_with_both_secrets_for_a_day(
     assert len(request.headers["webhook-signature"].split(" ")) == 2
 
 
-def test_events_of_one_complaint_wait_for_the_earlier_one(
+def test_events_of_one_complaint_wait_while_the_earlier_one_is_retried(
     admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     endpoint = subscribe(admin, receiver)
-    complaint = handler.register()
-    handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
-    other = handler.register()
-    failed_once: list[str] = []
+    with time_machine.travel(START) as clock:
+        complaint = handler.register()
+        handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
+        other = handler.register()
+        failed: list[str] = []
 
-    def fail_first_registration(message: dict) -> Reply | None:
-        if message["data"]["complaint"]["id"] == complaint["id"] and not failed_once:
-            failed_once.append(message["type"])
-            return Reply(status=503)
-        return None
+        def fail_the_first_registration_twice(message: dict) -> Reply | None:
+            if message["data"]["complaint"]["id"] == complaint["id"] and len(failed) < 2:
+                failed.append(message["type"])
+                return Reply(status=503)
+            return None
 
-    receiver.rule = fail_first_registration
+        receiver.rule = fail_the_first_registration_twice
+        dispatcher.once()
 
-    dispatcher.once()
+        # The failed registration holds back its complaint's dispatch; the other complaint is not held back.
+        assert receiver.by_complaint() == {
+            complaint["id"]: ["complaint.accepted"],
+            other["id"]: ["complaint.accepted"],
+        }
+        pending = [d for d in deliveries(admin, endpoint) if d["status"] == "pending"]
+        assert sorted(d["event_type"] for d in pending) == ["complaint.accepted", "complaint.dispatched"]
+        for _ in range(2):  # retried, failing once more, then delivered: the dispatch waits throughout
+            (retried,) = [
+                d
+                for d in deliveries(admin, endpoint)
+                if d["event_type"] == "complaint.accepted" and d["status"] == "pending"
+            ]
+            clock.move_to(datetime.fromisoformat(retried["next_attempt_at"]))
+            dispatcher.once()
 
-    # The failed registration holds back its complaint's dispatch; the other complaint is not held back.
-    assert failed_once == ["complaint.accepted"]
-    assert sorted((r.json()["data"]["complaint"]["id"], r.json()["type"]) for r in receiver.received) == sorted(
-        [(complaint["id"], "complaint.accepted"), (other["id"], "complaint.accepted")]
-    )
-    pending = [d for d in deliveries(admin, endpoint) if d["status"] == "pending"]
-    assert sorted(d["event_type"] for d in pending) == ["complaint.accepted", "complaint.dispatched"]
-    assert all(d["complaint_id"] == complaint["id"] for d in pending)
+    assert failed == ["complaint.accepted", "complaint.accepted"]
+    assert receiver.by_complaint()[complaint["id"]] == [
+        "complaint.accepted",
+        "complaint.accepted",
+        "complaint.accepted",
+        "complaint.dispatched",
+    ]
+    assert {d["status"] for d in deliveries(admin, endpoint)} == {"delivered"}
 
 
 def test_a_store_endpoint_gets_the_clock_events_of_its_own_feedback_only(

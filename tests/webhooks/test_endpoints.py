@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import time_machine
+from sqlalchemy import select
 
+from app.config import Settings
+from app.db import Database, utcnow
+from app.main import create_app
+from app.webhooks.dispatcher import Dispatcher
+from app.webhooks.models import WebhookDelivery
 from tests.conftest import Caller
-from tests.webhooks.conftest import Receiver, patch, subscribe
+from tests.webhooks.conftest import Receiver, Reply, patch, subscribe
 
 URL = "https://crm.example.com/tousu/webhooks"
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def test_the_secret_is_shown_at_creation_only(admin: Caller, receiver: Receiver) -> None:
@@ -75,21 +85,57 @@ def test_unknown_ids_are_404(admin: Caller, method: str, path: str) -> None:
     [
         {"url": URL, "secret": "whsec_mine"},
         {"url": URL, "event_types": ["complaint.deleted"]},
+        {"url": URL, "event_types": ["ping"]},
         {"url": URL, "event_types": []},
+        {"url": URL, "event_types": "complaint.accepted"},
         {"url": URL, "store_id": "福田店"},
+        {"url": URL, "enabled": "maybe"},
+        {"url": URL, "description": ""},
+        {"url": "https://crm.example.com/" + "a" * 2000},
+        {"url": None},
+        {"url": "ftp://crm.example.com/hooks"},
+        {"url": "https://crm.example.com:99999/hooks"},
+        {"url": "https://[::1/hooks"},
+        {"url": "https://crm.example.com/hooks#fragment"},
         {},
+        [],
     ],
 )
-def test_bad_bodies_are_422(admin: Caller, body: dict) -> None:
+def test_bad_bodies_are_422_problems_and_create_nothing(admin: Caller, body: Any) -> None:
     response = admin.post("/v1/webhook-endpoints", json=body)
+
     assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 422 and response.json()["detail"]
+    assert admin.get("/v1/webhook-endpoints").json() == []
 
 
-def test_patch_refuses_unknown_fields_and_null_url(admin: Caller, receiver: Receiver) -> None:
-    created = subscribe(admin, receiver)
-    for body in ({"secret": "whsec_mine"}, {"url": None}, {"enabled": None}):
-        response = patch(admin, f"/v1/webhook-endpoints/{created['id']}", body)
-        assert response.status_code == 422, (body, response.text)
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"secret": "whsec_mine"},
+        {"url": None},
+        {"enabled": None},
+        {"event_types": []},
+        {"description": "收银系统", "url": "ftp://crm.example.com/hooks"},  # the description is not kept either
+        {"description": "收银系统", "store_id": "福田店"},
+    ],
+)
+def test_bad_changes_are_422_problems_and_change_nothing(admin: Caller, receiver: Receiver, body: Any) -> None:
+    created = subscribe(admin, receiver, description="呼叫中心 CRM")
+    before = admin.get(f"/v1/webhook-endpoints/{created['id']}").json()
+
+    response = patch(admin, f"/v1/webhook-endpoints/{created['id']}", body)
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert admin.get(f"/v1/webhook-endpoints/{created['id']}").json() == before
+
+
+def test_an_event_type_named_twice_is_kept_once(admin: Caller, receiver: Receiver) -> None:
+    types = ["complaint.resolved", "sla.breached", "complaint.resolved"]
+    created = subscribe(admin, receiver, event_types=types)
+    assert created["event_types"] == ["complaint.resolved", "sla.breached"]
 
 
 @pytest.mark.parametrize("role", ["handler", "supervisor", "manager", "intake", "reporter"])
@@ -120,9 +166,92 @@ def test_a_disabled_endpoint_cannot_be_pinged(admin: Caller, receiver: Receiver)
     assert response.status_code == 409, response.text
 
 
-def test_secrets_are_never_logged(admin: Caller, receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_are_never_logged(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.DEBUG):
         created = subscribe(admin, receiver)
         rotated = admin.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret").json()
+        receiver.secrets.append(rotated["secret"])
+        handler.register()
+        receiver.reply(Reply(500))
+        assert dispatcher.once().delivered == 0
+        admin.get(f"/v1/webhook-endpoints/{created['id']}/deliveries")
+
+    assert receiver.received[0].verified_with == [created["secret"], rotated["secret"]]
     logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
-    assert created["secret"] not in logged and rotated["secret"] not in logged
+    assert "HTTP Request: POST" in logged  # httpx did log the attempt, at its own level
+    for secret in (created["secret"], rotated["secret"]):
+        assert secret not in logged and secret.removeprefix("whsec_") not in logged
+
+
+def test_after_a_day_only_the_new_secret_signs(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    created = subscribe(admin, receiver)
+    with time_machine.travel(START) as clock:
+        rotated = admin.post(f"/v1/webhook-endpoints/{created['id']}/rotate-secret").json()
+        receiver.secrets.append(rotated["secret"])
+        assert datetime.fromisoformat(rotated["previous_secret_expires_at"]) == START + timedelta(hours=24)
+        clock.move_to(START + timedelta(hours=23, minutes=59))
+        handler.register()
+        dispatcher.once()
+        clock.move_to(START + timedelta(hours=24, seconds=1))
+        handler.register()
+        dispatcher.once()
+
+    within, after = receiver.received
+    assert within.verified_with == [created["secret"], rotated["secret"]]
+    assert after.verified_with == [rotated["secret"]]
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+
+
+def test_the_log_warns_when_private_targets_are_allowed(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="tousu.webhooks"):
+        create_app(settings.model_copy(update={"webhook_allow_private": False}))
+    assert caplog.records == []
+    with caplog.at_level(logging.WARNING, logger="tousu.webhooks"):
+        create_app(settings)
+    (warning,) = caplog.records
+    assert warning.levelno == logging.WARNING and "TOUSU_WEBHOOK_ALLOW_PRIVATE" in warning.getMessage()
+
+
+def test_the_delivery_log_filters_by_status_and_pages(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    endpoint = subscribe(admin, receiver)
+    registered = [handler.register() for _ in range(5)]
+    receiver.rule = lambda message: Reply(503) if message["data"]["complaint"]["id"] == registered[1]["id"] else None
+    dispatcher.once()
+    path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"
+
+    (pending,) = admin.get(path, params={"status": "pending"}).json()["items"]
+    assert pending["complaint_id"] == registered[1]["id"] and pending["attempts"][0]["status_code"] == 503
+    seen, cursor = [], None
+    while True:
+        page = admin.get(path, params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [d["complaint_id"] for d in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert seen == [c["id"] for c in reversed(registered)]  # newest first, each once
+    for query in ({"status": "lost"}, {"limit": 0}, {"limit": 201}, {"cursor": "AAAA"}, {"since": "yesterday"}):
+        response = admin.get(path, params=query)
+        assert response.status_code == 422, (query, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_deleting_an_endpoint_ends_its_pending_deliveries(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher, db: Database
+) -> None:
+    endpoint = subscribe(admin, receiver)
+    receiver.default = Reply(503)
+    handler.register()
+    dispatcher.once()
+
+    assert admin.delete(f"/v1/webhook-endpoints/{endpoint['id']}").status_code == 200
+    with db.readers() as session:
+        (delivery,) = session.scalars(select(WebhookDelivery))
+    assert delivery.status == "failed" and delivery.next_attempt_at is None
+    with time_machine.travel(utcnow() + timedelta(days=4)):
+        assert dispatcher.once().attempts == 0
+    assert len(receiver.received) == 1

@@ -6,11 +6,13 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import time_machine
 
 from app.config import Settings
-from app.db import Database
-from app.webhooks.dispatcher import JITTER, SCHEDULE, Dispatcher
+from app.db import Database, utcnow
+from app.webhooks.dispatcher import JITTER, SCHEDULE, Dispatcher, next_wait, record
+from app.webhooks.sender import Outcome
 from tests.conftest import Caller
 from tests.webhooks.conftest import Receiver, Reply, deliveries, patch, subscribe
 
@@ -158,3 +160,100 @@ def test_an_endpoint_failing_for_too_long_is_disabled_and_resumes_when_enabled(
         dispatcher.stop()
     shown = admin.get(f"/v1/webhook-endpoints/{endpoint['id']}").json()
     assert shown["enabled"] is True and shown["disabled_reason"] is None and shown["failing_since"] is None
+
+
+def test_every_wait_is_jittered_within_a_tenth() -> None:
+    for number, wait in enumerate(SCHEDULE, start=1):
+        waits = [next_wait(number, None) for _ in range(200)]
+        assert all(w is not None and wait * (1 - JITTER) <= w <= wait * (1 + JITTER) for w in waits)
+        assert max(waits) - min(waits) > wait * JITTER  # spread, not the same moment for every delivery
+    assert next_wait(len(SCHEDULE) + 1, None) is None
+
+
+def test_retry_after_as_a_date_is_honoured(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    endpoint = subscribe(admin, receiver)
+    receiver.reply(Reply(503, headers={"Retry-After": "Mon, 23 Nov 2026 04:00:00 GMT"}))  # START + 2 h
+    with time_machine.travel(START) as clock:
+        handler.register()
+        dispatcher.once()
+        delivery = only_delivery(admin, endpoint)
+        assert at(delivery["next_attempt_at"]) >= START + timedelta(hours=2)
+        clock.move_to(START + timedelta(hours=1, minutes=59))
+        assert dispatcher.once().attempts == 0
+        clock.move_to(at(delivery["next_attempt_at"]))
+        assert dispatcher.once().delivered == 1
+
+
+@pytest.mark.parametrize("status", [201, 202, 204, 299])
+def test_any_2xx_is_delivered(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher, status: int
+) -> None:
+    endpoint = subscribe(admin, receiver)
+    receiver.default = Reply(status, body=b"" if status == 204 else b"accepted")
+    handler.register()
+
+    assert dispatcher.once().delivered == 1
+    delivery = only_delivery(admin, endpoint)
+    assert delivery["status"] == "delivered" and delivery["attempts"][0]["status_code"] == status
+
+
+def test_the_log_keeps_the_first_2_kb_of_the_answer(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    endpoint = subscribe(admin, receiver)
+    receiver.reply(Reply(500, body=b"x" * 2040 + "错误信息".encode() + b"y" * 5000))
+    handler.register()
+    dispatcher.once()
+
+    (attempt,) = only_delivery(admin, endpoint)["attempts"]
+    assert attempt["response_body"] == "x" * 2040 + "错误\ufffd"  # 2048 bytes; the character cut in two shows so
+
+
+def test_a_success_clears_a_failure_recorded_while_it_was_in_flight(
+    admin: Caller, handler: Caller, receiver: Receiver, db: Database, settings: Settings
+) -> None:
+    """Two deliveries claimed together: one fails, then the other succeeds; the endpoint is not failing."""
+    endpoint = subscribe(admin, receiver)
+    handler.register()
+    handler.register()
+    dispatcher = Dispatcher(db, settings)
+    try:
+        dispatcher.fan_out()
+        first, second = dispatcher.claim(10)
+        now = utcnow()
+        for claimed, status in ((first, 503), (second, 200)):
+            outcome = Outcome(now, status, 12, "", None, None)
+            with db.writers.begin() as session:
+                record(session, claimed, outcome, settings)
+    finally:
+        dispatcher.stop()
+
+    shown = admin.get(f"/v1/webhook-endpoints/{endpoint['id']}").json()
+    assert shown["failing_since"] is None
+
+
+def test_a_failed_delivery_is_redelivered_once_its_endpoint_is_enabled_again(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    endpoint = subscribe(admin, receiver)
+    receiver.reply(Reply(410, body=b"gone"))
+    handler.register()
+    dispatcher.once()
+    failed = only_delivery(admin, endpoint)
+    assert failed["status"] == "failed" and failed["failed_at"] is not None
+
+    refused = admin.post(f"/v1/webhook-deliveries/{failed['id']}/redeliver")
+    assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+    assert patch(admin, f"/v1/webhook-endpoints/{endpoint['id']}", {"enabled": True}).status_code == 200
+    queued = admin.post(f"/v1/webhook-deliveries/{failed['id']}/redeliver")
+    assert queued.status_code == 202, queued.text
+    assert queued.json()["status"] == "pending" and queued.json()["attempt_count"] == 0
+    assert dispatcher.once().delivered == 1
+
+    delivery = only_delivery(admin, endpoint)
+    assert delivery["status"] == "delivered" and delivery["failed_at"] is None
+    assert [a["status_code"] for a in delivery["attempts"]] == [410, 200]
+    gone, again = receiver.received
+    assert again.webhook_id == gone.webhook_id and again.body == gone.body

@@ -11,7 +11,7 @@ from app.db import Database
 from app.webhooks import urls
 from app.webhooks.dispatcher import Dispatcher
 from tests.conftest import Caller
-from tests.webhooks.conftest import Receiver, deliveries, subscribe
+from tests.webhooks.conftest import Receiver, Reply, deliveries, subscribe
 
 NOT_PUBLIC = [
     "127.0.0.1",
@@ -44,6 +44,14 @@ def test_non_public_addresses_are_not_public(address: str) -> None:
 @pytest.mark.parametrize("address", PUBLIC)
 def test_public_addresses_are_public(address: str) -> None:
     assert urls.is_public(ipaddress.ip_address(address))
+
+
+def dispatch_once(db: Database, settings: Settings) -> None:
+    dispatcher = Dispatcher(db, settings)
+    try:
+        dispatcher.once()
+    finally:
+        dispatcher.stop()
 
 
 @pytest.fixture
@@ -101,15 +109,11 @@ def test_a_name_that_resolves_to_loopback_is_refused_at_connect_time(
     port = receiver.url.split(":")[2].split("/")[0]
     admin.client.patch(
         f"/v1/webhook-endpoints/{endpoint['id']}",
-        json={"url": f"http://localhost:{port}/hooks"},
+        json={"url": f"https://localhost:{port}/hooks"},
         headers=admin.headers(),
     )
     handler.register()
-    dispatcher = Dispatcher(db, strict)
-    try:
-        dispatcher.once()
-    finally:
-        dispatcher.stop()
+    dispatch_once(db, strict)
 
     assert receiver.received == []
     (delivery,) = deliveries(admin, endpoint)
@@ -119,14 +123,40 @@ def test_a_name_that_resolves_to_loopback_is_refused_at_connect_time(
     assert delivery["status"] == "pending"
 
 
-def test_redirects_are_not_followed(admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher) -> None:
-    from tests.webhooks.conftest import Reply
+def test_an_http_url_allowed_once_is_refused_when_private_targets_no_longer_are(
+    admin: Caller, handler: Caller, receiver: Receiver, db: Database, strict: Settings
+) -> None:
+    endpoint = subscribe(admin, receiver)  # http on loopback, registered while allowed
+    handler.register()
+    dispatch_once(db, strict)
 
+    assert receiver.received == []
+    (attempt,) = deliveries(admin, endpoint)[0]["attempts"]
+    assert attempt["status_code"] is None and attempt["error"] == "UnsupportedProtocol: the URL must be https"
+
+
+def test_a_name_that_resolves_elsewhere_after_registration_is_refused_at_connect_time(
+    strict_admin: Caller, handler: Caller, db: Database, strict: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: public when registered, loopback when the delivery connects."""
+    answers = {"hooks.example.com": ["93.184.215.14"]}
+    monkeypatch.setattr(urls, "resolve", lambda host, port: answers[host])
+    created = strict_admin.post("/v1/webhook-endpoints", json={"url": "https://hooks.example.com/tousu"})
+    assert created.status_code == 201, created.text
+    answers["hooks.example.com"] = ["93.184.215.14", "127.0.0.1"]
+    handler.register()
+    dispatch_once(db, strict)
+
+    (attempt,) = deliveries(strict_admin, created.json())[0]["attempts"]
+    assert attempt["error"] == "ConnectError: hooks.example.com resolves to 127.0.0.1, which is not a public address"
+
+
+def test_redirects_are_not_followed(admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher) -> None:
     endpoint = subscribe(admin, receiver)
-    receiver.reply(Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+    receiver.reply(Reply(307, headers={"Location": receiver.url.replace("/hooks", "/elsewhere")}))
     handler.register()
     dispatcher.once()
 
-    assert len(receiver.received) == 1
+    assert [r.path for r in receiver.received] == ["/hooks"]  # followed, the receiver would see /elsewhere too
     (delivery,) = deliveries(admin, endpoint)
-    assert delivery["attempts"][0]["status_code"] == 302 and delivery["status"] == "pending"
+    assert delivery["attempts"][0]["status_code"] == 307 and delivery["status"] == "pending"
