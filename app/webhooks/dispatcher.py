@@ -198,7 +198,7 @@ class Dispatcher:
         # SQLite has one writer: the dispatcher's own threads queue here rather than in SQLite's busy handler,
         # which lets a crowd of waiters starve (and the API's requests wait behind at most one of them).
         self._writing = threading.Lock() if settings.is_sqlite else contextlib.nullcontext()
-        self._next_fan_out = 0.0  # monotonic; fan out again at once while there is a backlog
+        self._next_fan_out = 0.0  # monotonic; fan out again at once while a whole batch was waiting
         self._thread = threading.Thread(target=self.run, name="tousu-dispatcher", daemon=True)
 
     def start(self) -> None:
@@ -240,7 +240,10 @@ class Dispatcher:
         fanned = 0
         if time.monotonic() >= self._next_fan_out:
             fanned = self.fan_out()
-            self._next_fan_out = time.monotonic() + (0 if fanned else self.settings.dispatch_interval)
+            # A batch that was not full caught up: under a steady stream of moves, fanning out again at once would
+            # run a transaction for every few entries.
+            backlog = fanned >= outbox.BATCH
+            self._next_fan_out = time.monotonic() + (0 if backlog else self.settings.dispatch_interval)
         free = 0
         while free < self.settings.webhook_concurrency and self._slots.acquire(blocking=False):
             free += 1

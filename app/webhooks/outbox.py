@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from app.complaints import service as complaint_service
@@ -34,30 +34,25 @@ def fan_out(session: Session, now: datetime, settings: Settings, *, batch: int =
         select(func.pg_try_advisory_xact_lock(FAN_OUT_LOCK))
     ):
         return 0  # another dispatcher is fanning out
-    entries = list(
-        session.scalars(
-            select(ComplaintEvent)
-            .where(ComplaintEvent.fanned_out_at.is_(None))
-            .order_by(ComplaintEvent.id)
-            .limit(batch)
-        )
-    )
-    if not entries:
-        return 0
     endpoints = list(
         session.scalars(
             select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True), WebhookEndpoint.deleted_at.is_(None))
         )
     )
-    if endpoints:
-        _deliveries(session, entries, endpoints, now, settings)
-    session.execute(
-        update(ComplaintEvent)
-        .where(ComplaintEvent.id.in_([e.id for e in entries]))
-        .values(fanned_out_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    unfanned = ComplaintEvent.fanned_out_at.is_(None)
+    if not endpoints:  # nobody to tell: mark the batch without loading it
+        waiting = select(ComplaintEvent.id).where(unfanned).order_by(ComplaintEvent.id).limit(batch)
+        return session.execute(_mark(ComplaintEvent.id.in_(waiting.scalar_subquery()), now)).rowcount
+    entries = list(session.scalars(select(ComplaintEvent).where(unfanned).order_by(ComplaintEvent.id).limit(batch)))
+    if not entries:
+        return 0
+    _deliveries(session, entries, endpoints, now, settings)
+    session.execute(_mark(ComplaintEvent.id.in_([e.id for e in entries]), now))
     return len(entries)
+
+
+def _mark(which: ColumnElement[bool], now: datetime) -> Update:
+    return update(ComplaintEvent).where(which).values(fanned_out_at=now).execution_options(synchronize_session=False)
 
 
 def _deliveries(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.sla import clocks
-from app.webhooks import events
+from app.webhooks import events, outbox
 from app.webhooks.dispatcher import Dispatcher
 from tests.conftest import Caller, investigate_in
 from tests.webhooks.conftest import Receiver, subscribe
@@ -77,3 +79,28 @@ def test_a_move_not_yet_committed_is_not_sent_and_not_lost(
 
     assert dispatcher.once().delivered == 1
     assert receiver.types() == ["complaint.accepted", "complaint.dispatched"]
+
+
+def test_what_happened_before_an_endpoint_existed_is_not_sent_to_it(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    """With nobody subscribed, the fan-out marks the entries in batches without building anything."""
+    earlier = [handler.register() for _ in range(5)]
+    fanned = [outbox.fan_out(session, utcnow(), dispatcher.settings, batch=2) for session in _sessions(dispatcher, 4)]
+    assert fanned == [2, 2, 1, 0]
+
+    subscribe(admin, receiver)
+    later = handler.register()
+    handler.move(earlier[0]["id"], "investigate", {"store_id": "SZ-FT-012"})
+    assert dispatcher.once().delivered == 2
+    assert sorted((m["type"], m["data"]["complaint"]["id"]) for m in (r.json() for r in receiver.received)) == [
+        ("complaint.accepted", later["id"]),
+        ("complaint.dispatched", earlier[0]["id"]),
+    ]
+
+
+def _sessions(dispatcher: Dispatcher, count: int) -> Iterator[Session]:
+    """One committed transaction after another."""
+    for _ in range(count):
+        with dispatcher.db.writers.begin() as session:
+            yield session
