@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -91,7 +91,7 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings, **options: Any) -> Engine:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(settings)
@@ -101,6 +101,7 @@ def build_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         hide_parameters=True,  # error messages and logs never carry a complainant's details
+        **options,
     )
 
 
@@ -142,34 +143,37 @@ class Database:
     engine: Engine
     readers: sessionmaker[Session]
     writers: sessionmaker[Session]
-    # For a write that is a single statement: on PostgreSQL it runs in autocommit, so the statement is its own
-    # transaction and the row locks it takes are released when it ends, not one round trip later at COMMIT.
-    # SQLite needs its BEGIN IMMEDIATE: there these are the ordinary writers.
-    single_statement_writers: sessionmaker[Session]
+    write_engine: Engine
+    # For a write that is one statement (an unkeyed registration), on Core connections: on PostgreSQL a pool of its
+    # own in autocommit, so the statement is its own transaction and the row locks it takes are released when it
+    # ends, not one round trip later at COMMIT; its connections never leave autocommit, so handing one out costs
+    # no switching back and forth, and one returned has no transaction to roll back. SQLite needs its BEGIN
+    # IMMEDIATE: there this is the write engine.
+    single_statements: Engine
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = build_engine(settings)
         write_engine = engine.execution_options(tousu_writes=True)
-        writers = sessionmaker(write_engine, expire_on_commit=False)
-        single_statement_writers = writers
+        single_statements = write_engine
         if engine.dialect.name == "postgresql":
-            autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-            single_statement_writers = sessionmaker(autocommit, expire_on_commit=False)
+            single_statements = build_engine(settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         return cls(
             engine=engine,
             readers=sessionmaker(engine, expire_on_commit=False),
-            writers=writers,
-            single_statement_writers=single_statement_writers,
+            writers=sessionmaker(write_engine, expire_on_commit=False),
+            write_engine=write_engine,
+            single_statements=single_statements,
         )
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.single_statements.dispose()
 
 
 class DriverStatement:
-    """A Core statement compiled once for one dialect and run on the DB-API cursor of a session's connection, in
-    the session's transaction.
+    """A Core statement compiled once for one dialect and run on the DB-API cursor of a connection, in its
+    transaction.
 
     For the hottest write only (registration): the SQL, its literal values and the conversion of every parameter
     are SQLAlchemy's, but the Core's machinery around each execution (compiled-cache lookup, execution context,
@@ -189,8 +193,7 @@ class DriverStatement:
             if (processor := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
 
-    def first_row(self, session: Session, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        connection = session.connection()
+    def first_row(self, connection: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         values = self.literals | params
         for name, process in self.processors.items():
             values[name] = process(values[name])

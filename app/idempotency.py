@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, delete, func, select, text
+from sqlalchemy import JSON, Connection, ForeignKey, Index, Integer, String, delete, func, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -66,28 +66,27 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(session: Session, api_key_id: uuid.UUID, key: str, request_fingerprint: str) -> Replay | None:
+def claim(connection: Connection, api_key_id: uuid.UUID, key: str, request_fingerprint: str) -> Replay | None:
     """The stored response if this key was used before with the same request; None if the request should run.
 
     Raises Conflict while another request with the key is running, InvalidInput when the key was used for a
     different request.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        locked = session.scalar(
-            select(func.pg_try_advisory_xact_lock(text("hashtextextended(:lock, 0)"))).params(
-                lock=f"idempotency:{api_key_id}:{key}"
-            )
+    if connection.dialect.name == "postgresql":
+        locked = connection.scalar(
+            select(func.pg_try_advisory_xact_lock(text("hashtextextended(:lock, 0)"))),
+            {"lock": f"idempotency:{api_key_id}:{key}"},
         )
         if not locked:
             raise Conflict(
                 "a request with this Idempotency-Key is still being processed; retry later",
                 idempotency_key=key,
             )
-    now = utcnow()
-    record = session.get(IdempotencyRecord, (api_key_id, key), populate_existing=True)
-    if record is not None and record.expires_at <= now:
-        session.delete(record)
-        session.flush()
+    table = IdempotencyRecord.__table__
+    this_key = (table.c.api_key_id == api_key_id) & (table.c.key == key)
+    record = connection.execute(select(table).where(this_key)).one_or_none()
+    if record is not None and record.expires_at <= utcnow():
+        connection.execute(delete(table).where(this_key))
         record = None
     if record is None:
         return None
@@ -100,7 +99,7 @@ def claim(session: Session, api_key_id: uuid.UUID, key: str, request_fingerprint
 
 
 def remember(
-    session: Session,
+    connection: Connection,
     api_key_id: uuid.UUID,
     key: str,
     request_fingerprint: str,
@@ -112,8 +111,8 @@ def remember(
 ) -> None:
     """Keep the response, in the caller's transaction."""
     now = utcnow()
-    session.add(
-        IdempotencyRecord(
+    connection.execute(
+        insert(IdempotencyRecord.__table__).values(
             api_key_id=api_key_id,
             key=key,
             fingerprint=request_fingerprint,
@@ -124,7 +123,6 @@ def remember(
             expires_at=now + keep,
         )
     )
-    session.flush()
 
 
 def purge_expired(session: Session) -> int:

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Insert, Select, Text, bindparam, cast, func, select
+from sqlalchemy import Connection, Dialect, Insert, Select, Text, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,14 +38,14 @@ def number(day: date, last: int) -> str:
 
 
 def write_registration(
-    session: Session,
+    connection: Connection,
     complaint: Complaint,
     events: Sequence[ComplaintEvent],
     clock: Clock,
     clock_event: ClockEvent,
     day: date,
 ) -> tuple[str, Earlier]:
-    """Insert the rows of a new complaint in the session's transaction; returns the complaint's number and the
+    """Insert the rows of a new complaint in the connection's transaction; returns the complaint's number and the
     complaints its phone made before.
 
     ``complaint.number`` is left unset by the caller: it is drawn here, from the counter of ``day``. The events
@@ -53,22 +53,22 @@ def write_registration(
     """
     rows = _Rows.of(complaint, events, clock, clock_event)
     params = {"counter_day": day, **rows.params()}
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         params["number_prefix"] = number(day, 0)[:-NUMBER_DIGITS]
-        row = _registration(rows.shape, session.get_bind().dialect).first_row(session, params)
+        row = _registration(rows.shape, connection.dialect).first_row(connection, params)
         assert row is not None
         number_drawn, count, last_id, last_number, last_state, last_received_at = row
-        # Straight from the driver: the state is a string, the time in the session's time zone.
+        # Straight from the driver: the state is a string, the time in the connection's time zone.
         last = (last_id, last_number, State(last_state), last_received_at.astimezone(UTC)) if last_id else (None,) * 4
         return number_drawn, _earlier_of((count, *last))
-    last = session.execute(_counter(sqlite.insert), params).scalar_one()
+    last = connection.execute(_counter(sqlite.insert), params).scalar_one()
     params["c_number"] = number(day, last)
     complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = rows.shape
-    session.execute(_insert(Complaint, ("c",), (*complaint_columns, "number")), params)
-    session.execute(_insert(ComplaintEvent, _event_prefixes(event_count), event_columns), params)
-    session.execute(_insert(Clock, ("k",), clock_columns), params)
-    session.execute(_insert(ClockEvent, ("ke",), clock_event_columns), params)
-    return params["c_number"], earlier_complaints(session, [complaint.id], None)[complaint.id]
+    connection.execute(_insert(Complaint, ("c",), (*complaint_columns, "number")), params)
+    connection.execute(_insert(ComplaintEvent, _event_prefixes(event_count), event_columns), params)
+    connection.execute(_insert(Clock, ("k",), clock_columns), params)
+    connection.execute(_insert(ClockEvent, ("ke",), clock_event_columns), params)
+    return params["c_number"], earlier_complaints(connection, [complaint.id], None)[complaint.id]
 
 
 class _Rows:
@@ -182,7 +182,9 @@ class Earlier:
 NONE_EARLIER = Earlier(0, None)
 
 
-def earlier_complaints(session: Session, ids: Sequence[uuid.UUID], store_id: str | None) -> dict[uuid.UUID, Earlier]:
+def earlier_complaints(
+    session: Session | Connection, ids: Sequence[uuid.UUID], store_id: str | None
+) -> dict[uuid.UUID, Earlier]:
     """For each complaint, the earlier complaints from its phone; a store sees only those dispatched to it.
 
     Two index range scans per complaint on (complainant_phone, id), whatever the size of the table.

@@ -19,7 +19,7 @@ from app.complaints.contact import normalize_phone
 from app.complaints.models import Category, Channel, Complaint, Priority, State
 from app.complaints.service import ClockFilter
 from app.config import Settings
-from app.db import Database, transaction
+from app.db import Database
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
 from app.errors import (
     Conflict,
@@ -103,10 +103,10 @@ async def register_complaint(
 def _register(db: Database, settings: Settings, body: s.ComplaintCreate, actor: Actor, key: str | None) -> Response:
     principal = actor.principal
     # Without a key to remember, the registration's rows are one statement (repository.write_registration).
-    with transaction(db.writers if key is not None else db.single_statement_writers) as session:
+    with (db.write_engine if key is not None else db.single_statements).begin() as connection:
         if key is not None:
             request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
-            replay = idempotency.claim(session, principal.key_id, key, request_fingerprint)
+            replay = idempotency.claim(connection, principal.key_id, key, request_fingerprint)
             if replay is not None:
                 return JSONResponse(
                     replay.body,
@@ -117,12 +117,12 @@ def _register(db: Database, settings: Settings, body: s.ComplaintCreate, actor: 
                         "Idempotent-Replayed": "true",
                     },
                 )
-        complaint, earlier = service.register(session, body, actor, settings)
+        complaint, earlier = service.register(connection, body, actor, settings)
         allowed = workflow.moves_for(complaint, principal)
         out = s.ComplaintOut.build(complaint, principal, allowed, settings, earlier)
         if key is not None:
             idempotency.remember(
-                session,
+                connection,
                 principal.key_id,
                 key,
                 request_fingerprint,

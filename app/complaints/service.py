@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, Connection, Select, exists, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,13 +30,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def register(
-    session: Session, body: ComplaintCreate, actor: Actor, settings: Settings
+    connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings
 ) -> tuple[Complaint, repository.Earlier]:
     """Register a complaint with its first history entry and its written-reply clock; returns it with the
     complaints its phone made before.
 
-    The rows are written by ``repository.write_registration`` (one statement on PostgreSQL); the complaint returned
-    is not in the session: everything the response shows is already on it.
+    The rows are written by ``repository.write_registration`` on a Core connection (one statement on PostgreSQL);
+    the complaint returned is in no session: everything the response shows is already on it.
     """
     now = utcnow()
     received_at = body.received_at or now
@@ -75,10 +75,10 @@ def register(
         at=now,
         payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
     )
-    started = clocks.at_registration(session, complaint, settings)
+    started = clocks.at_registration(connection, complaint, settings)
     day = now.astimezone(settings.tz).date()
     complaint.number, earlier = repository.write_registration(
-        session, complaint, [entry, *started.events], started.clock, started.started, day
+        connection, complaint, [entry, *started.events], started.clock, started.started, day
     )
     set_committed_value(complaint, "clocks", [started.clock])
     return complaint, earlier

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from app.sla.models import CalendarDay, CalendarYear
@@ -97,13 +97,13 @@ class Override:
 class Calendar:
     """The days as they stand: the package, then imported years, then single-day overrides.
 
-    With a session it reads the overrides of each year it is asked about, once; without one it knows only what
-    it was given (for computing deadlines in tests and benchmarks).
+    With a session or a Core connection it reads the overrides of each year it is asked about, once; without one
+    it knows only what it was given (for computing deadlines in tests and benchmarks).
     """
 
     def __init__(
         self,
-        session: Session | None = None,
+        session: Session | Connection | None = None,
         overrides: dict[date, Override] | None = None,
         known_years: frozenset[int] = frozenset(),
     ) -> None:
@@ -116,12 +116,11 @@ class Calendar:
         if self._session is None or year in self._loaded:
             return
         self._loaded.add(year)
-        rows = self._session.scalars(
-            select(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
-        )
-        for row in rows:
-            self._overrides[row.day] = Override(row.working, row.name)
-        if self._session.get(CalendarYear, year) is not None:
+        in_year = CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31))
+        days = select(CalendarDay.day, CalendarDay.working, CalendarDay.name).where(in_year)
+        for day, working, name in self._session.execute(days):
+            self._overrides[day] = Override(working, name)
+        if self._session.execute(select(CalendarYear.year).where(CalendarYear.year == year)).first() is not None:
             self._known_years.add(year)
 
     def day(self, day: date) -> Day:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from app.complaints.models import Complaint, ComplaintEvent, State
@@ -239,10 +239,11 @@ class AtRegistration:
     events: list[ComplaintEvent]
 
 
-def at_registration(session: Session, complaint: Complaint, settings: Settings) -> AtRegistration:
-    clock, started = new_clock(
-        Calendar(session), complaint, ClockKind.written_reply, complaint.received_at, settings, why="complaint received"
-    )
+def at_registration(connection: Connection, complaint: Complaint, settings: Settings) -> AtRegistration:
+    """The rows, not yet written: registration writes them with Core statements (complaints.repository)."""
+    calendar = Calendar(connection)
+    kind, received = ClockKind.written_reply, complaint.received_at
+    clock, started = new_clock(calendar, complaint, kind, received, settings, why="complaint received")
     events = []
     if complaint.priority in policy(settings).escalate_at_registration:
         reason = f"{complaint.priority} complaint: escalated at registration"

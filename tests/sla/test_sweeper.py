@@ -75,7 +75,7 @@ def bulk_clocks(db: Database, settings: Settings, received: list[datetime]) -> l
         principal = keys.principal_for(session, secret, settings)
         assert principal is not None
         body = ComplaintCreate.model_validate({**complaint_body(), "received_at": received[0].isoformat()})
-        template, _ = complaints.register(session, body, Actor(principal, "bulk-loader"), settings)
+        template, _ = complaints.register(session.connection(), body, Actor(principal, "bulk-loader"), settings)
         (template_clock,) = session.scalars(select(Clock).where(Clock.complaint_id == template.id)).all()
         complaint_row = {a.key: getattr(template, a.key) for a in inspect(Complaint).column_attrs}
         clock_row = {a.key: getattr(template_clock, a.key) for a in inspect(Clock).column_attrs}
