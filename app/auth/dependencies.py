@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import service
@@ -14,26 +14,35 @@ from app.auth.models import Role
 from app.auth.principal import Actor, Principal
 from app.errors import Forbidden, InvalidInput, Unauthorized
 
-_bearer = HTTPBearer(auto_error=False, description="An API key issued by `tousu keys create` or POST /v1/api-keys.")
+
+class ApiKeyBearer(HTTPBearer):
+    """``Authorization: Bearer <key>``, resolved to the key's principal in one dependency (the OpenAPI document
+    shows it as the bearer scheme)."""
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        # Async, so that a key this process has checked lately costs no thread hand-off; a new key is looked up in
+        # a short transaction of its own on the thread pool (the route's session is not opened before the key is
+        # good).
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise Unauthorized("send an API key: Authorization: Bearer <key>")
+        principal = request.app.state.keys.get(credentials.credentials)
+        if principal is None:
+            principal = await run_in_threadpool(_look_up, request, credentials.credentials)
+            if principal is None:
+                raise Unauthorized("the API key is unknown or revoked")
+            request.app.state.keys.put(credentials.credentials, principal)
+        request.state.principal = principal
+        return principal
+
 
 ACTOR_MAX = 100
 
-
-async def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    # Async, so that a key this process has checked lately costs no thread hand-off; a new key is looked up in a
-    # short transaction of its own on the thread pool (the route's session is not opened before the key is good).
-    if credentials is None:
-        raise Unauthorized("send an API key: Authorization: Bearer <key>")
-    principal = request.app.state.keys.get(credentials.credentials)
-    if principal is None:
-        principal = await run_in_threadpool(_look_up, request, credentials.credentials)
-        if principal is None:
-            raise Unauthorized("the API key is unknown or revoked")
-        request.app.state.keys.put(credentials.credentials, principal)
-    request.state.principal = principal
-    return principal
+authenticate = ApiKeyBearer(
+    auto_error=False,
+    scheme_name="HTTPBearer",
+    description="An API key issued by `tousu keys create` or POST /v1/api-keys.",
+)
 
 
 def _look_up(request: Request, secret: str) -> Principal | None:
