@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy import Connection, DateTime, Engine, Enum, MetaData, create_engine, event
@@ -60,6 +61,26 @@ class UTCDateTime(TypeDecorator[datetime]):
 def str_enum(cls: type[enum.Enum]) -> Enum:
     """An enum column stored as its value in a VARCHAR (no database enum type to migrate when a value is added)."""
     return Enum(cls, native_enum=False, length=32, validate_strings=True)
+
+
+M = TypeVar("M", bound="Base")
+
+
+def transient(model: type[M], values: dict[str, Any]) -> M:
+    """A new instance, never to be persisted by the ORM, with ``values`` for its columns and NULL for the others,
+    put straight into its ``__dict__``.
+
+    For rows that Core statements write (registration): no attribute events on the way in, and every column reads
+    back as a plain value, where a new ORM object runs its default-value machinery for each column left unset.
+    """
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(_unset(model), **values)
+    return instance
+
+
+@cache
+def _unset(model: type[Base]) -> dict[str, None]:
+    return dict.fromkeys(attribute.key for attribute in model.__mapper__.column_attrs)
 
 
 def utcnow() -> datetime:

@@ -39,7 +39,7 @@ def number(day: date, last: int) -> str:
 
 def write_registration(
     connection: Connection,
-    complaint: Complaint,
+    complaint: dict[str, Any],
     events: Sequence[ComplaintEvent],
     clock: Clock,
     clock_event: ClockEvent,
@@ -48,8 +48,8 @@ def write_registration(
     """Insert the rows of a new complaint in the connection's transaction; returns the complaint's number and the
     complaints its phone made before.
 
-    ``complaint.number`` is left unset by the caller: it is drawn here, from the counter of ``day``. The events
-    all set the same columns.
+    ``complaint`` is the complaint's columns, its number left out: it is drawn here, from the counter of ``day``.
+    The events all set the same columns.
     """
     rows = _Rows.of(complaint, events, clock, clock_event)
     params = {"counter_day": day, **rows.params()}
@@ -68,31 +68,34 @@ def write_registration(
     connection.execute(_insert(ComplaintEvent, _event_prefixes(event_count), event_columns), params)
     connection.execute(_insert(Clock, ("k",), clock_columns), params)
     connection.execute(_insert(ClockEvent, ("ke",), clock_event_columns), params)
-    return params["c_number"], earlier_complaints(connection, [complaint.id], None)[complaint.id]
+    return params["c_number"], earlier_complaints(connection, [complaint["id"]], None)[complaint["id"]]
 
 
 class _Rows:
     """The new rows with the columns each sets; ``shape`` identifies the statement that inserts them."""
 
-    def __init__(self, prefixed: list[tuple[str, Base, frozenset[str]]], shape: tuple[Any, ...]) -> None:
+    def __init__(self, prefixed: list[tuple[str, dict[str, Any], frozenset[str]]], shape: tuple[Any, ...]) -> None:
         self.prefixed = prefixed
         self.shape = shape
 
     @classmethod
-    def of(cls, complaint: Complaint, events: Sequence[ComplaintEvent], clock: Clock, clock_event: ClockEvent) -> _Rows:
-        rows: list[tuple[str, Base]] = [("c", complaint), ("k", clock), ("ke", clock_event)]
-        rows += zip(_event_prefixes(len(events)), events, strict=True)
-        prefixed = [(prefix, row, _set_columns(row)) for prefix, row in rows]
+    def of(
+        cls, complaint: dict[str, Any], events: Sequence[ComplaintEvent], clock: Clock, clock_event: ClockEvent
+    ) -> _Rows:
+        objects: list[tuple[str, Base]] = [("k", clock), ("ke", clock_event)]
+        objects += zip(_event_prefixes(len(events)), events, strict=True)
+        complaint_columns = frozenset(complaint.keys() & _insertable(Complaint))
+        prefixed = [("c", complaint, complaint_columns)]
+        prefixed += [(prefix, row.__dict__, _set_columns(row)) for prefix, row in objects]
         event_columns = prefixed[3][2]
-        shape = (prefixed[0][2] - {"number"}, event_columns, len(events), prefixed[1][2], prefixed[2][2])
+        shape = (complaint_columns, event_columns, len(events), prefixed[1][2], prefixed[2][2])
         return cls(prefixed, shape)
 
     def params(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for prefix, row, columns in self.prefixed:
-            state = row.__dict__
             for key, name in _parameter_names(prefix, columns):
-                values[name] = state[key]
+                values[name] = row[key]
         return values
 
 

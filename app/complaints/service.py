@@ -19,7 +19,7 @@ from app.complaints import repository, workflow
 from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, Priority, State
 from app.complaints.schemas import ComplaintCreate
 from app.config import Settings
-from app.db import utcnow, uuid7
+from app.db import transient, utcnow, uuid7
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
 from app.preconditions import IfMatch
 from app.sla import clocks
@@ -42,28 +42,29 @@ def register(
     received_at = body.received_at or now
     if received_at > now + CLOCK_SKEW:
         raise InvalidInput("received_at is in the future", field="received_at")
-    complaint = Complaint(
-        id=uuid7(),
-        version=1,
-        complainant_name=body.complainant.name,
-        complainant_phone=body.complainant.phone,
-        complainant_email=body.complainant.email,
-        customer_ref=body.complainant.customer_ref,
-        channel=body.channel,
-        category=body.category,
-        priority=body.priority,
-        store_id=body.store_id,
-        department=body.department,
-        description=body.description,
-        customer_request=body.customer_request,
-        external_ref=body.external_ref,
-        received_at=received_at,
-        owner=body.owner or actor.name,
-        state=State.accepted,
-        reopen_count=0,
-        accepted_at=now,
-        updated_at=now,
-    )
+    row = {
+        "id": uuid7(),
+        "version": 1,
+        "complainant_name": body.complainant.name,
+        "complainant_phone": body.complainant.phone,
+        "complainant_email": body.complainant.email,
+        "customer_ref": body.complainant.customer_ref,
+        "channel": body.channel,
+        "category": body.category,
+        "priority": body.priority,
+        "store_id": body.store_id,
+        "department": body.department,
+        "description": body.description,
+        "customer_request": body.customer_request,
+        "external_ref": body.external_ref,
+        "received_at": received_at,
+        "owner": body.owner or actor.name,
+        "state": State.accepted,
+        "reopen_count": 0,
+        "accepted_at": now,
+        "updated_at": now,
+    }
+    complaint = transient(Complaint, row)
     # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
     entry = ComplaintEvent(
         complaint_id=complaint.id,
@@ -78,7 +79,7 @@ def register(
     started = clocks.at_registration(connection, complaint, settings)
     day = now.astimezone(settings.tz).date()
     complaint.number, earlier = repository.write_registration(
-        connection, complaint, [entry, *started.events], started.clock, started.started, day
+        connection, row, [entry, *started.events], started.clock, started.started, day
     )
     set_committed_value(complaint, "clocks", [started.clock])
     return complaint, earlier
