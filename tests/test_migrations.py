@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL
 
 from app import migrate
@@ -63,3 +64,27 @@ def test_migrations_match_the_models(empty_database: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+@pytest.mark.postgresql_only
+def test_the_days_numbers_survive_a_downgrade_and_an_upgrade(empty_database: str) -> None:
+    """0007 draws numbers from a sequence per day; down to 0006 they go back into the counters, and up again the
+    sequences continue from them."""
+    settings = Settings(database_url=empty_database)
+    migrate.upgrade(settings)
+    engine = create_engine(empty_database)
+    draw = text("SELECT tousu_complaint_number(DATE '2026-12-02')")
+    try:
+        with engine.begin() as connection:
+            assert [connection.scalar(draw) for _ in range(3)] == [1, 2, 3]
+        migrate.downgrade(settings, "0006")
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT day, last FROM complaint_number_counters")).all() == [
+                (date(2026, 12, 2), 3)
+            ]
+            assert connection.scalar(text("SELECT to_regclass('complaint_numbers_20261202')")) is None
+        migrate.upgrade(settings)
+        with engine.begin() as connection:
+            assert connection.scalar(draw) == 4
+    finally:
+        engine.dispose()

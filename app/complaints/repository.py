@@ -1,11 +1,11 @@
 """The registration's rows, written with prepared Core statements instead of the ORM's unit of work.
 
 Registration is the hottest write: a complaint, its first history entries, its written-reply clock and that clock's
-first event, and the day's number. On PostgreSQL all of it is one statement (data-modifying CTEs) which the caller
-may run in autocommit: the day's counter row, which every registration updates, is then locked for that one
-statement only. On SQLite, which has one writer at a time anyway, the same inserts run one after another.
+first event, and the day's number. On PostgreSQL all of it is one statement (data-modifying CTEs), its number
+drawn from the day's sequence, which the caller may run in autocommit. On SQLite, which has one writer at a time
+anyway, the day's counter row is bumped and the same inserts run one after another.
 
-Each insert names the columns the caller set on the new object (the rest take their defaults or stay NULL), and the
+Each insert names the columns the caller set on the new row (the rest take their defaults or stay NULL), and the
 ids a row shares with another are one parameter. That keeps a registration under psycopg's 50 parameters, so the
 driver caches the statement's conversion instead of parsing 3 KB of SQL on every request.
 """
@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Insert, Select, Text, bindparam, cast, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Dialect, Insert, Select, Text, bindparam, cast, func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter, State
@@ -130,8 +130,23 @@ def _insert(model: type[Base], prefixes: tuple[str, ...], columns: frozenset[str
     return table.insert().values(rows if len(rows) > 1 else rows[0])
 
 
+def drop_number_sequences(session: Session, before: date) -> int:
+    """Drop the PostgreSQL sequences of the days before ``before`` (no registration draws from them any more);
+    returns how many went. Their numbers stay on their complaints."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    names = session.scalars(
+        text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname ~ '^complaint_numbers_[0-9]{8}$'")
+    )
+    old = [name for name in names if datetime.strptime(name[-8:], "%Y%m%d").date() < before]
+    for name in old:
+        session.execute(text(f'DROP SEQUENCE IF EXISTS "{name}"'))
+    return len(old)
+
+
 @cache
 def _counter(dialect_insert: Any) -> Any:
+    """SQLite's numbers: the day's counter row, bumped (one writer at a time there anyway)."""
     table = DailyCounter.__table__
     return (
         dialect_insert(table)
@@ -145,10 +160,13 @@ def _counter(dialect_insert: Any) -> Any:
 def _registration(shape: tuple[Any, ...], dialect: Dialect) -> DriverStatement:
     """One PostgreSQL statement: the day's number, the complaint, its events, its clock and the clock's event.
 
-    Foreign keys are checked at the end of the statement, when every row is there.
+    The number comes from the day's sequence (migration 0007), drawn once in a CTE: no row lock for concurrent
+    registrations to queue on; a registration that fails after drawing leaves its number unused. Foreign keys are
+    checked at the end of the statement, when every row is there.
     """
     complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = shape
-    counter = _counter(postgresql.insert).cte("counter")
+    day = bindparam("counter_day", type_=DailyCounter.__table__.c.day.type)
+    counter = select(func.tousu_complaint_number(day).label("last")).cte("counter")
     last = cast(counter.c.last, Text)
     digits = func.lpad(last, func.greatest(NUMBER_DIGITS, func.length(last)), "0")
     drawn = select(func.concat(bindparam("number_prefix", type_=Text), digits)).scalar_subquery()

@@ -12,11 +12,12 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.complaints import repository
 from app.complaints.models import Complaint, State
 from app.config import Settings
 from app.db import Database, utcnow
@@ -91,6 +92,8 @@ def sweep(db: Database, now: datetime | None = None, *, batch: int = BATCH) -> S
             break
     with db.writers.begin() as session:
         purge_expired(session)
+        # Two days back from UTC's today is yesterday or earlier in every time zone.
+        repository.drop_number_sequences(session, before=(now or utcnow()).date() - timedelta(days=2))
     return total
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from threading import Barrier
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
-from tests.conftest import Caller, complaint_body
+from app.db import Database
+from app.sla.sweeper import sweep
+from tests.conftest import Caller, LiveServer, complaint_body
 
 NUMBER = re.compile(r"^TS-\d{8}-\d{4}$")
 
@@ -349,3 +354,43 @@ def test_roles_that_may_not_register(make_caller: Any, handler: Caller, role: st
     caller = make_caller(role, store_id="SZ-FT-012" if role == "store" else None)
     problem(caller.post("/v1/complaints", json=complaint_body()), 403)
     assert listed(handler) == []
+
+
+def test_the_first_registrations_of_a_day_arriving_together_get_a_number_each(live_server: LiveServer) -> None:
+    """On PostgreSQL the first of them makes the day's sequence while the others wait for it or make it too."""
+    intake = live_server.caller("intake")
+    barrier = Barrier(20)
+
+    def send(_: int) -> Any:
+        barrier.wait()
+        return intake.post("/v1/complaints", json=complaint_body())
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(send, range(20)))
+    assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses if r.status_code != 201]
+    numbers = sorted(r.json()["number"] for r in responses)
+    day = datetime.now(ZoneInfo(live_server.settings.timezone)).strftime("%Y%m%d")
+    assert numbers == [f"TS-{day}-{n:04d}" for n in range(1, 21)]
+
+
+@pytest.mark.postgresql_only
+def test_a_day_numbered_before_the_sequences_continues_from_its_counter(handler: Caller, db: Database) -> None:
+    with time_machine.travel(datetime(2026, 7, 1, 2, 0, tzinfo=UTC), tick=False):
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO complaint_number_counters (day, last) VALUES ('2026-07-01', 41)")
+        assert [handler.register()["number"] for _ in range(2)] == ["TS-20260701-0042", "TS-20260701-0043"]
+
+
+@pytest.mark.postgresql_only
+def test_the_sweep_drops_the_sequences_of_past_days_only(handler: Caller, db: Database) -> None:
+    for day in (1, 2, 5):
+        with time_machine.travel(datetime(2026, 7, day, 2, 0, tzinfo=UTC), tick=False):
+            handler.register()
+    sweep(db, now=datetime(2026, 7, 5, 3, 0, tzinfo=UTC))
+    with db.engine.connect() as connection:
+        left = connection.exec_driver_sql(
+            "SELECT relname FROM pg_class WHERE relkind = 'S' AND relname ~ '^complaint_numbers_' ORDER BY 1"
+        ).scalars()
+        assert list(left) == ["complaint_numbers_20260705"]
+    with time_machine.travel(datetime(2026, 7, 5, 4, 0, tzinfo=UTC), tick=False):
+        assert handler.register()["number"] == "TS-20260705-0002"
