@@ -33,8 +33,13 @@ NUMBER_DIGITS = 4  # TS-YYYYMMDD-0001; the 10,000th complaint of a day gets a fi
 SHARED = {"complaint_id": "c_id", "clock_id": "k_id"}
 
 
+@lru_cache(maxsize=4)
+def number_prefix(day: date) -> str:
+    return f"TS-{day:%Y%m%d}-"
+
+
 def number(day: date, last: int) -> str:
-    return f"TS-{day:%Y%m%d}-{last:0{NUMBER_DIGITS}d}"
+    return f"{number_prefix(day)}{last:0{NUMBER_DIGITS}d}"
 
 
 def write_registration(
@@ -54,7 +59,7 @@ def write_registration(
     rows = _Rows.of(complaint, events, clock, clock_event)
     params = {"counter_day": day, **rows.params()}
     if connection.dialect.name == "postgresql":
-        params["number_prefix"] = number(day, 0)[:-NUMBER_DIGITS]
+        params["number_prefix"] = number_prefix(day)
         row = _registration(rows.shape, connection.dialect).first_row(connection, params)
         assert row is not None
         number_drawn, count, last_id, last_number, last_state, last_received_at = row
