@@ -713,7 +713,8 @@ def report(results: Results, facts: dict[str, str], started: datetime, elapsed: 
         body,
         "",
         "Waiting for a lock: backends blocked on a lock another transaction holds (tousu's registrations share no "
-        "row since complaint numbers come from a sequence per day, migration 0007). Idle in transaction: a transaction is open while the app, not the database, has the turn "
+        "row since complaint numbers come from a sequence per day, migration 0007). Idle in transaction: a "
+        "transaction is open while the app, not the database, has the turn "
         "(Python work between statements, thread hand-offs). CPU per request counts the workers' and the "
         "database backends' time only, not wrk's or the machine's other work.",
         "",
