@@ -55,7 +55,9 @@ def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, 
         session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
         session.execute(text("SET LOCAL jit = off"))
     key = GROUP_KEYS[group_by] if group_by is not None else None
-    tallies = queries.tallies(session, where, key)
+    tallies = queries.complaint_tallies(session, where, key)
+    for group, runs in queries.clock_tallies(session, where, key).items():
+        tallies[group].update(runs)
     replies = queries.reply_seconds(session, where, key)
     phones = queries.repeats(session, where, key, Complaint.complainant_phone)
     pairs = queries.repeated_causes(session, where)
