@@ -88,8 +88,7 @@ def _causes_by_group(
     session: Session, where: Scope, group_by: s.GroupBy | None, pairs: list[tuple[str, str, int]]
 ) -> dict[Any, tuple[int, int]]:
     """Repeat causes per group and in total. Grouped by store or category, a pair holds its group: the period's
-    pairs are enough. Otherwise one more query, for the groups only (GROUPING SETS would not tell the total from
-    the groups when the group is one of the pair's columns, and the pairs give the total anyway)."""
+    pairs are enough. Otherwise one more query, for the groups only: the pairs give the total."""
     if group_by in (s.GroupBy.store, s.GroupBy.category):
         found: dict[Any, tuple[int, int]] = {}
         for store, category, n in pairs:
