@@ -4,7 +4,7 @@ the chart) and of the service alone. The same on the embedded SQLite file with `
 
 Run with ``python -m bench.report --append bench/RESULTS.md``. It makes and drops its own PostgreSQL database
 (``tousu_bench_report``); rows come from bench/report_seed.py, loaded with COPY. ``--explain`` prints the
-PostgreSQL plan of every query of one summary.
+PostgreSQL plan of every query of the summary in total and by store.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import platform
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from app.auth.models import Role
 from app.config import Settings
 from app.main import create_app
 from app.reports import service
+from app.reports.schemas import GroupBy
 from bench import report_seed
 
 DATABASE = "tousu_bench_report"
@@ -44,6 +46,8 @@ CASES = (
     ("JSON, total only", "/v1/reports/summary", {}, None),
     ("JSON, by store (500 stores)", "/v1/reports/summary", {"group_by": "store"}, None),
     ("JSON, by category", "/v1/reports/summary", {"group_by": "category"}, None),
+    ("JSON, by channel", "/v1/reports/summary", {"group_by": "channel"}, None),
+    ("JSON, by department", "/v1/reports/summary", {"group_by": "department"}, None),
     ("CSV, by store", "/v1/reports/summary", {"group_by": "store"}, "text/csv"),
     ("SVG chart", "/v1/reports/summary.svg", {}, None),
 )
@@ -119,13 +123,14 @@ def measure(settings: Settings, rounds: int, explain: bool) -> list[tuple[str, f
         the_period = service.period(datetime(2026, 10, 1).date(), datetime(2026, 10, 31).date(), settings.tz)
         where = service.Scope(the_period.start, the_period.end, None, datetime.now(UTC))
 
-        def alone() -> None:
+        def alone(group_by: GroupBy | None = None) -> None:
             with db.readers() as session:
-                service.summary(session, the_period, None, where)
+                service.summary(session, the_period, group_by, where)
 
         results.append(("service alone, total only", timed(alone, rounds)))
         if explain:
             explain_queries(db, alone)
+            explain_queries(db, lambda: alone(GroupBy.store))
     LOADS.append(f"{before:.1f} → {os.getloadavg()[0]:.1f}")
     return results
 
@@ -133,9 +138,11 @@ def measure(settings: Settings, rounds: int, explain: bool) -> list[tuple[str, f
 def explain_queries(db: Any, run: Callable[[], None]) -> None:
     """EXPLAIN ANALYZE of each statement one summary sends (PostgreSQL)."""
     statements: list[tuple[str, Any]] = []
+    ours = threading.get_ident()  # not the app's background workers, which share the engine
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        statements.append((statement, parameters))
+        if threading.get_ident() == ours:
+            statements.append((statement, parameters))
 
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
@@ -145,8 +152,11 @@ def explain_queries(db: Any, run: Callable[[], None]) -> None:
     with db.engine.connect() as connection:
         raw = connection.connection.driver_connection
         for statement, parameters in statements:
+            if statement.startswith("SET "):  # the report's settings, in force for the plans that follow
+                raw.execute(statement, parameters)
+                continue
             plan = raw.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).fetchall()
-            print("\n".join(row[0] for row in plan), "\n", flush=True)
+            print(statement, "\n", "\n".join(row[0] for row in plan), "\n", flush=True)
 
 
 def postgres(server: URL, rows: Callable[[], tuple[list, list]], rounds: int, args: Any) -> Results:
@@ -203,10 +213,10 @@ def table(results: Results, count: int, rounds: int, started: datetime) -> str:
     ]
     for i, (name, _) in enumerate(results[databases[0]]):
         lines.append(f"| {name} | " + " | ".join(f"{results[db][i][1]:.0f}" for db in databases) + " |")
-    worst = max(ms for name, ms in results["PostgreSQL"] if name.startswith("HTTP JSON"))
+    worst, slowest = max((ms, name) for name, ms in results["PostgreSQL"] if name.startswith("HTTP"))
     lines += ["", f"Load average (1 min) before → after each column's runs: {'; '.join(LOADS)} (the machine is "
               "shared; PostgreSQL runs on the same cores).", "",
-              f"Target: the JSON summary under {TARGET_MS} ms on PostgreSQL: slowest {worst:.0f} ms, "
+              f"Target: every case under {TARGET_MS} ms on PostgreSQL: slowest {worst:.0f} ms ({slowest}), "
               f"{'met' if worst < TARGET_MS else 'NOT met'}."]  # fmt: skip
     return "\n".join(lines)
 

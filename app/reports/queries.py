@@ -1,7 +1,9 @@
-"""The summary's aggregate queries. Each reads the period's complaints once, by their ``received_at`` index.
+"""The summary's aggregate queries: one statement each over the period's complaints, read by their
+``received_at`` index, answering for each group and for the total (key TOTAL).
 
-Every query answers for each group and for the total (key TOTAL): on PostgreSQL in one pass with GROUPING SETS,
-elsewhere with a second query for the total (medians and repeat customers do not add up from the groups).
+Counts and amounts add up: SQL sums them per group and Python adds the groups into the total. Medians and repeat
+customers do not: their statement computes the total beside the groups (GROUPING SETS for the medians on
+PostgreSQL, a second branch of the same statement for repeats).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from sqlalchemy import (
     select,
     tuple_,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
-from app.complaints.models import Complaint, State
+from app.complaints.models import Complaint, RemedyKind, Satisfaction, State
 from app.db import UTCDateTime
 from app.sla.models import Clock, ClockState
+from app.sla.policy import ClockKind
 
 RESOLVED = (State.resolved, State.revisited)
 OPEN = (State.accepted, State.investigating, State.awaiting_approval)
@@ -84,10 +88,6 @@ class Grouping:
     def group(self) -> ColumnElement[Any]:
         return null().label("g") if self.key is None else self.key.label("g")
 
-    def over(self, rows: Subquery) -> Grouping:
-        """The same grouping, by the ``g`` column of a subquery that selected ``group()``."""
-        return Grouping(None if self.key is None else rows.c.g, self.with_total)
-
     def by(self, *fields: ColumnElement[Any]) -> list[Any]:
         if self.key is None:
             return list(fields)
@@ -100,57 +100,11 @@ class Grouping:
         return TOTAL if row.total else row.g
 
 
-def groupings(session: Session, key: Key) -> list[Grouping]:
-    if key is None:
-        return [Grouping(None)]
-    if session.get_bind().dialect.name == "postgresql":
-        return [Grouping(key, with_total=True)]
-    return [Grouping(key), Grouping(None)]
-
-
-def tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tally]:
+def complaint_tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tally]:
     """Per group and in total: received, rejected, resolved, open, reopened; satisfaction; remedies granted
-    (complaints now resolved or revisited) by kind, with their cents; each clock kind's runs met, breached (or
-    running past their deadline), running. Counted in Python from one row per combination of the columns (cheaper
-    than a filter for each figure); these add up, so the total is the sum of the groups (no GROUPING SETS, which
-    would also keep PostgreSQL from aggregating in parallel)."""
-    found: dict[Any, Tally] = defaultdict(Counter)
-    grouping = Grouping(key)
-    for row in _complaints(session, where, grouping):
-        # The enum columns come back as StrEnum members: they are their own names, no conversion needed.
-        figures = Counter({"received": row.n, _STATE_FIGURE[row.state]: row.n})
-        if row.reopened:
-            figures["reopened"] = row.n
-        if row.satisfaction is not None:
-            figures[row.satisfaction] = row.n
-        if row.remedy_kind is not None and row.state in RESOLVED:
-            figures[f"remedy_{row.remedy_kind}"] = row.n
-            figures[f"remedy_{row.remedy_kind}_cents"] = int(row.cents or 0)
-        _add(found, grouping.name(row), figures)
-    for row in _clocks(session, where, grouping):
-        figure = ClockState.breached if row.state is ClockState.running and row.overdue else row.state
-        if figure is not ClockState.cancelled:
-            _add(found, grouping.name(row), Counter({f"{row.kind}_{figure}": row.n}))
-    found.setdefault(TOTAL, Counter())
-    return found
-
-
-def _add(found: dict[Any, Tally], group: Any, figures: Tally) -> None:
-    found[group].update(figures)
-    if group != TOTAL:
-        found[TOTAL].update(figures)
-
-
-_STATE_FIGURE = {
-    State.rejected: "rejected",
-    **dict.fromkeys(RESOLVED, "resolved"),
-    **dict.fromkeys(OPEN, "open"),
-}
-
-
-def _complaints(session: Session, where: Scope, grouping: Grouping) -> Sequence[Any]:
+    (complaints now resolved or revisited) by kind, with their cents."""
     rows = where.select(
-        grouping.group(),
+        Grouping(key).group(),
         Complaint.state,
         Complaint.satisfaction,
         Complaint.remedy_kind,
@@ -158,23 +112,71 @@ def _complaints(session: Session, where: Scope, grouping: Grouping) -> Sequence[
         # In cents: SQLite adds NUMERIC as floating point; whole cents add up exactly on both.
         func.round(Complaint.remedy_amount * 100).label("cents"),
     ).subquery()
-    fields = [rows.c.state, rows.c.satisfaction, rows.c.remedy_kind, rows.c.reopened]
-    outer = grouping.over(rows)
-    query = select(*outer.columns(), *fields, func.count().label("n"), func.sum(rows.c.cents).label("cents"))
-    return list(session.execute(query.group_by(*outer.by(*fields))))
+    c = _combinations(rows, added=("cents",)).c
+    complaints, granted = func.sum(c.n), c.state.in_(RESOLVED)
+    return _per_group(
+        session,
+        key,
+        c.g,
+        complaints.label("received"),
+        complaints.filter(c.state == State.rejected).label("rejected"),
+        complaints.filter(granted).label("resolved"),
+        complaints.filter(c.state.in_(OPEN)).label("open"),
+        complaints.filter(c.reopened).label("reopened"),
+        *(complaints.filter(c.satisfaction == answer).label(f"{answer}") for answer in Satisfaction),
+        *(complaints.filter(granted & (c.remedy_kind == kind)).label(f"remedy_{kind}") for kind in RemedyKind),
+        *(
+            func.sum(c.cents).filter(granted & (c.remedy_kind == kind)).label(f"remedy_{kind}_cents")
+            for kind in RemedyKind
+        ),
+    )
 
 
-def _clocks(session: Session, where: Scope, grouping: Grouping) -> Sequence[Any]:
-    """Clock runs of the period's complaints by kind, state and whether past their deadline now."""
-    runs = (
-        where.select(grouping.group(), Clock.kind, Clock.state, (Clock.due_at < where.now).label("overdue"))
+def clock_tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tally]:
+    """Per group and in total, each clock kind's runs (``written_reply_met``...): met, breached (or running past
+    their deadline now), running; cancelled runs count for nothing."""
+    overdue = (Clock.state == ClockState.running) & (Clock.due_at < where.now)
+    figure = case((overdue, ClockState.breached.value), else_=Clock.state).label("figure")
+    rows = (
+        where.select(Grouping(key).group(), Clock.kind, figure)
         .join(Clock, Clock.complaint_id == Complaint.id)
         .subquery()
     )
-    fields = [runs.c.kind, runs.c.state, runs.c.overdue]
-    outer = grouping.over(runs)
-    query = select(*outer.columns(), *fields, func.count().label("n")).group_by(*outer.by(*fields))
-    return list(session.execute(query))
+    c = _combinations(rows).c
+    runs = func.sum(c.n)
+    return _per_group(
+        session,
+        key,
+        c.g,
+        *(
+            runs.filter((c.kind == kind) & (c.figure == state.value)).label(f"{kind}_{state}")
+            for kind in ClockKind
+            for state in (ClockState.met, ClockState.breached, ClockState.running)
+        ),
+    )
+
+
+def _combinations(rows: Subquery, added: tuple[str, ...] = ()) -> Subquery:
+    """One row per combination of the rows' values (the group and what the figures depend on), with how many
+    rows have it (``n``) and the sums of the ``added`` columns."""
+    fields = [column for column in rows.c if column.name not in added]
+    sums = [func.sum(rows.c[name]).label(name) for name in added]
+    return select(*fields, func.count().label("n"), *sums).group_by(*fields).subquery()
+
+
+def _per_group(session: Session, key: Key, group: ColumnElement[Any], *figures: Any) -> dict[Any, Tally]:
+    """The figures, each a sum over a group's combinations of the columns it depends on, filtered by its
+    condition: SQL reads each complaint once for all of them and Python gets one row per group, not one per
+    combination. They add up, so the total is the sum of the groups (GROUPING SETS would also keep PostgreSQL
+    from aggregating in parallel)."""
+    found: dict[Any, Tally] = defaultdict(Counter)
+    total = found[TOTAL]
+    for row in session.execute(select(group.label("g"), *figures).group_by(group)):
+        counted = Counter({name: int(value) for name, value in row._mapping.items() if name != "g" and value})
+        total.update(counted)
+        if key is not None:
+            found[row.g].update(counted)
+    return found
 
 
 def reply_seconds(session: Session, where: Scope, key: Key) -> dict[Any, tuple[int, float | None, float | None]]:
@@ -183,7 +185,7 @@ def reply_seconds(session: Session, where: Scope, key: Key) -> dict[Any, tuple[i
     interpolation in Python on the same seconds, so that both databases give the same figures."""
     replied = Complaint.state.in_(REPLIED)
     if session.get_bind().dialect.name == "postgresql":
-        (grouping,) = groupings(session, key)
+        grouping = Grouping(key, with_total=key is not None)
         seconds = cast(func.extract("epoch", REPLY_AT - Complaint.accepted_at), Float)
         query = where.select(
             *grouping.columns(),
@@ -220,20 +222,36 @@ def repeats(
     session: Session, where: Scope, key: Key, *fields: ColumnElement[Any], total: bool = True
 ) -> dict[Any, tuple[int, int]]:
     """Per group and in total (unless not asked): values of ``fields`` (a phone; a store and category) seen more
-    than once, and the complaints they account for."""
-    found = {}
-    for grouping in groupings(session, key) if total else [Grouping(key)]:
-        seen = (
-            where.select(*grouping.columns(), func.count().label("n"))
-            .where(*(field.is_not(None) for field in fields))
-            .group_by(*grouping.by(*fields))
+    than once, and the complaints they account for. A value can repeat within a group only if it repeats in the
+    period, so the groups are counted over the complaints of the period's repeated values alone (GROUPING SETS
+    would hash every complaint twice, once per grouping)."""
+    values = [field.label(f"value_{i}") for i, field in enumerate(fields)]
+    repeated = (
+        where.select(*values, func.count().label("n"))
+        .where(*(field.is_not(None) for field in fields))
+        .group_by(*fields)
+        .having(func.count() > 1)
+        .cte("repeated")
+    )
+    parts = []
+    if total:
+        parts.append(select(*Grouping(None).columns(), *_repeated_values(repeated)))
+    if key is not None:
+        in_group = (
+            where.select(key.label("g"), func.count().label("n"))
+            .where(tuple_(*fields).in_(select(*(repeated.c[value.name] for value in values))))
+            .group_by(key, *fields)
             .having(func.count() > 1)
             .subquery()
         )
-        query = select(seen.c.g, seen.c.total, func.count().label("values"), func.sum(seen.c.n).label("complaints"))
-        for row in session.execute(query.group_by(seen.c.g, seen.c.total)):
-            found[grouping.name(row)] = (row.values, int(row.complaints))
-    return found
+        grouping = Grouping(in_group.c.g)
+        parts.append(select(*grouping.columns(), *_repeated_values(in_group)).group_by(*grouping.by()))
+    query = union_all(*parts) if len(parts) > 1 else parts[0]
+    return {Grouping.name(row): (row.values, int(row.complaints or 0)) for row in session.execute(query)}
+
+
+def _repeated_values(seen: Any) -> list[Any]:
+    return [func.count().label("values"), func.sum(seen.c.n).label("complaints")]
 
 
 def repeated_causes(session: Session, where: Scope) -> list[tuple[str, str, int]]:

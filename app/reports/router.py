@@ -16,7 +16,7 @@ from app.db import utcnow
 from app.dependencies import CurrentSettings, ReadSession
 from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.reports import chart, service, table
-from app.reports.schemas import GroupBy, Summary
+from app.reports.schemas import GroupBy, Period, Summary
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -68,15 +68,14 @@ def _allowed(principal: Principal) -> None:
         raise Forbidden(f"role {principal.role} may not read reports", allowed_roles=sorted(REPORT_ROLES))
 
 
-def _summary(query: SummaryQuery, principal: Principal, session: ReadSession, settings: CurrentSettings):
+def _scope(query: SummaryQuery, principal: Principal, settings: CurrentSettings) -> tuple[Period, service.Scope]:
     _allowed(principal)
     if query.from_ > query.to:
         raise InvalidInput("`from` is after `to`", field="from")
     if (query.to - query.from_).days >= LONGEST_PERIOD_DAYS:
         raise InvalidInput(f"the period is longer than {LONGEST_PERIOD_DAYS} days", field="to")
     period = service.period(query.from_, query.to, settings.tz)
-    scope = service.scope(period, principal, utcnow())
-    return service.summary(session, period, query.group_by, scope), period, scope
+    return period, service.scope(period, principal, utcnow())
 
 
 def wants_csv(accept: str | None) -> bool:
@@ -123,7 +122,8 @@ def read_summary(
     settings: CurrentSettings,
     accept: Annotated[str | None, Header(description="`text/csv` for CSV; JSON otherwise.")] = None,
 ) -> Summary:
-    report, period, _ = _summary(query, principal, session, settings)
+    period, scope = _scope(query, principal, settings)
+    report = service.summary(session, period, query.group_by, scope)
     if wants_csv(accept):
         name = f"tousu-summary-{period.from_}-{period.to}.csv"
         return Response(  # type: ignore[return-value]
@@ -153,7 +153,6 @@ def read_summary_chart(
     session: ReadSession,
     settings: CurrentSettings,
 ) -> SVGResponse:
-    # The picture shows the totals: no groups to compute.
-    report, period, scope = _summary(query.model_copy(update={"group_by": None}), principal, session, settings)
-    weeks = service.weekly(session, scope, period, settings.tz)
-    return SVGResponse(chart.render_svg(report, weeks))
+    period, scope = _scope(query, principal, settings)
+    clocks, weeks = service.chart_figures(session, scope, period, settings.tz)
+    return SVGResponse(chart.render_svg(period, clocks, weeks))

@@ -19,6 +19,9 @@ class GroupBy(enum.StrEnum):
     department = "department"  # the responsible department
 
 
+Weeks = list[tuple[str, dict[Category, int]]]  # the chart's bars: ISO week, complaints by category
+
+
 class Period(BaseModel):
     """Local dates, both included, and the instants they stand for."""
 

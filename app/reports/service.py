@@ -48,14 +48,20 @@ def scope(the_period: s.Period, principal: Principal, now: datetime) -> Scope:
     return Scope(the_period.start, the_period.end, store_id, now)
 
 
-def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, where: Scope) -> s.Summary:
+def _prepare(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         # A report's sorts and hashes (a month of phones, store and category pairs) stay in memory; the plans are
         # too short-lived to be worth compiling.
         session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
         session.execute(text("SET LOCAL jit = off"))
+
+
+def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, where: Scope) -> s.Summary:
+    _prepare(session)
     key = GROUP_KEYS[group_by] if group_by is not None else None
-    tallies = queries.tallies(session, where, key)
+    tallies = queries.complaint_tallies(session, where, key)
+    for group, runs in queries.clock_tallies(session, where, key).items():
+        tallies[group].update(runs)
     replies = queries.reply_seconds(session, where, key)
     phones = queries.repeats(session, where, key, Complaint.complainant_phone)
     pairs = queries.repeated_causes(session, where)
@@ -82,8 +88,7 @@ def _causes_by_group(
     session: Session, where: Scope, group_by: s.GroupBy | None, pairs: list[tuple[str, str, int]]
 ) -> dict[Any, tuple[int, int]]:
     """Repeat causes per group and in total. Grouped by store or category, a pair holds its group: the period's
-    pairs are enough. Otherwise one more query, for the groups only (GROUPING SETS would not tell the total from
-    the groups when the group is one of the pair's columns, and the pairs give the total anyway)."""
+    pairs are enough. Otherwise one more query, for the groups only: the pairs give the total."""
     if group_by in (s.GroupBy.store, s.GroupBy.category):
         found: dict[Any, tuple[int, int]] = {}
         for store, category, n in pairs:
@@ -152,7 +157,16 @@ def _hours(seconds: float | None) -> float | None:
     return round(seconds / 3600, HOUR_DIGITS) if seconds is not None else None
 
 
-def weekly(session: Session, where: Scope, the_period: s.Period, tz: ZoneInfo) -> list[tuple[str, dict[Category, int]]]:
+def chart_figures(
+    session: Session, where: Scope, the_period: s.Period, tz: ZoneInfo
+) -> tuple[dict[ClockKind, s.ClockFigures], s.Weeks]:
+    """What the chart draws: the period's clocks in total, and its complaints per week and category."""
+    _prepare(session)
+    runs = queries.clock_tallies(session, where, None)[TOTAL]
+    return {kind: _clock(runs, kind) for kind in ClockKind}, weekly(session, where, the_period, tz)
+
+
+def weekly(session: Session, where: Scope, the_period: s.Period, tz: ZoneInfo) -> s.Weeks:
     """Complaints received per ISO week (local Monday to Sunday) and category; every week of the period listed."""
     monday = the_period.from_ - timedelta(days=the_period.from_.weekday())
     weeks = []

@@ -8,7 +8,7 @@ import pytest
 
 from app.reports.queries import percentile_cont
 from tests.conftest import Caller
-from tests.reports.dataset import STORE_A, STORE_B, Month, report
+from tests.reports.dataset import DEPARTMENT, STORE_A, STORE_B, Month, report
 
 
 @pytest.fixture
@@ -125,6 +125,26 @@ def test_by_category_channel_and_department(month: dict[str, str], reporter: Cal
     }
     assert received["channel"] == {"email": 1, "letter": 1, "media": 1, "phone": 4, "web": 1}
     assert received["department"] == {"物业工程部": 1, None: 7}
+
+
+def test_repeats_are_counted_within_each_group(month: dict[str, str], reporter: Caller) -> None:
+    def repeats(group_by: str) -> dict[str | None, tuple[tuple[int, int], tuple[int, int]]]:
+        rows = summary(reporter, group_by=group_by)["groups"]
+        return {
+            row["group"]: (tuple(row["repeat_complainants"].values()), tuple(row["repeat_causes"].values()))
+            for row in rows
+        }
+
+    # By phone: P1 c1 c6 and A service_attitude c1 c6; P1's c2 came by web, P2's c10 by media.
+    assert repeats("channel") == {
+        "email": ((0, 0), (0, 0)),
+        "letter": ((0, 0), (0, 0)),
+        "media": ((0, 0), (0, 0)),
+        "phone": ((1, 2), (1, 2)),
+        "web": ((0, 0), (0, 0)),
+    }
+    # Only c9 names the department; the other seven repeat as in the total.
+    assert repeats("department") == {DEPARTMENT: ((0, 0), (0, 0)), None: ((2, 5), (2, 5))}
 
 
 def test_a_running_clock_before_its_deadline_is_not_counted_yet(handler: Caller, reporter: Caller) -> None:
