@@ -112,7 +112,7 @@ def test_the_lookups_read_the_phone_index_not_the_table(handler: Caller, db: Dat
         plan = _plan(session, f"SELECT id FROM complaints WHERE complainant_phone = '{PHONE}' ORDER BY id DESC")
         assert "ix_complaints_complainant_phone_id" in plan
         assert "Seq Scan" not in plan
-        query = repository.earlier_query([uuid.UUID(first["id"])], None)
+        query = repository.earlier_query(False).params(ids=[uuid.UUID(first["id"])])
         compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = _plan(session, str(compiled))
         assert "ix_complaints_complainant_phone_id" in plan
