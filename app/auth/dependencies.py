@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -59,19 +61,52 @@ async def acting(
         str,
         Header(
             alias="X-Actor",
-            description="The person on whose behalf the calling system acts (agent id or name). "
-            "Non-ASCII names are percent-encoded UTF-8, e.g. `%E5%BC%A0%E4%B8%89` for 张三.",
+            description="The person on whose behalf the calling system acts (agent id or name), at most "
+            f"{ACTOR_MAX} characters. ASCII only: other characters are percent-encoded UTF-8, e.g. "
+            "`%E5%BC%A0%E4%B8%89` for 张三. Stored NFKC-normalised (full-width letters become ASCII, runs of "
+            "spaces one space); control, format and invisible characters are refused.",
             examples=["agent-0042"],
         ),
     ],
 ) -> Actor:
+    return Actor(principal=principal, name=actor_name(x_actor))
+
+
+# Characters that show as nothing: Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt). Most are
+# format characters (Cf), refused by category anyway; the rest are letters and marks (Hangul fillers, variation
+# selectors, the combining grapheme joiner) that would let "alice" and an invisible variant of it pass for two
+# people.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
+)
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def actor_name(header: str) -> str:
+    """The person an ``X-Actor`` header names, as it is stored and compared (the four-eyes guard).
+
+    One person has one spelling: NFKC folds full-width and compatibility forms (ａｌｉｃｅ is alice), and what
+    cannot be seen (controls, format characters such as a zero-width space or a right-to-left override, fillers)
+    is refused rather than dropped, so a name that looks like another is never silently accepted as a third.
+    Starlette decodes a header as latin-1: a raw UTF-8 byte would be stored garbled, so it is refused too.
+    """
+    if not (header.isascii() and header.isprintable()):
+        raise InvalidInput(
+            "X-Actor must be printable ASCII: percent-encode other characters as UTF-8 (%E5%BC%A0 for 张)",
+            field="X-Actor",
+        )
     try:
-        name = unquote(x_actor, errors="strict").strip()
+        name = unicodedata.normalize("NFKC", unquote(header, errors="strict"))
     except UnicodeDecodeError:
-        name = ""
-    if not name or len(name) > ACTOR_MAX or any(ord(c) < 32 for c in name):
-        raise InvalidInput(f"X-Actor must name a person, 1 to {ACTOR_MAX} printable characters", field="X-Actor")
-    return Actor(principal=principal, name=name)
+        raise InvalidInput("X-Actor is not percent-encoded UTF-8", field="X-Actor") from None
+    if _INVISIBLE.search(name) or any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in name):
+        raise InvalidInput("X-Actor may not hold control, format or invisible characters", field="X-Actor")
+    name = " ".join(name.split())
+    if not name or len(name) > ACTOR_MAX:
+        raise InvalidInput(f"X-Actor must name a person, 1 to {ACTOR_MAX} characters", field="X-Actor")
+    return name
 
 
 CurrentActor = Annotated[Actor, Depends(acting)]
