@@ -56,8 +56,17 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         10,
         ge=0,
-        description="How long a process trusts an API key it has checked; a revocation reaches other "
-        "processes within this time (0: check every request).",
+        description="How long a process trusts an API key it has checked, while it hears of every revocation "
+        "(0: check every request).",
+    )
+    auth_failure_burst: int = Field(
+        50,
+        ge=1,
+        description="Failed authentications (unknown, revoked or malformed keys) one client address may make in "
+        "a row before it is answered 429; counted by each process on its own.",
+    )
+    auth_failure_per_minute: float = Field(
+        30, gt=0, description="How many more failed authentications a client address earns per minute."
     )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the JSON logs.")
     close_of_business: time = Field(

@@ -91,6 +91,13 @@ class InvalidInput(TousuError):
     status, slug, title = 422, "invalid-input", "Invalid input"
 
 
+class TooManyFailures(TousuError):
+    status, slug, title = 429, "too-many-failures", "Too many failed authentications from this address"
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extensions["retry_after"])}
+
+
 def problem_response(
     status: int,
     title: str,

@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import errors, migrate
+from app.auth.limiter import FailureLimiter
+from app.auth.revocations import watch as watch_revocations
 from app.auth.router import router as api_keys_router
 from app.auth.service import KeyCache
 from app.body_limit import BodyLimit
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database.from_settings(settings)
+        app.state.revocations = revocations = watch_revocations(app.state.keys, app.state.db.engine)
         sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
         if sweeper is not None:
             sweeper.start()
@@ -61,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 dispatcher.stop()
             if sweeper is not None:
                 sweeper.stop()
+            if revocations is not None:
+                revocations.stop()
             app.state.db.dispose()
 
     app = FastAPI(
@@ -76,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     clocks.policy(settings)  # a bad TOUSU_SLA_POLICY_FILE stops the start, not the first registration
     app.state.settings = settings
     app.state.keys = KeyCache(settings.key_cache_seconds)
+    app.state.auth_failures = FailureLimiter(settings.auth_failure_burst, settings.auth_failure_per_minute)
     app.state.migration_head = migrate.head(settings)
     errors.install(app)
     app.include_router(health_router)
@@ -110,6 +116,9 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         for operation in path.values():
             # Every operation refuses unknown query parameters (reject_unknown_query): 422 is always possible.
             operation["responses"].setdefault("422", {"description": "The request does not match the schema"})
+            if "401" in operation["responses"]:
+                # A client that keeps failing to authenticate is stopped before its key is looked at.
+                operation["responses"].setdefault("429", {"description": errors.TooManyFailures.title})
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     response["content"] = {errors.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -1,6 +1,6 @@
 """Every ORM model, imported once so the metadata knows all tables (alembic, relationships)."""
 
-from app.auth.models import ApiKey
+from app.auth.models import ApiKey, ApiKeyChanges
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
 from app.idempotency import IdempotencyRecord
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
@@ -8,6 +8,7 @@ from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "ApiKeyChanges",
     "CalendarDay",
     "CalendarYear",
     "Clock",

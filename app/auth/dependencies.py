@@ -9,12 +9,14 @@ from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPBearer
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth import service
 from app.auth.models import Role
 from app.auth.principal import Actor, Principal
-from app.errors import Forbidden, InvalidInput, Unauthorized
+from app.dependencies import ReadSession, WriteSession
+from app.errors import Forbidden, InvalidInput, TooManyFailures, Unauthorized
 
 
 class ApiKeyBearer(HTTPBearer):
@@ -26,17 +28,42 @@ class ApiKeyBearer(HTTPBearer):
         # a short transaction of its own on the thread pool (the route's session is not opened before the key is
         # good).
         credentials = await super().__call__(request)
-        if credentials is None:
-            raise Unauthorized("send an API key: Authorization: Bearer <key>")
-        principal = request.app.state.keys.get(credentials.credentials)
+        secret = credentials.credentials if credentials is not None else None
+        principal = None
+        if secret is not None and service.well_formed(secret):
+            principal = request.app.state.keys.get(secret)
         if principal is None:
-            principal = await run_in_threadpool(_look_up, request, credentials.credentials)
-            if principal is None:
-                raise Unauthorized("the API key is unknown or revoked")
-            request.app.state.keys.put(credentials.credentials, principal)
+            principal = await _check(request, secret)
         request.state.principal = principal
         return principal
 
+
+async def _check(request: Request, secret: str | None) -> Principal:
+    """A key the cache does not vouch for. A client that has failed too often is refused before anything is looked
+    up (a good key it used lately still passes, from the cache); a key that cannot be one is refused unlooked-up."""
+    if "authorization" not in request.headers:
+        raise Unauthorized("send an API key: Authorization: Bearer <key>")
+    failures = request.app.state.auth_failures
+    host = request.client.host if request.client else None
+    if (retry_after := failures.retry_after(host)) is not None:
+        raise TooManyFailures(
+            f"too many unknown, revoked or malformed API keys from this address; retry after {retry_after} s",
+            retry_after=retry_after,
+        )
+    principal = None
+    if secret is not None and service.well_formed(secret):
+        keys = request.app.state.keys
+        epoch = keys.epoch
+        principal = await run_in_threadpool(_look_up, request, secret)
+        if principal is not None:
+            keys.put(secret, principal, epoch)
+    if principal is None:
+        failures.failed(host)
+        raise Unauthorized(_REFUSED if secret is not None else "send an API key: Authorization: Bearer <key>")
+    return principal
+
+
+_REFUSED = "the API key is malformed, unknown or revoked"
 
 ACTOR_MAX = 100
 
@@ -116,8 +143,38 @@ def require_role(*roles: Role):
     allowed = frozenset(roles)
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in allowed:
-            raise Forbidden(f"role {principal.role} may not do this", allowed_roles=sorted(allowed))
+        _may(principal, allowed)
         return principal
 
     return check
+
+
+def _may(principal: Principal, allowed: frozenset[Role]) -> None:
+    if principal.role not in allowed:
+        raise Forbidden(f"role {principal.role} may not do this", allowed_roles=sorted(allowed))
+
+
+# The keys' own management (/v1/api-keys) never trusts a cached key: the calling key is read again in the request's
+# transaction, so a revoked admin key cannot list, issue or revoke keys however lately another process saw it good.
+
+
+def _confirmed_admin(request: Request, session: Session, principal: Principal, *, lock: bool) -> Principal:
+    confirmed = service.confirm(session, principal, request.app.state.settings, lock=lock)
+    if confirmed is None:
+        request.app.state.keys.forget(principal.key_id)
+        request.app.state.auth_failures.failed(request.client.host if request.client else None)
+        raise Unauthorized(_REFUSED)
+    _may(confirmed, frozenset({Role.admin}))
+    return confirmed
+
+
+def _reading_admin(request: Request, principal: CurrentPrincipal, session: ReadSession) -> Principal:
+    return _confirmed_admin(request, session, principal, lock=False)
+
+
+def _acting_admin(request: Request, actor: CurrentActor, session: WriteSession) -> Actor:
+    return Actor(_confirmed_admin(request, session, actor.principal, lock=True), actor.name)
+
+
+ConfirmedAdmin = Annotated[Principal, Depends(_reading_admin)]
+ConfirmedAdminActor = Annotated[Actor, Depends(_acting_admin)]

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, String
+from sqlalchemy import BigInteger, Enum, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow, uuid7
@@ -34,3 +34,16 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKeyChanges(Base):
+    """One row counting every update (a revocation) and deletion of a key row, kept by migration 0008's triggers.
+
+    A process on SQLite reads it before it trusts its key cache, and drops the cache when it moved
+    (app/auth/revocations.py); PostgreSQL's trigger also announces each change with NOTIFY.
+    """
+
+    __tablename__ = "api_key_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from app import errors
 from app.auth import service
-from app.auth.dependencies import CurrentActor, require_role
+from app.auth.dependencies import ConfirmedAdmin, ConfirmedAdminActor, require_role
 from app.auth.models import ApiKey, Role
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from app.dependencies import ReadSession, WriteSession
@@ -27,7 +27,7 @@ def _out(key: ApiKey) -> ApiKeyOut:
     description="The key is in this response only; tousu keeps its SHA-256. A store key is bound to one store.",
     responses=errors.responses(Unauthorized, Forbidden, InvalidInput),
 )
-def create_api_key(body: ApiKeyCreate, actor: CurrentActor, session: WriteSession) -> ApiKeyCreated:
+def create_api_key(body: ApiKeyCreate, actor: ConfirmedAdminActor, session: WriteSession) -> ApiKeyCreated:
     key, secret = service.create_key(
         session, name=body.name, role=body.role, store_id=body.store_id, created_by=actor.name
     )
@@ -40,7 +40,9 @@ def create_api_key(body: ApiKeyCreate, actor: CurrentActor, session: WriteSessio
     description="Keys without their secrets; revoked keys only when asked for.",
     responses=errors.responses(Unauthorized, Forbidden, 422),
 )
-def list_api_keys(session: ReadSession, include_revoked: Annotated[bool, Query()] = False) -> list[ApiKeyOut]:
+def list_api_keys(
+    _admin: ConfirmedAdmin, session: ReadSession, include_revoked: Annotated[bool, Query()] = False
+) -> list[ApiKeyOut]:
     return [_out(key) for key in service.list_keys(session, include_revoked=include_revoked)]
 
 
@@ -50,7 +52,9 @@ def list_api_keys(session: ReadSession, include_revoked: Annotated[bool, Query()
     description="The key stops working at once. It stays listed (with `include_revoked`) for the audit trail.",
     responses=errors.responses(Unauthorized, Forbidden, NotFound, 422),
 )
-def revoke_api_key(key_id: uuid.UUID, _actor: CurrentActor, session: WriteSession, request: Request) -> ApiKeyOut:
+def revoke_api_key(
+    key_id: uuid.UUID, _actor: ConfirmedAdminActor, session: WriteSession, request: Request
+) -> ApiKeyOut:
     revoked = service.revoke_key(session, key_id)
     request.app.state.keys.forget(key_id)
     return _out(revoked)

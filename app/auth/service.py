@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -19,6 +21,8 @@ from app.db import utcnow
 from app.errors import InvalidInput, NotFound
 
 KEY_PREFIX = "tsk_"
+# What create_key issues: the prefix and secrets.token_urlsafe(32), 32 bytes in 43 characters of base64url.
+KEY_FORMAT = re.compile(r"tsk_[A-Za-z0-9_-]{43}")
 
 
 def _hash(secret: str) -> str:
@@ -50,10 +54,31 @@ def create_key(
     return key, secret
 
 
+def well_formed(secret: str) -> bool:
+    """Whether ``secret`` could be a key at all; one that cannot is refused without a lookup."""
+    return KEY_FORMAT.fullmatch(secret) is not None
+
+
 def principal_for(session: Session, secret: str, settings: Settings) -> Principal | None:
     key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == _hash(secret), ApiKey.revoked_at.is_(None)))
-    if key is None:
-        return None
+    return None if key is None else _principal(key, settings)
+
+
+def confirm(session: Session, principal: Principal, settings: Settings, *, lock: bool) -> Principal | None:
+    """The calling key read again in the caller's transaction: the principal it has now, None if it is revoked.
+
+    For the keys' own management, which never trusts a cache. With ``lock`` (PostgreSQL), the key's row is held
+    until the transaction ends, so a revocation of it waits for this transaction or this one sees the revocation:
+    no key is issued by a key after that key's revocation has committed.
+    """
+    query = select(ApiKey).where(ApiKey.id == principal.key_id, ApiKey.revoked_at.is_(None))
+    if lock:
+        query = query.with_for_update(read=True)
+    key = session.scalar(query)
+    return None if key is None else _principal(key, settings)
+
+
+def _principal(key: ApiKey, settings: Settings) -> Principal:
     return Principal(
         key_id=key.id,
         key_name=key.name,
@@ -87,32 +112,52 @@ def has_admin_key(session: Session) -> bool:
 class KeyCache:
     """Good keys seen in the last ``seconds``, so that a request does not spend a transaction on its key.
 
-    Only keys that were found are kept (an attacker's guesses cost a lookup each and take no memory). A key revoked
-    through this process is forgotten at once; another process notices within ``seconds``.
+    Only keys that were found are kept (an attacker's guesses take no memory). The cache is used only while its
+    watcher says that every revocation so far has reached it (app/auth/revocations.py: a LISTEN connection on
+    PostgreSQL, a marker read per request on SQLite); until a watcher is set, every key is looked up. A revocation
+    heard of moves the epoch on, so a lookup that began before it cannot put back the key it has just dropped.
     """
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds = seconds
         self.size = size
+        self.epoch = 0
         self._entries: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
+        self._heard_everything: Callable[[], bool] = lambda: False
+
+    def watch(self, heard_everything: Callable[[], bool]) -> None:
+        self._heard_everything = heard_everything
+
+    def trusted(self) -> bool:
+        """Whether the cache may vouch for a key now (for SQLite this reads the marker)."""
+        return self.seconds > 0 and self._heard_everything()
 
     def get(self, secret: str) -> Principal | None:
-        if self.seconds <= 0:
+        if not self.trusted():
             return None
         entry = self._entries.get(_hash(secret))
         if entry is None or entry[1] < time.monotonic():
             return None
         return entry[0]
 
-    def put(self, secret: str, principal: Principal) -> None:
+    def put(self, secret: str, principal: Principal, epoch: int) -> None:
+        """Keep a key looked up since ``epoch`` (read before the lookup began)."""
         if self.seconds <= 0:
             return
         with self._lock:
+            if epoch != self.epoch:
+                return
             if len(self._entries) >= self.size:
                 self._entries.clear()
             self._entries[_hash(secret)] = (principal, time.monotonic() + self.seconds)
 
     def forget(self, key_id: uuid.UUID) -> None:
         with self._lock:
+            self.epoch += 1
             self._entries = {h: e for h, e in self._entries.items() if e[0].key_id != key_id}
+
+    def clear(self) -> None:
+        with self._lock:
+            self.epoch += 1
+            self._entries = {}
