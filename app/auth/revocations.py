@@ -78,7 +78,7 @@ class Listener:
                 with self._connect() as connection:
                     self._connection = connection
                     self._listen(connection)
-            except psycopg.Error as error:
+            except Exception as error:  # the database may be down: listen again, never die
                 if not self._stopping.is_set():
                     log.warning("key revocations unheard (%s): every key is looked up", type(error).__name__)
             finally:

@@ -264,7 +264,7 @@ class Hammer:
 @pytest.mark.postgresql_only
 def test_a_revocation_reaches_every_worker_of_tousu_serve(served: str, settings: Settings) -> None:
     admin = {"Authorization": f"Bearer {issue_key(settings, Role.admin)}", "X-Actor": "admin-01"}
-    reaches = []
+    reaches, sent = [], 0
     for _ in range(ROUNDS):
         created = httpx.post(served + "/v1/api-keys", json={"name": "临时", "role": "admin"}, headers=admin).json()
         hammer = Hammer(served, created["key"])
@@ -286,8 +286,9 @@ def test_a_revocation_reaches_every_worker_of_tousu_serve(served: str, settings:
         issued_after = [status for started, status in hammer.issues if started > revoked and status != 401]
         assert not issued_after, f"key creation with the revoked key answered {issued_after}"
         reaches.append(max([started - revoked for started in accepted] + [0.0]))
+        sent += len(hammer.reads) + len(hammer.issues)
+    late = sorted(round(reach * 1000, 1) for reach in reaches if reach > 0)
     print(  # the figures the README quotes; run with -s to see them
-        f"\nrevocation reach over {ROUNDS} rounds: max {max(reaches) * 1000:.1f} ms, "
-        f"median {statistics.median(reaches) * 1000:.1f} ms; rounds with a request accepted after the answer: "
-        f"{sum(r > 0 for r in reaches)}"
+        f"\nrevocation reach over {ROUNDS} rounds ({sent} requests with the key): max {max(reaches) * 1000:.1f} ms, "
+        f"median {statistics.median(reaches) * 1000:.1f} ms; accepted after the answer in {len(late)} rounds: {late} ms"
     )
