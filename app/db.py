@@ -171,6 +171,7 @@ class Database:
     # no switching back and forth, and one returned has no transaction to roll back. SQLite needs its BEGIN
     # IMMEDIATE: there this is the write engine.
     single_statements: Engine
+    settings: Settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -185,6 +186,7 @@ class Database:
             writers=sessionmaker(write_engine, expire_on_commit=False),
             write_engine=write_engine,
             single_statements=single_statements,
+            settings=settings,
         )
 
     def dispose(self) -> None:

@@ -64,6 +64,10 @@ class Forbidden(TousuError):
     status, slug, title = 403, "forbidden", "This API key's role may not do this"
 
 
+class NotOwnUnit(Forbidden):
+    slug, title = "not-own-unit", "A store key speaks for its own store only"
+
+
 class NotFound(TousuError):
     status, slug, title = 404, "not-found", "Not found"
 

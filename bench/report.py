@@ -35,6 +35,7 @@ from app.config import Settings
 from app.main import create_app
 from app.reports import service
 from app.reports.schemas import GroupBy
+from app.visibility import Viewer
 from bench import report_seed
 
 DATABASE = "tousu_bench_report"
@@ -121,7 +122,7 @@ def measure(settings: Settings, rounds: int, explain: bool) -> list[tuple[str, f
 
             results.append((f"HTTP {name}", timed(request, rounds)))
         the_period = service.period(datetime(2026, 10, 1).date(), datetime(2026, 10, 31).date(), settings.tz)
-        where = service.Scope(the_period.start, the_period.end, None, datetime.now(UTC))
+        where = service.Scope(the_period.start, the_period.end, Viewer(), datetime.now(UTC))
 
         def alone(group_by: GroupBy | None = None) -> None:
             with db.readers() as session:

@@ -1,11 +1,16 @@
-"""Complainants' contact details: phone normalisation and the masks a store sees."""
+"""Complainants' contact details: phone normalisation, the masks a responsible unit sees, and their redaction from
+free text."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _SEPARATORS = re.compile(r"[\s\-()（）]")
 _MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+# In free text: a mainland mobile however it is spaced, and any e-mail address.
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d(?:[\s\-]?\d){8}(?!\d)")
+_EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 
 
 def normalize_phone(raw: str) -> str:
@@ -31,17 +36,44 @@ def normalize_phone(raw: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
-    """``13812348000`` → ``138****8000``: the first three and last four digits stay."""
-    if len(phone) <= 7:
-        return "*" * (len(phone) - 4) + phone[-4:] if len(phone) > 4 else "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    """A mainland mobile keeps its first three and last four digits (``138****8000``); any other number only its
+    last two (``******66``), since a landline's area code and exchange narrow it down to a few hundred lines."""
+    if _MAINLAND_MOBILE.fullmatch(phone):
+        return phone[:3] + "****" + phone[-4:]
+    plus = "+" if phone.startswith("+") else ""
+    digits = phone[len(plus) :]
+    return plus + "*" * (len(digits) - 2) + digits[-2:]
 
 
 def mask_name(name: str) -> str:
-    """``张三`` → ``张*``: the first character stays."""
+    """``张三`` → ``张*``, ``欧阳娜娜`` → ``欧***``; a one-character name is all hidden (``*``)."""
+    if len(name) <= 1:
+        return "*" * len(name)
     return name[:1] + "*" * (len(name) - 1)
 
 
 def mask_email(email: str) -> str:
+    """``zhangsan@example.com`` → ``z***@example.com``."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Whose details a text must not show a responsible unit: the complainant's."""
+
+    name: str
+    phone: str
+    email: str | None = None
+
+    def redact(self, text: str) -> str:
+        """``text`` with the complainant's name, phone and e-mail, and any other mobile number or e-mail address,
+        replaced by their masks: an agent's notes and the description often quote them."""
+        if len(self.name) >= 2:  # a one-character name would blank that character everywhere in the text
+            text = text.replace(self.name, mask_name(self.name))
+        if self.email:
+            text = re.sub(re.escape(self.email), mask_email(self.email), text, flags=re.IGNORECASE)
+        spelled = r"[\s\-]?".join(re.escape(digit) for digit in self.phone.lstrip("+"))
+        text = re.sub(rf"(?<!\d){spelled}(?!\d)", mask_phone(self.phone), text)
+        text = _MOBILE_IN_TEXT.sub(lambda found: mask_phone(_SEPARATORS.sub("", found.group())), text)
+        return _EMAIL_IN_TEXT.sub(lambda found: mask_email(found.group()), text)

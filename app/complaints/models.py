@@ -161,6 +161,9 @@ class ComplaintEvent(Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=dict)
+    # The complaint as this change left it (ComplaintOut without its identity and the complainant's contact):
+    # webhooks show it as it was when the event happened. NULL on notes and on entries older than migration 0009.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
     # The outbox mark: NULL until the webhook dispatcher has turned the event into deliveries (app/webhooks).
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -28,6 +28,7 @@ from app.errors import (
     IllegalMove,
     InvalidInput,
     NotFound,
+    NotOwnUnit,
     PreconditionFailed,
     Unauthorized,
 )
@@ -35,13 +36,14 @@ from app.preconditions import IfMatch, etag
 from app.sla.policy import ClockKind
 from app.threads import in_thread
 from app.types import Text
+from app.visibility import Viewer
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
 
 ComplaintId = Annotated[uuid.UUID, Field(description="The complaint's stable id.")]
 READ_ERRORS = errors.responses(Unauthorized, NotFound, 422, 503)
 WRITE_ERRORS = errors.responses(
-    Unauthorized, Forbidden, NotFound, IllegalMove, GuardRefused, PreconditionFailed, 413, InvalidInput, 503
+    Unauthorized, Forbidden, NotOwnUnit, NotFound, IllegalMove, GuardRefused, PreconditionFailed, 413, InvalidInput, 503
 )
 IfMatchHeader = Annotated[
     str | None,
@@ -62,8 +64,8 @@ def _out(
     session: Session, complaint: Complaint, principal: Principal, settings: Settings, response: Response
 ) -> s.ComplaintOut:
     response.headers["ETag"] = etag(complaint.version)
-    earlier = service.earlier_complaints(session, [complaint], principal)[complaint.id]
-    return s.ComplaintOut.build(complaint, principal, workflow.moves_for(complaint, principal), settings, earlier)
+    (out,) = service.show(session, [complaint], principal, settings)
+    return out
 
 
 @router.post(
@@ -118,8 +120,9 @@ def _register(db: Database, settings: Settings, body: s.ComplaintCreate, actor: 
                     },
                 )
         complaint, earlier = service.register(connection, body, actor, settings)
-        allowed = workflow.moves_for(complaint, principal)
-        out = s.ComplaintOut.build(complaint, principal, allowed, settings, earlier)
+        out = Viewer.of(principal).complaint(
+            s.ComplaintOut.build(complaint, workflow.moves_for(complaint, principal), settings, earlier)
+        )
         if key is not None:
             idempotency.remember(
                 connection,
@@ -184,11 +187,7 @@ def list_complaints(
         clock_kind=query.clock_kind,
     )
     rows, next_cursor = service.search(session, principal, filters, limit=query.limit, cursor=query.cursor)
-    earlier = service.earlier_complaints(session, rows, principal)
-    items = [
-        s.ComplaintOut.build(c, principal, workflow.moves_for(c, principal), settings, earlier[c.id]) for c in rows
-    ]
-    return s.ComplaintPage(items=items, next_cursor=next_cursor)
+    return s.ComplaintPage(items=service.show(session, rows, principal, settings), next_cursor=next_cursor)
 
 
 @router.get(
@@ -212,20 +211,22 @@ def read_complaint(
     "/complaints/{complaint_id}/events",
     summary="The complaint's history",
     description="Every move, note and store feedback, oldest first: move, from and to state, actor, API key, time "
-    "and what was sent.",
+    "and what was sent. A store key reads the entries of its own store (no internal note, no other store's "
+    "feedback or clocks), with the complainant's details masked in every text.",
     responses=READ_ERRORS,
 )
 def complaint_history(
     complaint_id: ComplaintId, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
 ) -> list[s.EventOut]:
-    return [s.EventOut.build(e, settings.tz) for e in service.history(session, complaint_id, principal)]
+    return service.history(session, complaint_id, principal, settings)
 
 
 @router.post(
     "/complaints/{complaint_id}/notes",
     status_code=status.HTTP_201_CREATED,
     summary="Add an internal note",
-    description="A note for colleagues; it changes no state and is kept in the history.",
+    description="A note for colleagues; it changes no state and is kept in the history. Internal unless "
+    "`visible_to_unit` is true: then the store the complaint is dispatched to reads it too.",
     responses=errors.responses(Unauthorized, Forbidden, NotFound, PreconditionFailed, 413, 422, 503),
 )
 def add_note(

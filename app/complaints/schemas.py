@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from app.auth.principal import Principal
 from app.complaints import contact
 from app.complaints.models import (
     Category,
@@ -178,6 +177,11 @@ class ReopenBody(Body):
 
 class NoteBody(Body):
     text: Text(5_000) = Field(examples=["客户来电催促处理进度"])
+    visible_to_unit: bool = Field(
+        False,
+        description="Also shown to the store the complaint is dispatched to (its key and its webhooks). "
+        "Default: an internal note, for the company's own roles only.",
+    )
 
 
 class ComplainantOut(BaseModel):
@@ -185,6 +189,12 @@ class ComplainantOut(BaseModel):
     phone: str = Field(examples=["13812348000"])
     email: str | None = None
     customer_ref: str | None = None
+
+    @classmethod
+    def of(cls, c: Complaint) -> ComplainantOut:
+        return cls(
+            name=c.complainant_name, phone=c.complainant_phone, email=c.complainant_email, customer_ref=c.customer_ref
+        )
 
 
 class RemedyOut(BaseModel):
@@ -217,6 +227,16 @@ class EarlierComplaintsOut(BaseModel):
 
     count: int = Field(description="Complaints registered earlier from the same phone number (any channel, any store).")
     last: LastComplaintOut | None = Field(description="The most recent of them.")
+
+    @classmethod
+    def of(cls, earlier: Earlier, tz: ZoneInfo) -> EarlierComplaintsOut:
+        last = earlier.last
+        shown = None
+        if last is not None:
+            shown = LastComplaintOut(
+                id=last.id, number=last.number, state=last.state, received_at=last.received_at.astimezone(tz)
+            )
+        return cls(count=earlier.count, last=shown)
 
 
 class ComplaintOut(BaseModel):
@@ -260,27 +280,14 @@ class ComplaintOut(BaseModel):
     )
 
     @classmethod
-    def build(
-        cls, c: Complaint, principal: Principal, allowed: list[str], settings: Settings, earlier: Earlier
-    ) -> ComplaintOut:
+    def build(cls, c: Complaint, allowed: list[str], settings: Settings, earlier: Earlier) -> ComplaintOut:
+        """The complaint in full; what a caller may see of it is ``app.visibility.Viewer.complaint``."""
         tz = settings.tz
         now = utcnow()
 
         def local(dt: datetime | None) -> Any:
             return dt.astimezone(tz) if dt is not None else None
 
-        complainant = ComplainantOut(
-            name=c.complainant_name,
-            phone=c.complainant_phone,
-            email=c.complainant_email,
-            customer_ref=c.customer_ref,
-        )
-        if principal.is_store:
-            complainant = ComplainantOut(
-                name=contact.mask_name(c.complainant_name),
-                phone=contact.mask_phone(c.complainant_phone),
-                email=contact.mask_email(c.complainant_email) if c.complainant_email else None,
-            )
         remedy = (
             RemedyOut(
                 kind=c.remedy_kind,
@@ -296,7 +303,7 @@ class ComplaintOut(BaseModel):
             state=c.state,
             version=c.version,
             owner=c.owner,
-            complainant=complainant,
+            complainant=ComplainantOut.of(c),
             channel=c.channel,
             category=c.category,
             priority=c.priority,
@@ -323,18 +330,23 @@ class ComplaintOut(BaseModel):
             updated_at=local(c.updated_at),
             clocks=[ClockOut.build(clock, settings, now) for clock in c.clocks],
             allowed_moves=allowed,
-            earlier_complaints=EarlierComplaintsOut(
-                count=earlier.count,
-                last=LastComplaintOut(
-                    id=earlier.last.id,
-                    number=earlier.last.number,
-                    state=earlier.last.state,
-                    received_at=local(earlier.last.received_at),
-                )
-                if earlier.last is not None
-                else None,
-            ),
+            earlier_complaints=EarlierComplaintsOut.of(earlier, tz),
         )
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a history entry keeps of the complaint as a change left it: everything but its identity, the
+        complainant's contact (kept on the complaint alone, so that erasing it there erases it everywhere) and what
+        depends on the reader."""
+        return self.model_dump(mode="json", exclude=NOT_IN_SNAPSHOT)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any], c: Complaint, earlier: Earlier, tz: ZoneInfo) -> ComplaintOut:
+        """The complaint as a history entry's snapshot shows it, with its identity and contact as they are now."""
+        identity = {"id": c.id, "number": c.number, "complainant": ComplainantOut.of(c), "allowed_moves": []}
+        return cls.model_validate({**snapshot, **identity, "earlier_complaints": EarlierComplaintsOut.of(earlier, tz)})
+
+
+NOT_IN_SNAPSHOT = {"id", "number", "complainant", "allowed_moves", "earlier_complaints"}
 
 
 class ComplaintPage(BaseModel):

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, Select, exists, select
+from sqlalchemy import ColumnElement, Connection, exists, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
 from app.complaints import repository, workflow
 from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, Priority, State
-from app.complaints.schemas import ComplaintCreate
+from app.complaints.schemas import ComplaintCreate, ComplaintOut, EventOut
 from app.config import Settings
 from app.db import transient, utcnow, uuid7
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
@@ -25,6 +25,7 @@ from app.preconditions import IfMatch
 from app.sla import clocks
 from app.sla.models import Clock, ClockState
 from app.sla.policy import ClockKind
+from app.visibility import Viewer, contact_of
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -77,30 +78,39 @@ def register(
         payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
     )
     started = clocks.at_registration(connection, complaint, settings)
+    set_committed_value(complaint, "clocks", [started.clock])
+    complaint.number = ""  # drawn by the write below; a snapshot leaves it out
+    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
+    events = [entry, *started.events]
+    for event in events:
+        event.snapshot = snapshot
     day = now.astimezone(settings.tz).date()
     complaint.number, earlier = repository.write_registration(
-        connection, row, [entry, *started.events], started.clock, started.started, day
+        connection, row, events, started.clock, started.started, day
     )
-    set_committed_value(complaint, "clocks", [started.clock])
     return complaint, earlier
 
 
 def earlier_complaints(
-    session: Session, complaints: list[Complaint], principal: Principal
+    session: Session, complaints: list[Complaint], viewer: Viewer
 ) -> dict[uuid.UUID, repository.Earlier]:
-    store_id = principal.store_id if principal.is_store else None
-    return repository.earlier_complaints(session, [c.id for c in complaints], store_id)
+    """For each complaint, the complaints its phone made before, of those the viewer may read."""
+    return repository.earlier_complaints(session, [c.id for c in complaints], viewer.store_id)
 
 
-def _visible_to(query: Select[tuple[Complaint]], principal: Principal) -> Select[tuple[Complaint]]:
-    if principal.is_store:
-        return query.where(Complaint.responsible_store_id == principal.store_id)
-    return query
+def show(session: Session, complaints: list[Complaint], principal: Principal, settings: Settings) -> list[ComplaintOut]:
+    """The complaints as this key may see them, each with the moves it may make now."""
+    viewer = Viewer.of(principal)
+    earlier = earlier_complaints(session, complaints, viewer)
+    return [
+        viewer.complaint(ComplaintOut.build(c, workflow.moves_for(c, principal), settings, earlier[c.id]))
+        for c in complaints
+    ]
 
 
 def get(session: Session, complaint_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Complaint:
     """The complaint, if this key may see it; otherwise NotFound, so that ids do not leak."""
-    query = _visible_to(select(Complaint).where(Complaint.id == complaint_id), principal)
+    query = Viewer.of(principal).complaints(select(Complaint).where(Complaint.id == complaint_id))
     if for_update:
         query = query.with_for_update()
     complaint = session.scalar(query)
@@ -126,6 +136,7 @@ def apply_move(
         raise Forbidden(f"role {principal.role} may not {name}", allowed_roles=sorted(move.roles))
     if if_match is not None:
         if_match.check(complaint.version)
+    body = Viewer.of(principal).own_unit(body)
     request = workflow.MoveRequest(actor=actor.name, principal=principal, at=utcnow(), body=body)
     try:
         entry = workflow.fire(complaint, name, request)
@@ -144,7 +155,20 @@ def apply_move(
     clocks.after_move(session, complaint, name, request.at, actor.name, settings)
     session.flush()
     session.expire(complaint, ["clocks"])  # reloaded with the clocks just started or stopped
+    keep_snapshot(session, complaint, entry.id, settings)
     return complaint
+
+
+def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, settings: Settings) -> None:
+    """The complaint as this transaction leaves it, kept on the history entries the transaction wrote (from
+    ``first_entry_id`` on: the complaint is locked, so they are all this transaction's)."""
+    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
+    session.execute(
+        update(ComplaintEvent)
+        .where(ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.id >= first_entry_id)
+        .values(snapshot=snapshot)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def add_note(
@@ -164,10 +188,16 @@ def add_note(
     return entry
 
 
-def history(session: Session, complaint_id: uuid.UUID, principal: Principal) -> list[ComplaintEvent]:
+def history(session: Session, complaint_id: uuid.UUID, principal: Principal, settings: Settings) -> list[EventOut]:
+    """The complaint's history, oldest first, as this key may read it."""
     complaint = get(session, complaint_id, principal)
     query = select(ComplaintEvent).where(ComplaintEvent.complaint_id == complaint.id).order_by(ComplaintEvent.id)
-    return list(session.scalars(query))
+    viewer, contact = Viewer.of(principal), contact_of(complaint)
+    return [
+        viewer.entry(EventOut.build(entry, settings.tz), contact)
+        for entry in session.scalars(query)
+        if viewer.sees_entry(entry)
+    ]
 
 
 @dataclass(frozen=True)
@@ -188,7 +218,9 @@ def search(
     session: Session, principal: Principal, filters: Filters, *, limit: int, cursor: str | None
 ) -> tuple[list[Complaint], str | None]:
     """Newest first; keyset pagination on the time-ordered id, so a page costs the same at any depth."""
-    query = _visible_to(select(Complaint), principal)
+    viewer = Viewer.of(principal)
+    viewer.refuse_personal_filters(phone=filters.phone)
+    query = viewer.complaints(select(Complaint))
     for column, value in (
         (Complaint.state, filters.state),
         (Complaint.store_id, filters.store_id),

@@ -67,7 +67,7 @@ def _dispatched_store(complaint: Complaint, move: MoveRequest) -> str | None:
     dispatched = complaint.responsible_store_id
     if dispatched is None:
         return "the complaint was not dispatched to a store"
-    store = move.principal.store_id if move.principal.is_store else (move.body.store_id or dispatched)
+    store = move.body.store_id or dispatched  # a store key's body names its own store (Viewer.own_unit)
     if store != dispatched:
         return f"feedback for store {store} but the complaint was dispatched to store {dispatched}"
     return None
@@ -143,8 +143,10 @@ def _investigate(event: EventData) -> None:
 
 
 def _store_feedback(event: EventData) -> None:
-    complaint, body = event.model, _request(event).body
-    complaint.responsibility = body.responsibility
+    complaint, move = event.model, _request(event)
+    complaint.responsibility = move.body.responsibility
+    # The history entry names the store the feedback is for, also when a handler records it on its behalf.
+    move.body = move.body.model_copy(update={"store_id": complaint.responsible_store_id})
 
 
 def _set_remedy(complaint: Complaint, body: Any) -> None:

@@ -36,6 +36,7 @@ from app.complaints.models import Complaint, RemedyKind, Satisfaction, State
 from app.db import UTCDateTime
 from app.sla.models import Clock, ClockState
 from app.sla.policy import ClockKind
+from app.visibility import Viewer
 
 RESOLVED = (State.resolved, State.revisited)
 OPEN = (State.accepted, State.investigating, State.awaiting_approval)
@@ -53,19 +54,17 @@ Tally = Counter[str]
 
 @dataclass(frozen=True)
 class Scope:
-    """The complaints a report reads: received in the period, and for a store key only its own store's."""
+    """The complaints a report reads: received in the period, and of those only what the viewer may read."""
 
     start: datetime
     end: datetime
-    store_id: str | None
+    viewer: Viewer
     now: datetime  # running clocks past their deadline at this moment count as breached
 
     def select(self, *columns: Any) -> Select[Any]:
         query = select(*columns).select_from(Complaint)
         query = query.where(Complaint.received_at >= self.start, Complaint.received_at < self.end)
-        if self.store_id is not None:
-            query = query.where(Complaint.responsible_store_id == self.store_id)
-        return query
+        return self.viewer.complaints(query)
 
 
 TOTAL = "\x00total"  # the total's entry in what the queries return; no store or department is named so

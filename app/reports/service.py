@@ -20,6 +20,7 @@ from app.reports import queries
 from app.reports import schemas as s
 from app.reports.queries import STORE, TOTAL, Scope, Tally
 from app.sla.policy import ClockKind
+from app.visibility import Viewer
 
 TOP_CAUSES = 10
 RATE_DIGITS = 4
@@ -44,8 +45,7 @@ def period(first: date, last: date, tz: ZoneInfo) -> s.Period:
 
 
 def scope(the_period: s.Period, principal: Principal, now: datetime) -> Scope:
-    store_id = principal.store_id if principal.is_store else None
-    return Scope(the_period.start, the_period.end, store_id, now)
+    return Scope(the_period.start, the_period.end, Viewer.of(principal), now)
 
 
 def _prepare(session: Session) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from app.complaints.models import RemedyKind
@@ -41,4 +42,16 @@ def _flatten(row: Row) -> dict[str, Any]:
 def _items(prefix: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
         return [item for key, inner in value.items() for item in _items(f"{prefix}{key}_", inner)]
-    return [(prefix.rstrip("_"), "" if value is None else value)]
+    return [(prefix.rstrip("_"), "" if value is None else safe_cell(value))]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (``=cmd|' /C calc'!A0``, ``@SUM(...)``) is prefixed
+    with ``'`` so that Excel and LibreOffice show it as text (OWASP, CSV injection); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value

@@ -5,7 +5,6 @@ Everything here runs in the caller's transaction: a move and the clocks it start
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from app.complaints.models import Complaint, ComplaintEvent, State
+from app.complaints.models import Complaint, ComplaintEvent
 from app.config import Settings
 from app.db import uuid7
 from app.sla.calendar import Calendar, Day
@@ -87,16 +86,8 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in detail.items()}
 
 
-@dataclass(frozen=True)
-class ComplaintRef:
-    """What an event needs of its complaint."""
-
-    id: uuid.UUID
-    state: State
-
-
 def complaint_event(
-    session: Session, complaint: Complaint | ComplaintRef, move: str, at: datetime, payload: dict[str, Any]
+    session: Session, complaint: Complaint, move: str, at: datetime, payload: dict[str, Any]
 ) -> ComplaintEvent:
     """An event in the complaint's history written by tousu itself (no API key, no person)."""
     entry = system_event(complaint, move, at, payload)
@@ -117,18 +108,18 @@ def clock_detail(clock: Clock) -> dict[str, Any]:
 
 
 def breach_events(
-    session: Session, complaint: Complaint | ComplaintRef, clock: Clock, at: datetime, **extra: Any
-) -> None:
+    session: Session, complaint: Complaint, clock: Clock, at: datetime, **extra: Any
+) -> list[ComplaintEvent]:
     """A breach in the complaint's history, and its escalation to supervisors."""
     payload = {**clock_detail(clock), **extra}
-    complaint_event(session, complaint, "sla.breached", at, payload)
     reason = f"{clock.kind.value} breached"
-    complaint_event(session, complaint, "complaint.escalated", at, {**payload, "reason": reason})
+    return [
+        complaint_event(session, complaint, "sla.breached", at, payload),
+        complaint_event(session, complaint, "complaint.escalated", at, {**payload, "reason": reason}),
+    ]
 
 
-def system_event(
-    complaint: Complaint | ComplaintRef, move: str, at: datetime, payload: dict[str, Any]
-) -> ComplaintEvent:
+def system_event(complaint: Complaint, move: str, at: datetime, payload: dict[str, Any]) -> ComplaintEvent:
     return ComplaintEvent(
         complaint_id=complaint.id,
         move=move,

@@ -16,6 +16,7 @@ from app.dependencies import CurrentSettings, ReadSession, WriteSession
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.sla import service
 from app.sla.schemas import ClockExplained, DayChanged, DayIn, DayOut
+from app.visibility import Viewer
 
 router = APIRouter(prefix="/v1")
 
@@ -29,14 +30,17 @@ Day = Annotated[date, Path(description="A local date, YYYY-MM-DD.", examples=["2
     description="Every clock of the complaint (store feedback, written reply, follow-up, one entry per run), "
     "with its deadline explained: the rule, and for working-day clocks each day from the start to the due "
     "day, counted or skipped and why (weekend, the holiday's name, an adjusted working day, an override); and "
-    "what happened to it (started, warned, breached, met, recomputed).",
+    "what happened to it (started, warned, breached, met, recomputed). A store key sees no other store's "
+    "feedback clock.",
     responses=errors.responses(Unauthorized, NotFound, 422, 503),
 )
 def explain_clocks(
     complaint_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
 ) -> list[ClockExplained]:
     complaint = complaints.get(session, complaint_id, principal)
-    return [service.explain(session, clock, settings) for clock in service.clocks_of(session, complaint.id)]
+    viewer = Viewer.of(principal)
+    clocks = [clock for clock in service.clocks_of(session, complaint.id) if viewer.sees_clock(clock)]
+    return [service.explain(session, clock, settings) for clock in clocks]
 
 
 @router.get(

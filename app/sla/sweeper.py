@@ -11,18 +11,21 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.complaints import repository
-from app.complaints.models import Complaint, State
+from app.complaints.models import Complaint, ComplaintEvent
+from app.complaints.repository import NONE_EARLIER
+from app.complaints.schemas import ComplaintOut
 from app.config import Settings
 from app.db import Database, utcnow
 from app.idempotency import purge_expired
-from app.sla.clocks import ComplaintRef, breach_events, clock_detail, complaint_event, record_event
+from app.sla.clocks import breach_events, clock_detail, complaint_event, record_event
 from app.sla.models import Clock, ClockState
 
 log = logging.getLogger("tousu.sweeper")
@@ -41,44 +44,49 @@ class Swept:
         return self
 
 
-def sweep_batch(session: Session, now: datetime, *, batch: int = BATCH) -> Swept:
+def sweep_batch(session: Session, now: datetime, settings: Settings, *, batch: int = BATCH) -> Swept:
     """Fire what is due in one batch of clocks, in the caller's transaction."""
     query = select(Clock).where(Clock.next_check_at <= now).order_by(Clock.next_check_at).limit(batch)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     due = list(session.scalars(query))
-    # The complaints' states, by primary key: only what the events need (no complaint rows or clocks loaded).
-    states = _lock_complaints(session, {clock.complaint_id for clock in due})
+    complaints = _lock_complaints(session, {clock.complaint_id for clock in due})
     swept = Swept()
+    written: dict[uuid.UUID, list[ComplaintEvent]] = defaultdict(list)
     for clock in due:
-        if clock.complaint_id not in states:
+        complaint = complaints.get(clock.complaint_id)
+        if complaint is None:
             continue
-        complaint = ComplaintRef(clock.complaint_id, states[clock.complaint_id])
         if clock.due_at <= now:
             clock.state = ClockState.breached
             clock.breached_at = clock.due_at  # when it was breached; the event's time says when it was noticed
             clock.next_check_at = None
             record_event(session, clock, "breached", now, due_at=clock.due_at)
-            breach_events(session, complaint, clock, now)
+            written[complaint.id] += breach_events(session, complaint, clock, now)
             swept.breached += 1
         else:
             clock.warned_at = now
             clock.next_check_at = clock.due_at
             record_event(session, clock, "warned", now, due_at=clock.due_at)
-            complaint_event(session, complaint, "sla.warning", now, clock_detail(clock))
+            written[complaint.id].append(complaint_event(session, complaint, "sla.warning", now, clock_detail(clock)))
             swept.warned += 1
+    for complaint_id, entries in written.items():
+        # The clocks loaded with the complaint are the ones changed above (one identity map): as the sweep left them.
+        snapshot = ComplaintOut.build(complaints[complaint_id], [], settings, NONE_EARLIER).snapshot()
+        for entry in entries:
+            entry.snapshot = snapshot
     session.flush()
     return swept
 
 
-def _lock_complaints(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, State]:
-    """The states of the complaints, locked on PostgreSQL like a move locks its complaint, so that a complaint's
+def _lock_complaints(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Complaint]:
+    """The complaints, with their clocks, locked on PostgreSQL like a move locks its complaint, so that a complaint's
     history has one writer at a time and its entries' order is their commit order (its webhooks go out in that
     order). A complaint a move holds is skipped, not waited for: the move may be waiting for one of our clocks."""
-    query = select(Complaint.id, Complaint.state).where(Complaint.id.in_(ids))
+    query = select(Complaint).where(Complaint.id.in_(ids)).options(selectinload(Complaint.clocks))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return {row.id: row.state for row in session.execute(query)}
+    return {complaint.id: complaint for complaint in session.scalars(query)}
 
 
 def sweep(db: Database, now: datetime | None = None, *, batch: int = BATCH) -> Swept:
@@ -86,7 +94,7 @@ def sweep(db: Database, now: datetime | None = None, *, batch: int = BATCH) -> S
     total = Swept()
     while True:
         with db.writers.begin() as session:
-            swept = sweep_batch(session, now or utcnow(), batch=batch)
+            swept = sweep_batch(session, now or utcnow(), db.settings, batch=batch)
         total += swept
         if swept.warned + swept.breached < batch:
             break

@@ -90,6 +90,10 @@ def claim(session: Session, now: datetime, limit: int, settings: Settings) -> li
     until = now + lease(settings)
     claimed = []
     for row, endpoint in session.execute(query).all():
+        if row.generation != endpoint.generation and not outbox.rebuild(session, row, endpoint, settings):
+            # Built for the endpoint's earlier URL or binding, and the endpoint as it is now does not get it.
+            row.status, row.failed_at, row.next_attempt_at = DeliveryStatus.failed, now, None
+            continue
         row.claimed_until = until
         claimed.append(
             Claimed(

@@ -41,6 +41,9 @@ class WebhookEndpoint(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Rises when the URL or the store binding changes: a delivery built for an earlier generation is rebuilt for
+    # the endpoint as it is now before it is sent (app/webhooks/outbox.py).
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
 
 class WebhookDelivery(Base):
@@ -62,6 +65,7 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))  # the endpoint's, as built
 
     __table_args__ = (
         Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),

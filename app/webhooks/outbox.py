@@ -10,7 +10,6 @@ one writer anyway), so the deliveries of one complaint are made in the order of 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Update, func, select, update
@@ -20,9 +19,9 @@ from app.complaints import service as complaint_service
 from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.repository import Earlier
 from app.config import Settings
+from app.visibility import Viewer
 from app.webhooks import events
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from app.webhooks.schemas import EventType
 
 BATCH = 500
 FAN_OUT_LOCK = 0x7475_7375_0001  # pg_try_advisory_xact_lock key: "tusu" 1
@@ -63,32 +62,22 @@ def _deliveries(
     complaints: dict[uuid.UUID, Complaint] = {
         c.id: c for c in session.scalars(select(Complaint).where(Complaint.id.in_(wanted)))
     }
-    needs_context = any(e.store_id for e in endpoints) or any(t is EventType.resolved for _, t in typed)
-    context = _context(session, wanted, entries[-1].id) if needs_context else defaultdict(list)
-    earlier: dict[str | None, dict[uuid.UUID, Earlier]] = {}  # per store shown to: one query per batch
+    earlier: dict[Viewer, dict[uuid.UUID, Earlier]] = {}  # per viewer: one query per batch
     for entry, event_type in typed:
         if event_type is None:
             continue
         complaint = complaints[entry.complaint_id]
-        store = events.store_after(context[entry.complaint_id], entry)
-        bodies: dict[str | None, str] = {}  # by the store it is shown to (None: unmasked), built once per entry
+        store = events.store_then(entry, complaint)
+        bodies: dict[Viewer, str] = {}  # built once per viewer and entry
         for endpoint in endpoints:
             if not events.wants(endpoint, event_type, entry, store):
                 continue
-            if endpoint.store_id not in bodies:
-                shown_to = events.viewer(endpoint.store_id)
-                if endpoint.store_id not in earlier:
-                    earlier[endpoint.store_id] = complaint_service.earlier_complaints(
-                        session, list(complaints.values()), shown_to
-                    )
-                bodies[endpoint.store_id] = events.body(
-                    event_type,
-                    entry,
-                    complaint,
-                    context[entry.complaint_id],
-                    shown_to,
-                    earlier[endpoint.store_id][complaint.id],
-                    settings,
+            viewer = Viewer(endpoint.store_id)
+            if viewer not in bodies:
+                if viewer not in earlier:
+                    earlier[viewer] = complaint_service.earlier_complaints(session, list(complaints.values()), viewer)
+                bodies[viewer] = events.body(
+                    event_type, entry, complaint, viewer, earlier[viewer][complaint.id], settings
                 )
             session.add(
                 WebhookDelivery(
@@ -96,24 +85,31 @@ def _deliveries(
                     complaint_id=complaint.id,
                     event_id=entry.id,
                     event_type=event_type,
-                    payload=bodies[endpoint.store_id],
+                    payload=bodies[viewer],
                     status=DeliveryStatus.pending,
                     attempt_count=0,
                     next_attempt_at=now,
                     created_at=now,
+                    generation=endpoint.generation,
                 )
             )
     session.flush()
 
 
-def _context(session: Session, complaint_ids: set[uuid.UUID], last: int) -> dict[uuid.UUID, list[ComplaintEvent]]:
-    """The complaints' dispatches and proposals up to ``last``, oldest first."""
-    query = select(ComplaintEvent).where(
-        ComplaintEvent.complaint_id.in_(complaint_ids),
-        ComplaintEvent.move.in_(events.CONTEXT_MOVES),
-        ComplaintEvent.id <= last,
-    )
-    context: dict[uuid.UUID, list[ComplaintEvent]] = defaultdict(list)
-    for entry in session.scalars(query.order_by(ComplaintEvent.id)):
-        context[entry.complaint_id].append(entry)
-    return context
+def rebuild(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpoint, settings: Settings) -> bool:
+    """A delivery built for an earlier generation of its endpoint (another URL or store binding), made again for the
+    endpoint as it is now: nothing built for one target goes to another. False when the endpoint as it is now does
+    not get this event at all."""
+    delivery.generation = endpoint.generation
+    if delivery.event_id is None:  # a ping: nothing in it depends on the target
+        return True
+    entry = session.get(ComplaintEvent, delivery.event_id)
+    complaint = session.get(Complaint, delivery.complaint_id)
+    assert entry is not None and complaint is not None
+    event_type = events.type_of(entry)
+    if event_type is None or not events.wants(endpoint, event_type, entry, events.store_then(entry, complaint)):
+        return False
+    viewer = Viewer(endpoint.store_id)
+    earlier = complaint_service.earlier_complaints(session, [complaint], viewer)[complaint.id]
+    delivery.payload = events.body(event_type, entry, complaint, viewer, earlier, settings)
+    return True

@@ -162,11 +162,14 @@ def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a delivery again",
     description="The same body and `webhook-id` are sent again as soon as the dispatcher gets to it; its retry "
-    "schedule starts over.",
+    "schedule starts over. If the endpoint's URL or store changed since the delivery was made, the body is built "
+    "again for the endpoint as it is now (masked for its store), and an event the endpoint no longer gets is 409.",
     responses=errors.responses(Unauthorized, Forbidden, NotFound, Conflict, 422, 503),
 )
-def redeliver(delivery_id: uuid.UUID, _actor: CurrentActor, session: WriteSession) -> DeliveryOut:
-    delivery = service.redeliver(session, delivery_id)
+def redeliver(
+    delivery_id: uuid.UUID, _actor: CurrentActor, session: WriteSession, settings: CurrentSettings
+) -> DeliveryOut:
+    delivery = service.redeliver(session, delivery_id, settings)
     return _delivery(service.logged(session, delivery))
 
 

@@ -140,8 +140,9 @@ class EventData(BaseModel):
         examples=[{"store_id": "SZ-FT-012", "note": "请门店经理核实当班店员情况"}],
     )
     complaint: ComplaintOut = Field(
-        description="The complaint as GET /v1/complaints/{id} shows it when the event is sent out (normally within a "
-        "second of the event); masked for an endpoint bound to a store, as for a store key. `allowed_moves` is empty."
+        description="The complaint as the event left it (as GET /v1/complaints/{id} showed it right after the "
+        "change), masked for an endpoint bound to a store as for that store's key. `allowed_moves` is empty; "
+        "`earlier_complaints` is counted when the event is sent out."
     )
 
 
@@ -160,8 +161,8 @@ class ReopenedData(EventData):
 
 class ResolvedData(EventData):
     reply: str | None = Field(
-        description="The written reply this resolution approved, for the CRM to send (from the history: a later "
-        "proposal does not change it).",
+        description="The written reply this resolution approved, for the CRM to send (as the event left it: a "
+        "later proposal does not change it).",
         examples=["非常抱歉给您带来不便，我们将为您全额退款并向您致歉。"],
     )
     remedy: RemedyOut | None

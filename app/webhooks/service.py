@@ -17,7 +17,7 @@ from app.complaints import service as complaints
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
-from app.webhooks import events, signing, urls
+from app.webhooks import events, outbox, signing, urls
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import PING, EndpointCreate, EndpointUpdate, EventType, PingData, PingMessage
 
@@ -77,6 +77,7 @@ def update_endpoint(
     endpoint = get_endpoint(session, endpoint_id, for_update=True)
     sent = body.model_fields_set
     now = utcnow()
+    target = endpoint.url, endpoint.store_id
     if "url" in sent:
         endpoint.url = _checked_url(body.url, settings)
     if "description" in sent:
@@ -85,6 +86,9 @@ def update_endpoint(
         endpoint.event_types = _event_types(body.event_types)
     if "store_id" in sent:
         endpoint.store_id = body.store_id
+    if (endpoint.url, endpoint.store_id) != target:
+        # Another target: what was built for the old one is rebuilt for this one before it is sent (dispatcher).
+        endpoint.generation += 1
     if "enabled" in sent and body.enabled != endpoint.enabled:
         endpoint.enabled = body.enabled
         endpoint.disabled_reason = None if body.enabled else f"disabled by {actor.name}"
@@ -162,8 +166,9 @@ def logged(session: Session, delivery: WebhookDelivery) -> LoggedDelivery:
     return LoggedDelivery(delivery, list(session.scalars(query)))
 
 
-def redeliver(session: Session, delivery_id: uuid.UUID) -> WebhookDelivery:
-    """Send a delivery again, now, with the same body and webhook-id; its retry schedule starts over."""
+def redeliver(session: Session, delivery_id: uuid.UUID, settings: Settings) -> WebhookDelivery:
+    """Send a delivery again, now, with the same webhook-id; its retry schedule starts over. The body is the same,
+    unless the endpoint's URL or store changed since: then it is built again for the endpoint as it is now."""
     delivery = session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
     if delivery is None:
         raise NotFound(f"no webhook delivery {delivery_id}")
@@ -173,6 +178,8 @@ def redeliver(session: Session, delivery_id: uuid.UUID) -> WebhookDelivery:
         raise Conflict("the endpoint is disabled: enable it first (PATCH enabled: true)")
     if delivery.claimed_until is not None and delivery.claimed_until > now:
         raise Conflict("this delivery is being sent right now")
+    if delivery.generation != endpoint.generation and not outbox.rebuild(session, delivery, endpoint, settings):
+        raise Conflict("the endpoint's URL or store changed since, and it does not get this event any more")
     delivery.status, delivery.attempt_count, delivery.next_attempt_at = DeliveryStatus.pending, 0, now
     delivery.claimed_until = delivery.delivered_at = delivery.failed_at = None
     session.flush()

@@ -55,6 +55,20 @@ def test_csv_keeps_chinese_department_names(reporter: Caller) -> None:
     assert [row["group"] for row in rows] == ["物业工程部", "", ""]
 
 
+FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(A1:A9)", "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0"]
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_a_cell_a_spreadsheet_would_run_is_text(handler: Caller, make_caller: Any, name: str) -> None:
+    """OWASP's CSV injection: a department named as a formula comes back prefixed with ', shown as text."""
+    complaint = handler.register(received_at="2026-10-05T10:00:00+08:00", store_id=None, department="物业部")
+    handler.move(complaint["id"], "investigate", {"department": name})
+    reporter = make_caller("reporter")
+    rows = read_csv(report(reporter, headers={"Accept": "text/csv"}, group_by="department"))
+    assert [row["group"] for row in rows] == ["'" + name, ""]
+    assert rows[0]["received"] == "1"  # numbers stay numbers
+
+
 @pytest.mark.parametrize(
     ("accept", "kind"),
     [

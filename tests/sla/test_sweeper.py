@@ -303,7 +303,7 @@ def test_the_sweep_fires_exactly_the_due_clocks_through_the_index(
     event.listen(database.engine, "before_cursor_execute", capture)
     try:
         with database.writers() as session:
-            assert sweep_batch(session, now) == Swept(warned=50, breached=0)
+            assert sweep_batch(session, now, settings) == Swept(warned=50, breached=0)
             session.rollback()
     finally:
         event.remove(database.engine, "before_cursor_execute", capture)
