@@ -12,6 +12,7 @@ from app.auth.models import ApiKey, Role
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from app.dependencies import ReadSession, WriteSession
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from app.types import QueryFlag
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], dependencies=[Depends(require_role(Role.admin))])
 
@@ -40,7 +41,7 @@ def create_api_key(body: ApiKeyCreate, actor: CurrentActor, session: WriteSessio
     description="Keys without their secrets; revoked keys only when asked for.",
     responses=errors.responses(Unauthorized, Forbidden, 422),
 )
-def list_api_keys(session: ReadSession, include_revoked: Annotated[bool, Query()] = False) -> list[ApiKeyOut]:
+def list_api_keys(session: ReadSession, include_revoked: Annotated[QueryFlag, Query()] = False) -> list[ApiKeyOut]:
     return [_out(key) for key in service.list_keys(session, include_revoked=include_revoked)]
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.auth.principal import Principal
 from app.complaints import contact
@@ -28,7 +28,7 @@ from app.complaints.repository import Earlier
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
-from app.types import Text, Yuan, local_times
+from app.types import LAST_MOMENT, Moment, Text, Yuan, local_times
 
 
 class Body(BaseModel):
@@ -36,6 +36,9 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+
+# A receipt time is from 2000; service.register refuses one more than a few minutes ahead of its clock.
+ReceiptTime = Moment(datetime(2000, 1, 1, tzinfo=UTC), LAST_MOMENT)
 
 Phone = Annotated[
     str, Field(min_length=5, max_length=32, examples=["138 1234 8000"]), AfterValidator(contact.normalize_phone)
@@ -67,9 +70,10 @@ class ComplaintCreate(Body):
     external_ref: Text(100) | None = Field(
         None, description="The ticket id in the calling system.", examples=["CRM-2026-889123"]
     )
-    received_at: AwareDatetime | None = Field(
+    received_at: ReceiptTime | None = Field(
         None,
-        description="When the customer complained (with offset); default: now.",
+        description="When the customer complained (with offset): from 2000, and at most 5 minutes ahead of "
+        "tousu's clock; default: now.",
         examples=["2026-11-22T10:15:00+08:00"],
     )
     owner: Text(100) | None = Field(

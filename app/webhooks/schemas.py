@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.complaints.models import State
 from app.complaints.schemas import ComplaintOut, RemedyOut, StoreId
-from app.types import Text
+from app.types import Bool, Text
 from app.webhooks.models import DeliveryStatus
 
 
@@ -48,7 +48,7 @@ class EndpointCreate(BaseModel):
     store_id: StoreId | None = Field(
         None, description="Bind to one store: only its complaints, with the complainant masked as for store keys."
     )
-    enabled: bool = True
+    enabled: Bool = True
 
 
 class EndpointUpdate(BaseModel):
@@ -61,7 +61,7 @@ class EndpointUpdate(BaseModel):
     description: Description | None = Field(None, examples=["呼叫中心 CRM"])
     event_types: EventTypes = Field(None, min_length=1)
     store_id: StoreId | None = None
-    enabled: bool = Field(None)  # type: ignore[assignment]
+    enabled: Bool = Field(None)  # type: ignore[assignment]
 
 
 class EndpointOut(BaseModel):
