@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,8 +22,16 @@ import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Not caught by the ipaddress flags on every Python version: carrier-grade NAT and the cloud metadata service.
-_EXTRA_BLOCKED = (ipaddress.ip_network("100.64.0.0/10"), ipaddress.ip_network("169.254.0.0/16"))
+# Not caught by the ipaddress flags on every Python version: carrier-grade NAT, the cloud metadata service and the
+# deprecated IPv6 site-local range (RFC 3879), which routers may still treat as internal.
+_EXTRA_BLOCKED = (
+    ipaddress.ip_network("100.64.0.0/10"),
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fec0::/10"),
+)
+# Separators (spaces, line breaks), controls and invisible format characters. urlsplit drops tabs and line breaks
+# without a word, so "https://127.0.0.1\n.example.com/" would be looked up as 127.0.0.1.example.com.
+_NOT_IN_A_URL = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -72,6 +81,8 @@ def resolve(host: str, port: int) -> list[str]:
 
 def check_url(url: str, *, allow_private: bool) -> str:
     """Refuse a URL webhooks may not go to (scheme, credentials, host and, unless allowed, its addresses)."""
+    if any(unicodedata.category(character) in _NOT_IN_A_URL for character in url):
+        raise UnsafeTarget("the URL may not contain spaces, line breaks or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
