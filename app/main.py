@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app import errors, migrate
+from app import content_types, errors, migrate
 from app.auth.router import router as api_keys_router
 from app.auth.service import KeyCache
 from app.body_limit import BodyLimit
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
     )
+    app.add_middleware(content_types.JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     clocks.policy(settings)  # a bad TOUSU_SLA_POLICY_FILE stops the start, not the first registration
@@ -110,6 +111,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         for operation in path.values():
             # Every operation refuses unknown query parameters (reject_unknown_query): 422 is always possible.
             operation["responses"].setdefault("422", {"description": "The request does not match the schema"})
+            if "requestBody" in operation:
+                operation["responses"]["415"] = {"description": content_types.REFUSED}
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     response["content"] = {errors.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -116,12 +118,11 @@ def test_malformed_json_is_a_client_error(intake: Caller, payload: bytes) -> Non
     refused(response, 422)
 
 
-def test_a_wrong_content_type_is_refused(intake: Caller) -> None:
+def test_a_wrong_content_type_is_415(intake: Caller) -> None:
     response = intake.client.post(
         "/v1/complaints", content=b"name=zhang", headers=intake.headers({"Content-Type": "text/plain"})
     )
-    assert 400 <= response.status_code < 500
-    assert response.headers["content-type"] == "application/problem+json"
+    refused(response, 415)
 
 
 def test_an_unknown_complaint_id_shape_is_422_not_500(handler: Caller) -> None:
@@ -268,3 +269,72 @@ def test_plain_amounts_are_taken_and_shown_with_two_decimals(handler: Caller, am
     body = {"remedy": {"kind": "refund", "amount": amount}, "reply": "非常抱歉给您带来不便。"}
     proposed = handler.move(complaint_id, "propose", body)
     assert proposed["remedy"]["amount"] == shown
+
+
+# Bodies: JSON in UTF-8, or 415.
+
+REGISTRATION = json.dumps(complaint_body(), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (REGISTRATION.encode("utf-16"), "application/json"),  # with a byte-order mark
+        (REGISTRATION.encode("utf-16-le"), "application/json"),
+        (REGISTRATION.encode("utf-16-be"), "application/json"),
+        (REGISTRATION.encode("utf-32"), "application/json"),
+        (REGISTRATION.encode("utf-32-be"), "application/json"),
+        (REGISTRATION.encode("utf-16-le"), "application/json; charset=utf-16"),
+        (json.dumps(complaint_body()).encode(), "application/json; charset=latin-1"),
+        (json.dumps(complaint_body()).encode(), "application/json; charset=utf-16"),
+        (REGISTRATION.encode(), "text/plain"),
+        (REGISTRATION.encode(), "application/x-www-form-urlencoded"),
+        (REGISTRATION.encode(), "multipart/form-data; boundary=x"),
+        (REGISTRATION.encode(), None),
+    ],
+)
+def test_a_body_that_is_not_json_in_utf8_is_415(intake: Caller, content: bytes, content_type: str | None) -> None:
+    headers = intake.headers({"Content-Type": content_type} if content_type else None)
+    problem = refused(intake.client.post("/v1/complaints", content=content, headers=headers), 415)
+    assert problem["title"] == "Unsupported Media Type"
+    assert intake.get("/v1/complaints").json()["items"] == []
+
+
+def test_a_compressed_body_is_415(intake: Caller) -> None:
+    headers = intake.headers({"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    refused(intake.client.post("/v1/complaints", content=gzip.compress(REGISTRATION.encode()), headers=headers), 415)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=UTF-8", 'application/json;charset="utf-8"']
+)
+def test_json_in_utf8_is_read_whatever_the_spelling_of_its_type(intake: Caller, content_type: str) -> None:
+    headers = intake.headers({"Content-Type": content_type})
+    response = intake.client.post("/v1/complaints", content=REGISTRATION.encode(), headers=headers)
+    assert response.status_code == 201, response.text
+
+
+def test_a_merge_patch_body_is_json_too(admin: Caller) -> None:
+    endpoint = admin.post("/v1/webhook-endpoints", json={"url": "https://93.184.215.14/hooks"}).json()
+    headers = admin.headers({"Content-Type": "application/merge-patch+json"})
+    response = admin.client.patch(
+        f"/v1/webhook-endpoints/{endpoint['id']}", content=b'{"enabled": false}', headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["enabled"] is False
+
+
+def test_an_empty_body_is_still_a_missing_body_whatever_its_type(handler: Caller, supervisor: Caller) -> None:
+    complaint_id = investigating(handler)
+    handler.move(complaint_id, "propose", {"remedy": {"kind": "refund", "amount": "300"}, "reply": "全额退款。"})
+    headers = supervisor.headers({"Content-Type": "text/plain"})
+    response = supervisor.client.post(f"/v1/complaints/{complaint_id}/approve", content=b"", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "resolved"
+
+
+def test_every_operation_that_takes_a_body_documents_415(client: Any) -> None:
+    operations = [op for path in client.app.openapi()["paths"].values() for op in path.values()]
+    with_body = [op for op in operations if "requestBody" in op]
+    assert with_body and all("415" in op["responses"] for op in with_body)
+    assert all("415" not in op["responses"] for op in operations if "requestBody" not in op)
