@@ -204,6 +204,14 @@ def test_a_report_period_must_be_dates_from_1970_to_2100(make_caller: Any, param
     field_refused(make_caller("reporter").get("/v1/reports/summary", params=params), ["query", name])
 
 
+@pytest.mark.parametrize("phone", ["１３８ １２３４ ８０００", "138 1234 800٠", "138\t1234\t8000"])
+def test_a_phone_number_is_written_in_ascii_digits(intake: Caller, phone: str) -> None:
+    body = complaint_body(complainant={"name": "张三", "phone": phone})
+    field_refused(intake.post("/v1/complaints", json=body), ["body", "complainant", "phone"])
+    field_refused(intake.get("/v1/complaints", params={"phone": phone}), ["query", "phone"])
+    assert intake.get("/v1/complaints").json()["items"] == []
+
+
 # Booleans: JSON true or false in a body, true or false in a query string.
 
 

@@ -143,7 +143,9 @@ class ListQuery(BaseModel):
     category: Category | None = None
     channel: Channel | None = None
     priority: Priority | None = None
-    phone: Text(32) | None = Field(None, description="Any spelling: spaces, dashes and +86 are ignored.")
+    phone: Text(32, pattern=s.PHONE_PATTERN) | None = Field(
+        None, description="Any spelling: spaces, dashes and +86 are ignored."
+    )
     received_from: SearchMoment | None = Field(None, description="Received at or after (with offset).")
     received_to: SearchMoment | None = Field(None, description="Received before (with offset).")
     clock: ClockFilter | None = Field(

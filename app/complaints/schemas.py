@@ -40,17 +40,27 @@ class Body(BaseModel):
 # A receipt time is from 2000; service.register refuses one more than a few minutes ahead of its clock.
 ReceiptTime = Moment(datetime(2000, 1, 1, tzinfo=UTC), LAST_MOMENT)
 
+# 5 to 20 ASCII digits, with a leading + or bracket, and spaces, dashes and brackets between them.
+PHONE_PATTERN = r"^\+?[(（]?[0-9]([ ()（）-]*[0-9]){4,19}$"
 Phone = Annotated[
-    str, Field(min_length=5, max_length=32, examples=["138 1234 8000"]), AfterValidator(contact.normalize_phone)
+    str,
+    Field(min_length=5, max_length=32, pattern=PHONE_PATTERN, examples=["138 1234 8000"]),
+    AfterValidator(contact.normalize_phone),
 ]
-StoreId = Annotated[Text(64), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", examples=["SZ-FT-012"])]
+StoreId = Annotated[Text(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"), Field(examples=["SZ-FT-012"])]
 Department = Annotated[Text(100), Field(examples=["物业工程部"])]
+
+
+# The rule the model validators below enforce, stated in the OpenAPI document: one of them at least is a string.
+STORE_OR_DEPARTMENT: dict[str, Any] = {
+    "anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in ("store_id", "department")]
+}
 
 
 class ComplainantIn(Body):
     name: Text(100) = Field(examples=["张三"])
     phone: Phone
-    email: Annotated[Text(254), Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = Field(
+    email: Text(254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$") | None = Field(
         None, examples=["zhangsan@example.com"]
     )
     customer_ref: Text(100) | None = Field(None, description="The customer's id in the calling CRM.")
@@ -82,6 +92,7 @@ class ComplaintCreate(Body):
 
     model_config = ConfigDict(
         json_schema_extra={
+            **STORE_OR_DEPARTMENT,
             "examples": [
                 {
                     "complainant": {"name": "张三", "phone": "138 1234 8000"},
@@ -93,7 +104,7 @@ class ComplaintCreate(Body):
                     "external_ref": "CRM-2026-889123",
                     "received_at": "2026-11-22T10:15:00+08:00",
                 }
-            ]
+            ],
         }
     )
 
@@ -129,6 +140,8 @@ class RejectBody(Body):
 
 
 class InvestigateBody(Body):
+    model_config = ConfigDict(json_schema_extra=STORE_OR_DEPARTMENT)
+
     store_id: StoreId | None = Field(None, description="Dispatch to this store: it is sent the complaint record.")
     department: Department | None = None
     note: Text(2_000) | None = Field(None, examples=["请门店经理核实当班店员情况"])

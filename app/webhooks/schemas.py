@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +32,8 @@ class EventType(enum.StrEnum):
 
 PING = "ping"
 
-Url = Text(2000)
+# What urls.check_url takes, shown in the document (it checks, so that a refusal names the URL's fault).
+Url = Annotated[Text(2000), Field(json_schema_extra={"format": "uri", "pattern": r"^https://[^\s\x00-\x1f\x7f]+$"})]
 Description = Text(200)
 EventTypes = list[EventType] | None
 

@@ -103,10 +103,12 @@ def test_registration_refuses_targets_that_are_not_https_and_public(strict_admin
         "https://hooks\u200b.example.com/x",  # zero-width space
         "https://hooks.example.com/\x7f",
         "https://hooks.example.com/\x85x",  # next line (C1)
+        "https://hooks.example.com/%zz",  # a broken escape
+        "https://hooks.例子.com/x",  # to be written xn--fsqu00a
     ],
 )
 @pytest.mark.parametrize("allow_private", [False, True])
-def test_a_url_with_blanks_or_controls_is_refused_before_any_lookup(
+def test_a_url_with_characters_a_uri_may_not_carry_is_refused_before_any_lookup(
     client, settings: Settings, admin: Caller, monkeypatch: pytest.MonkeyPatch, url: str, allow_private: bool
 ) -> None:
     lookups = []
