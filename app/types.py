@@ -14,15 +14,18 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictBool, WithJsonSchema
 
-# NUL and other C0 controls (tab and line breaks aside) are never text a person typed; PostgreSQL also refuses NUL
-# in text, so it must be refused before it reaches the database.
-_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+# NUL and the other C0 and C1 controls (tab and line breaks aside) are never text a person typed, and some are read
+# as line breaks (NEL, form feed) by whatever shows the text; PostgreSQL also refuses NUL in text, so they are
+# refused before they reach the database.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _CONTROL = re.compile(f"[{_CONTROLS}]")
 PRINTABLE = f"^[^{_CONTROLS}]*$"
 
 
-def _printable(value: str) -> str:
-    if _CONTROL.search(value):
+def _printable(value: Any) -> Any:
+    # Before any stripping of surrounding whitespace (str_strip_whitespace), which would take a form feed or a
+    # vertical tab at either end away unseen.
+    if isinstance(value, str) and _CONTROL.search(value):
         raise ValueError("control characters (such as NUL) are not allowed")
     return value
 
@@ -37,7 +40,7 @@ def Text(max_length: int, min_length: int = 1, pattern: str | None = None) -> ty
     return Annotated[  # type: ignore[return-value]
         str,
         Field(min_length=min_length, max_length=max_length, pattern=pattern, json_schema_extra=shown),
-        AfterValidator(_printable),
+        BeforeValidator(_printable),
     ]
 
 

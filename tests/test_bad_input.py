@@ -100,6 +100,15 @@ def test_a_nul_byte_anywhere_is_422(handler: Caller) -> None:
     assert handler.get(f"{path}/events").json()[-1]["move"] == "register"
 
 
+@pytest.mark.parametrize("text", ["备注\x0c", "\x0b备注", "备\x85注", "备注\x7f", "备注\x9f"])
+def test_control_characters_are_refused_at_either_end_too(handler: Caller, text: str) -> None:
+    """A form feed or vertical tab at an end was stripped away unseen; C1 controls (NEL: a line break) were kept."""
+    complaint = handler.register()
+    response = handler.post(f"/v1/complaints/{complaint['id']}/notes", json={"text": text})
+    assert ["body", "text"] in [error["loc"] for error in refused(response, 422)["errors"]]
+    assert handler.get(f"/v1/complaints/{complaint['id']}/events").json()[-1]["move"] == "register"
+
+
 @pytest.mark.parametrize(
     "payload",
     [

@@ -47,6 +47,7 @@ Phone = Annotated[
     Field(min_length=5, max_length=32, pattern=PHONE_PATTERN, examples=["138 1234 8000"]),
     AfterValidator(contact.normalize_phone),
 ]
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
 StoreId = Annotated[Text(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"), Field(examples=["SZ-FT-012"])]
 Department = Annotated[Text(100), Field(examples=["物业工程部"])]
 
@@ -60,9 +61,7 @@ STORE_OR_DEPARTMENT: dict[str, Any] = {
 class ComplainantIn(Body):
     name: Text(100) = Field(examples=["张三"])
     phone: Phone
-    email: Text(254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$") | None = Field(
-        None, examples=["zhangsan@example.com"]
-    )
+    email: Text(254, pattern=EMAIL_PATTERN) | None = Field(None, examples=["zhangsan@example.com"])
     customer_ref: Text(100) | None = Field(None, description="The customer's id in the calling CRM.")
 
 

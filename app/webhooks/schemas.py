@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.complaints.models import State
 from app.complaints.schemas import ComplaintOut, RemedyOut, StoreId
 from app.types import Bool, Text
+from app.webhooks import urls
 from app.webhooks.models import DeliveryStatus
 
 
@@ -33,7 +34,7 @@ class EventType(enum.StrEnum):
 PING = "ping"
 
 # What urls.check_url takes, shown in the document (it checks, so that a refusal names the URL's fault).
-Url = Annotated[Text(2000), Field(json_schema_extra={"format": "uri", "pattern": r"^https://[^\s\x00-\x1f\x7f]+$"})]
+Url = Annotated[Text(2000), Field(json_schema_extra={"format": "uri", "pattern": f"^https://{urls.URI_CHARACTERS}$"})]
 Description = Text(200)
 EventTypes = list[EventType] | None
 

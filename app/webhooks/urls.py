@@ -32,7 +32,8 @@ _EXTRA_BLOCKED = (
 # What RFC 3986 lets a URI carry: no space, line break, control or non-ASCII character, however the parsers below
 # would read it (urlsplit drops tabs and line breaks without a word, so "https://127.0.0.1\n.example.com/" would be
 # looked up as 127.0.0.1.example.com). A non-ASCII host name is written in its xn-- form.
-_URI = re.compile(r"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+URI_CHARACTERS = r"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*"
+_URI = re.compile(URI_CHARACTERS)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
