@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app import errors, migrate
+from app import content_types, errors, migrate
 from app.auth.limiter import FailureLimiter
 from app.auth.revocations import watch as watch_revocations
 from app.auth.router import router as api_keys_router
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
     )
+    app.add_middleware(content_types.JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     clocks.policy(settings)  # a bad TOUSU_SLA_POLICY_FILE stops the start, not the first registration
@@ -119,6 +120,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
             if "401" in operation["responses"]:
                 # A client that keeps failing to authenticate is stopped before its key is looked at.
                 operation["responses"].setdefault("429", {"description": errors.TooManyFailures.title})
+            if "requestBody" in operation:
+                operation["responses"]["415"] = {"description": content_types.REFUSED}
             for status, response in operation.get("responses", {}).items():
                 if status.startswith(("4", "5")):
                     response["content"] = {errors.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}

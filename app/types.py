@@ -1,37 +1,146 @@
-"""Field types shared by the API schemas."""
+"""Field types shared by the API schemas.
+
+Each refuses what pydantic's lax mode would otherwise read into it: a number for a date-time, a date or a boolean
+(``0`` is not 1970-01-01 and not false), an amount in full-width digits or with an exponent, and a date-time so
+far out that converting it to UTC overflows.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictBool, WithJsonSchema
 
-# NUL and other C0 controls (tab and line breaks aside) are never text a person typed; PostgreSQL also refuses NUL
-# in text, so it must be refused before it reaches the database.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# NUL and the other C0 and C1 controls (tab and line breaks aside) are never text a person typed, and some are read
+# as line breaks (NEL, form feed) by whatever shows the text; PostgreSQL also refuses NUL in text, so they are
+# refused before they reach the database.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+PRINTABLE = f"^[^{_CONTROLS}]*$"
 
 
-def _printable(value: str) -> str:
-    if _CONTROL.search(value):
+def _printable(value: Any) -> Any:
+    # Before any stripping of surrounding whitespace (str_strip_whitespace), which would take a form feed or a
+    # vertical tab at either end away unseen.
+    if isinstance(value, str) and _CONTROL.search(value):
         raise ValueError("control characters (such as NUL) are not allowed")
     return value
 
 
-def Text(max_length: int, min_length: int = 1) -> type[str]:
+def Text(max_length: int, min_length: int = 1, pattern: str | None = None) -> type[str]:
+    """A string of ``min_length`` to ``max_length`` characters without control characters, matching ``pattern``.
+
+    The pattern goes here, not in a Field around the result: there it would be checked but missing from the
+    OpenAPI document. Without one, the document shows the control characters refused as a pattern.
+    """
+    shown = None if pattern else {"pattern": PRINTABLE}
     return Annotated[  # type: ignore[return-value]
-        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_printable)
+        str,
+        Field(min_length=min_length, max_length=max_length, pattern=pattern, json_schema_extra=shown),
+        BeforeValidator(_printable),
     ]
 
 
+# ISO 8601 (RFC 3339) in ASCII digits (`[0-9]`: in a str pattern `\d` is any Unicode digit). The parsing itself
+# is pydantic's, which also names a missing offset.
+_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso(pattern: re.Pattern[str], kind: type, example: str) -> Any:
+    def text_only(value: Any) -> Any:
+        # An instance comes from code (a service building a schema), never from a request.
+        if isinstance(value, kind) or (isinstance(value, str) and pattern.fullmatch(value)):
+            return value
+        raise ValueError(f"must be an ISO 8601 string such as {example}")
+
+    return BeforeValidator(text_only)
+
+
+def Moment(earliest: datetime, latest: datetime) -> type[datetime]:
+    """An instant from ``earliest`` to ``latest``: an ISO 8601 string with its offset."""
+
+    def within(value: datetime) -> datetime:
+        if not earliest <= value <= latest:
+            raise ValueError(f"must be from {earliest.isoformat()} to {latest.isoformat()}")
+        return value
+
+    return Annotated[  # type: ignore[return-value]
+        AwareDatetime, _iso(_MOMENT, datetime, "2026-11-22T10:15:00+08:00"), AfterValidator(within)
+    ]
+
+
+# Any instant a request can sensibly name, and none whose conversion to UTC or local time overflows.
+FIRST_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
+LAST_MOMENT = datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+SearchMoment = Moment(FIRST_MOMENT, LAST_MOMENT)
+
+
+def LocalDate(first: date, last: date) -> type[date]:
+    """A day: ``YYYY-MM-DD``, from ``first`` to ``last``."""
+
+    def within(value: date) -> date:
+        if not first <= value <= last:
+            raise ValueError(f"must be from {first} to {last}")
+        return value
+
+    return Annotated[date, _iso(_DATE, date, "2026-10-01"), AfterValidator(within)]  # type: ignore[return-value]
+
+
+# In a JSON body, a boolean is `true` or `false`: not 0, 1 or "true".
+Bool = StrictBool
+
+
+def _flag(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("must be true or false")
+
+
+# In a query string, a boolean is `true` or `false` (any case): not 1, 0, yes, no, on or off.
+QueryFlag = Annotated[bool, BeforeValidator(_flag)]
+
+
 CENT = Decimal("0.01")
+LARGEST_AMOUNT = Decimal("9999999999.99")
+_AMOUNT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
+
+
+def _plain_amount(value: Any) -> Any:
+    # Decimal() reads full-width digits, underscores, exponents, signs, surrounding blanks, NaN and -0: none of that
+    # is an amount. A JSON number arrives as an int or a float (its spelling is gone); a float keeps its sign.
+    if isinstance(value, str) and _AMOUNT.fullmatch(value):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and str(value)[0] != "-":
+        return value
+    if isinstance(value, Decimal) and not value.is_signed():
+        return value
+    raise ValueError('an amount is a number or a string of digits with at most 2 decimals, such as "300.50"')
+
 
 Yuan = Annotated[
     Decimal,
-    Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2, examples=["300.00"]),
+    BeforeValidator(_plain_amount),
+    Field(ge=0, le=LARGEST_AMOUNT, decimal_places=2),
     AfterValidator(lambda amount: amount.quantize(CENT)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(LARGEST_AMOUNT), "multipleOf": 0.01},
+                {"type": "string", "pattern": f"^{_AMOUNT.pattern}$"},
+            ],
+            "examples": ["300.00"],
+        }
+    ),
 ]
 
 

@@ -154,6 +154,7 @@ def test_a_bad_move_body_is_422_without_the_input(handler: Caller, move: str, bo
         {"received_to": "2026-11-22T10:15:00"},
         {"surprise": MARKER},
         {"store_id": MARKER * 10},
+        {"phone": MARKER},
     ],
     ids=lambda p: next(iter(p)) + ("-marker" if MARKER in str(p) else ""),
 )
@@ -164,13 +165,13 @@ def test_a_bad_query_is_422_without_the_input(handler: Caller, params: dict[str,
     assert "LEAK-7f3a9c" not in response.text
 
 
-@pytest.mark.parametrize("params", [{"phone": "LEAK-7f3a9c"}, {"cursor": "LEAK-7f3a9c"}])
+@pytest.mark.parametrize("params", [{"phone": "+86 123"}, {"cursor": "LEAK-7f3a9c"}])
 def test_a_query_refused_by_the_service_is_422_without_the_input(handler: Caller, params: dict[str, str]) -> None:
     response = handler.get("/v1/complaints", params=params)
     body = problem(response, 422)
     assert body["type"].endswith("/invalid-input")
     assert body["field"] == next(iter(params))
-    assert "LEAK-7f3a9c" not in response.text
+    assert next(iter(params.values())) not in response.text
 
 
 def test_a_malformed_id_is_422_without_the_input(handler: Caller) -> None:

@@ -1,48 +1,305 @@
-"""Schemathesis against the committed OpenAPI document and the live app: no 5xx, no response off the schema.
+"""Schemathesis against the committed OpenAPI document and a live app (real uvicorn), on SQLite and PostgreSQL.
 
-A bounded run (examples per operation below), with every check schemathesis has, over real HTTP to a real
-uvicorn, on SQLite and PostgreSQL. The key is an admin's, so every operation is reachable; a few complaints exist
-so that not every id is unknown.
+Authenticated: every case is sent with the key of a role that may make the call (admin for API keys, webhooks and
+calendar changes, intake to register, a supervisor to approve or send back, a reporter for reports, a handler for
+the rest) and an ``X-Actor``; schemathesis generates neither (both are fixed in its config and replaced per case).
+Its coverage phase still sends one request per operation without ``Authorization`` on purpose: that one is 401.
+
+Real resources: a case on one complaint, webhook endpoint, delivery or API key gets one of its own, made through
+the API just before it: for a move, a fresh complaint in the state the move starts from (dispatched to the store
+a feedback names), so that moves really succeed. What a client reads from the server before it writes is read
+too: the ETag for ``If-Match``, a cursor the server issued, a new ``Idempotency-Key`` per registration. Only the
+parts a case breaks on purpose keep their generated values.
+
+Dates: date-times and dates are drawn from strategies that mix the extremes that once overflowed (year 1 at
++14:00, year 9999 at -14:00) and the edges of the accepted ranges into ordinary values (one draw in five), and
+one draw in five is anywhere from year 1 to 9999.
+
+Cases per operation: the document's examples, schemathesis's coverage phase (boundaries, negative cases and
+request-shape probes, as many as the schema calls for) and FUZZ fuzzed cases (hypothesis's max_examples),
+positive and negative: 4 (GET /v1/webhook-endpoints, no parameters) to about 280 (registration), most 60 to 150,
+about 3,270 per database; with the resources made and schemathesis's own probes, about 6,400 requests each.
+
+Checks: every check schemathesis has, on every response, but ``positive_data_acceptance``: rules JSON Schema does
+not state (an amount by remedy kind, a handler's authority, a receipt time not ahead of the server's clock, a
+period of at most 366 days, a satisfied customer to close) refuse some schema-valid requests with 409 or 422, by
+design. In its place: no response may be 5xx, and every ``/v1`` operation must answer 2xx to at least SHARE of
+the cases generated as valid. Measured: 53% and 68% for the two reports (each date of the period is out of range
+about one draw in four, on purpose), 66-83% for the calendar (its day, likewise), resolve (a handler may grant no
+money) and revisit (an unsatisfied customer reopens), 92-100% for the other 26.
+``ignored_auth`` (a key-less and a wrong-key copy of a 2xx request must be refused) runs until it has passed
+once per operation, as in schemathesis's own runner.
+
+Time, on the project's 2 shared cores: about 2 min 20 s per database, under 5 minutes for the module.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import httpx
+import hypothesis
 import pytest
+import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+from schemathesis import checks
+from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
-from tests.conftest import ROOT, LiveServer, complaint_body
+from app.complaints import workflow
+from app.config import Settings
+from tests.conftest import ROOT, LiveServer, complaint_body, issue_key
 
-EXAMPLES = 15
+FUZZ = 50
+SHARE = 0.3
+STORE = "SZ-FT-012"
+PLACEHOLDER = "set per case"
+
+# Date-times: mostly ordinary instants since 2000 in offsets from -14:00 to +14:00, often the extremes and the
+# edges of the accepted ranges, sometimes anything from year 1 to 9999.
+OFFSETS = st.sampled_from([UTC, *(timezone(timedelta(hours=hours)) for hours in (-14, -5, 8, 14))])
+EXTREME_MOMENTS = [
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "1969-12-31T23:59:59Z",
+    "1970-01-01T00:00:00Z",
+    "1999-12-31T23:59:59+00:00",
+    "2000-01-01T00:00:00Z",
+    "2100-12-31T23:59:59Z",
+    "2101-01-01T00:00:00-14:00",
+]
 
 
-schema = schemathesis.openapi.from_dict(json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")))
+def _moments(earliest: datetime, latest: datetime) -> st.SearchStrategy[str]:
+    return st.datetimes(min_value=earliest, max_value=latest, timezones=OFFSETS).map(datetime.isoformat)
+
+
+ORDINARY_MOMENTS = _moments(datetime(2000, 1, 1, 14), datetime.now() - timedelta(days=1))
+MOMENTS = st.one_of(
+    ORDINARY_MOMENTS,
+    ORDINARY_MOMENTS,
+    ORDINARY_MOMENTS,
+    st.sampled_from(EXTREME_MOMENTS),
+    _moments(datetime(1, 1, 2), datetime(9999, 12, 30)),
+)
+EXTREME_DAYS = ["0001-01-01", "9999-12-31", "1969-12-31", "1970-01-01", "1999-12-31", "2000-01-01", "2100-12-31"]
+ORDINARY_DAYS = st.dates(date(2020, 1, 1), date(2030, 12, 31)).map(date.isoformat)
+DAYS = st.one_of(
+    ORDINARY_DAYS, ORDINARY_DAYS, ORDINARY_DAYS, st.sampled_from([*EXTREME_DAYS, "2101-01-01"]), st.dates().map(str)
+)
+schemathesis.openapi.format("date-time", MOMENTS)
+schemathesis.openapi.format("date", DAYS)
+
+config = SchemathesisConfig.from_dict(
+    {
+        # Never generated: the test sends a real key and actor with every case.
+        "headers": {"Authorization": PLACEHOLDER, "X-Actor": PLACEHOLDER},
+        "checks": {"positive_data_acceptance": {"enabled": False}},
+    }
+)
+schema = schemathesis.openapi.from_dict(
+    json.loads((ROOT / "openapi" / "openapi.json").read_text(encoding="utf-8")), config=config
+)
+
+# Who may make each call; any other operation is a handler's.
+ROLES = {
+    ("POST", "/v1/complaints"): "intake",
+    ("POST", "/v1/complaints/{complaint_id}/approve"): "supervisor",
+    ("POST", "/v1/complaints/{complaint_id}/send-back"): "supervisor",
+    ("PUT", "/v1/calendar/days/{day}"): "admin",
+    ("DELETE", "/v1/calendar/days/{day}"): "admin",
+    ("GET", "/v1/reports/summary"): "reporter",
+    ("GET", "/v1/reports/summary.svg"): "reporter",
+}
+ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhook-endpoints", "/v1/webhook-deliveries")
+ACTORS = {"intake": "agent-0042", "handler": "handler-07", "supervisor": "supervisor-03"}
+
+# How a fresh complaint reaches each state a move starts from (the handler acts).
+REPLY = "非常抱歉给您带来不便。"
+ROUTES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "accepted": [],
+    "investigating": [("investigate", {})],
+    "awaiting_approval": [
+        ("investigate", {}),
+        ("propose", {"remedy": {"kind": "refund", "amount": "300"}, "reply": REPLY}),
+    ],
+    "resolved": [("investigate", {}), ("resolve", {"remedy": {"kind": "apology"}, "reply": REPLY})],
+    "rejected": [("reject", {"reason": "duplicate", "explanation": "重复投诉，已合并处理。"})],
+}
+
+
+def role_for(case: Any) -> str:
+    if case.path.startswith(ADMIN_PREFIXES):
+        return "admin"
+    return ROLES.get((case.method.upper(), case.path), "handler")
+
+
+def source_state(path: str) -> str | None:
+    """The state a fresh complaint must be in for the move at ``path``; None if ``path`` is not a move."""
+    move = workflow.MOVES_BY_NAME.get(path.rsplit("/", 1)[-1]) if path.startswith("/v1/complaints/{") else None
+    if move is None:
+        return None
+    return next(state for state in ROUTES if state in move.sources)
+
+
+@dataclass
+class Stage:
+    """What a case needs from the server, made or read through the API, and the answers the cases got."""
+
+    server: LiveServer
+    keys: dict[str, str] = field(default_factory=dict)
+    answers: Counter[tuple[str, int]] = field(default_factory=Counter)
+    # Whether ignored_auth has seen the operation refuse a request without a key, or with a wrong one, that it
+    # answered with 2xx with the key: once is enough (schemathesis's own runner checks once per operation too).
+    auth_enforced: bool = False
+
+    def __post_init__(self) -> None:
+        # One connection each, kept alive: a new httpx client per request costs some 50 ms (its TLS context).
+        self.http = httpx.Client(base_url=self.server.url, timeout=30)
+        self.session = requests.Session()
+
+    def headers(self, role: str) -> dict[str, str]:
+        if role not in self.keys:
+            self.keys[role] = issue_key(self.server.settings, role)
+        return {"Authorization": f"Bearer {self.keys[role]}", "X-Actor": ACTORS.get(role, f"{role}-01")}
+
+    def send(self, role: str, method: str, path: str, status: int, body: Any = None) -> httpx.Response:
+        response = self.http.request(method, path, json=body, headers=self.headers(role))
+        assert response.status_code == status, response.text
+        return response
+
+    def complaint(self, state: str = "accepted", store: str = STORE) -> tuple[str, str]:
+        """A fresh complaint in ``state`` (dispatched to ``store`` on the way): its id and ETag."""
+        response = self.send("handler", "POST", "/v1/complaints", 201, complaint_body())
+        complaint_id = response.json()["id"]
+        for move, body in ROUTES[state]:
+            body = {"store_id": store} if move == "investigate" else body
+            response = self.send("handler", "POST", f"/v1/complaints/{complaint_id}/{move}", 200, body)
+        return complaint_id, response.headers["ETag"]
+
+    def endpoint(self, pings: int = 0) -> str:
+        body = {"url": "https://93.184.215.14/hooks"}
+        endpoint_id = self.send("admin", "POST", "/v1/webhook-endpoints", 201, body).json()["id"]
+        for _ in range(pings):
+            self.send("admin", "POST", f"/v1/webhook-endpoints/{endpoint_id}/test", 202)
+        return endpoint_id
+
+    def delivery(self) -> str:
+        return self.send("admin", "POST", f"/v1/webhook-endpoints/{self.endpoint()}/test", 202).json()["id"]
+
+    def api_key(self) -> str:
+        body = {"name": "revoked by schemathesis", "role": "reporter"}
+        return self.send("admin", "POST", "/v1/api-keys", 201, body).json()["id"]
+
+    def cursor(self, case: Any) -> str:
+        """A cursor the server issued: after the first item of the list the case reads."""
+        page = self.send(role_for(case), "GET", f"{case.formatted_path}?limit=1", 200).json()
+        assert page["next_cursor"] is not None, f"{case.formatted_path} has fewer than two items"
+        return page["next_cursor"]
+
+    def prepare(self, case: Any) -> None:
+        """Give a case what a client would have read from the server first, in each part the case does not break:
+        a resource of its own for each id in its path (a complaint in the state its move starts from), the ETag
+        for If-Match, a new Idempotency-Key, a cursor the server issued, a period of at most 366 days, a store
+        for a store key and none for another."""
+
+        def valid(location: ParameterLocation) -> bool:
+            return case.meta is None or not case.meta.is_negative_at(location)
+
+        etag = None
+        path = case.path_parameters or {}
+        if valid(ParameterLocation.PATH):
+            if "complaint_id" in path:
+                # Feedback names the store it is for: the complaint was dispatched to that one.
+                named = case.body.get("store_id") if isinstance(case.body, dict) else None
+                store = named if isinstance(named, str) and valid(ParameterLocation.BODY) else STORE
+                path["complaint_id"], etag = self.complaint(source_state(case.path) or "accepted", store)
+            if "endpoint_id" in path:
+                path["endpoint_id"] = self.endpoint(pings=2 if case.path.endswith("/deliveries") else 0)
+            if "delivery_id" in path:
+                path["delivery_id"] = self.delivery()
+            if "key_id" in path:
+                path["key_id"] = self.api_key()
+        if valid(ParameterLocation.HEADER) and case.headers:
+            if "If-Match" in case.headers and etag is not None:
+                case.headers["If-Match"] = etag
+            if "Idempotency-Key" in case.headers:
+                case.headers["Idempotency-Key"] = str(uuid.uuid4())
+        if valid(ParameterLocation.QUERY) and case.query:
+            if "cursor" in case.query and valid(ParameterLocation.PATH):
+                case.query["cursor"] = self.cursor(case)
+            if "from" in case.query and "to" in case.query:
+                case.query["from"], case.query["to"] = period(case.query["from"], case.query["to"])
+        if valid(ParameterLocation.BODY) and case.path == "/v1/api-keys" and isinstance(case.body, dict):
+            # A store key names its store; no other key does.
+            if case.body.get("role") == "store":
+                case.body.setdefault("store_id", STORE)
+            else:
+                case.body.pop("store_id", None)
+
+    def close(self) -> None:
+        self.http.close()
+        self.session.close()
+
+
+def period(first: str, last: str) -> tuple[str, str]:
+    """The same days in order and at most 366 days apart, when both are dates the report takes."""
+    try:
+        days = sorted((date.fromisoformat(first), date.fromisoformat(last)))
+    except (TypeError, ValueError):
+        return first, last
+    if not all(date(1970, 1, 1) <= day <= date(2100, 12, 31) for day in days):
+        return first, last
+    span = (days[1] - days[0]).days % 366
+    return days[0].isoformat(), (days[0] + timedelta(days=span)).isoformat()
 
 
 @pytest.fixture
-def target(live_server: LiveServer) -> tuple[str, dict[str, str]]:
-    admin = live_server.caller("admin", actor="admin-01")
-    for _ in range(3):
-        assert admin.post("/v1/complaints", json=complaint_body()).status_code == 201
-    return live_server.url, {"Authorization": f"Bearer {admin.key}"}
+def settings(settings: Settings) -> Settings:
+    # Generated webhook URLs are not looked up in DNS: private targets are allowed (nothing is delivered).
+    return settings.model_copy(update={"webhook_allow_private": True})
+
+
+@pytest.fixture
+def stage(live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Stage]:
+    stage = Stage(live_server)
+    for _ in range(2):  # a list to page through
+        stage.complaint()
+    yield stage
+    stage.close()
+    valid = {status: count for (mode, status), count in stage.answers.items() if mode == "positive"}
+    cases, successes = sum(valid.values()), sum(count for status, count in valid.items() if 200 <= status < 300)
+    print(f"\n{request.node.name}: {sum(stage.answers.values())} cases, {successes} of {cases} valid ones 2xx")
+    if "/v1/" in request.node.name:
+        assert successes >= SHARE * cases, f"only {successes} of {cases} valid cases answered 2xx"
 
 
 @schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
+@hypothesis.settings(
+    max_examples=FUZZ,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_api_conforms(case: Any, target: tuple[str, dict[str, str]]) -> None:
-    url, auth = target
-    # The admin key goes with every request, except where schemathesis sends broken headers on purpose: a missing
-    # or mangled Authorization must then stay missing or mangled.
-    header_info = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
-    broken_headers = header_info is not None and header_info.mode.is_negative
-    headers = {} if broken_headers or (case.headers and "Authorization" in case.headers) else dict(auth)
-    response = case.call(base_url=url, headers=headers, timeout=30)
-    case.validate_response(response, headers=headers)  # every check enabled by default: all of them
+def test_api_conforms(case: Any, stage: Stage) -> None:
+    stage.prepare(case)
+    headers = stage.headers(role_for(case))
+    response = case.call(base_url=stage.server.url, session=stage.session, headers=headers, timeout=30)
+    stage.answers[case.meta.generation.mode.value if case.meta else "positive", response.status_code] += 1
+    assert response.status_code < 500, response.text
+    case.validate_response(
+        response,
+        headers=headers,
+        transport_kwargs={"base_url": stage.server.url, "headers": headers},
+        excluded_checks=[checks.ignored_auth] if stage.auth_enforced else [],
+    )
+    stage.auth_enforced = stage.auth_enforced or 200 <= response.status_code < 300

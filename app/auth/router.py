@@ -12,6 +12,7 @@ from app.auth.models import ApiKey, Role
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from app.dependencies import ReadSession, WriteSession
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from app.types import QueryFlag
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], dependencies=[Depends(require_role(Role.admin))])
 
@@ -41,7 +42,7 @@ def create_api_key(body: ApiKeyCreate, actor: ConfirmedAdminActor, session: Writ
     responses=errors.responses(Unauthorized, Forbidden, 422),
 )
 def list_api_keys(
-    _admin: ConfirmedAdmin, session: ReadSession, include_revoked: Annotated[bool, Query()] = False
+    _admin: ConfirmedAdmin, session: ReadSession, include_revoked: Annotated[QueryFlag, Query()] = False
 ) -> list[ApiKeyOut]:
     return [_out(key) for key in service.list_keys(session, include_revoked=include_revoked)]
 

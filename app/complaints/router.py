@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from app import errors, idempotency
@@ -35,7 +35,7 @@ from app.errors import (
 from app.preconditions import IfMatch, etag
 from app.sla.policy import ClockKind
 from app.threads import in_thread
-from app.types import Text
+from app.types import SearchMoment, Text
 from app.visibility import Viewer
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
@@ -146,9 +146,11 @@ class ListQuery(BaseModel):
     category: Category | None = None
     channel: Channel | None = None
     priority: Priority | None = None
-    phone: Text(32) | None = Field(None, description="Any spelling: spaces, dashes and +86 are ignored.")
-    received_from: AwareDatetime | None = Field(None, description="Received at or after (with offset).")
-    received_to: AwareDatetime | None = Field(None, description="Received before (with offset).")
+    phone: Text(32, pattern=s.PHONE_PATTERN) | None = Field(
+        None, description="Any spelling: spaces, dashes and +86 are ignored."
+    )
+    received_from: SearchMoment | None = Field(None, description="Received at or after (with offset).")
+    received_to: SearchMoment | None = Field(None, description="Received before (with offset).")
     clock: ClockFilter | None = Field(
         None, description="Only complaints with a clock running, warned (still running) or breached."
     )

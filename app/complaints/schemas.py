@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.complaints import contact
 from app.complaints.models import (
@@ -27,7 +27,7 @@ from app.complaints.repository import Earlier
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
-from app.types import Text, Yuan, local_times
+from app.types import LAST_MOMENT, Bool, Moment, Text, Yuan, local_times
 
 
 class Body(BaseModel):
@@ -36,19 +36,31 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# A receipt time is from 2000; service.register refuses one more than a few minutes ahead of its clock.
+ReceiptTime = Moment(datetime(2000, 1, 1, tzinfo=UTC), LAST_MOMENT)
+
+# 5 to 20 ASCII digits, with a leading + or bracket, and spaces, dashes and brackets between them.
+PHONE_PATTERN = r"^\+?[(（]?[0-9]([ ()（）-]*[0-9]){4,19}$"
 Phone = Annotated[
-    str, Field(min_length=5, max_length=32, examples=["138 1234 8000"]), AfterValidator(contact.normalize_phone)
+    str,
+    Field(min_length=5, max_length=32, pattern=PHONE_PATTERN, examples=["138 1234 8000"]),
+    AfterValidator(contact.normalize_phone),
 ]
-StoreId = Annotated[Text(64), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", examples=["SZ-FT-012"])]
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+StoreId = Annotated[Text(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"), Field(examples=["SZ-FT-012"])]
 Department = Annotated[Text(100), Field(examples=["物业工程部"])]
+
+
+# The rule the model validators below enforce, stated in the OpenAPI document: one of them at least is a string.
+STORE_OR_DEPARTMENT: dict[str, Any] = {
+    "anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in ("store_id", "department")]
+}
 
 
 class ComplainantIn(Body):
     name: Text(100) = Field(examples=["张三"])
     phone: Phone
-    email: Annotated[Text(254), Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = Field(
-        None, examples=["zhangsan@example.com"]
-    )
+    email: Text(254, pattern=EMAIL_PATTERN) | None = Field(None, examples=["zhangsan@example.com"])
     customer_ref: Text(100) | None = Field(None, description="The customer's id in the calling CRM.")
 
 
@@ -66,9 +78,10 @@ class ComplaintCreate(Body):
     external_ref: Text(100) | None = Field(
         None, description="The ticket id in the calling system.", examples=["CRM-2026-889123"]
     )
-    received_at: AwareDatetime | None = Field(
+    received_at: ReceiptTime | None = Field(
         None,
-        description="When the customer complained (with offset); default: now.",
+        description="When the customer complained (with offset): from 2000, and at most 5 minutes ahead of "
+        "tousu's clock; default: now.",
         examples=["2026-11-22T10:15:00+08:00"],
     )
     owner: Text(100) | None = Field(
@@ -77,6 +90,7 @@ class ComplaintCreate(Body):
 
     model_config = ConfigDict(
         json_schema_extra={
+            **STORE_OR_DEPARTMENT,
             "examples": [
                 {
                     "complainant": {"name": "张三", "phone": "138 1234 8000"},
@@ -88,7 +102,7 @@ class ComplaintCreate(Body):
                     "external_ref": "CRM-2026-889123",
                     "received_at": "2026-11-22T10:15:00+08:00",
                 }
-            ]
+            ],
         }
     )
 
@@ -124,6 +138,8 @@ class RejectBody(Body):
 
 
 class InvestigateBody(Body):
+    model_config = ConfigDict(json_schema_extra=STORE_OR_DEPARTMENT)
+
     store_id: StoreId | None = Field(None, description="Dispatch to this store: it is sent the complaint record.")
     department: Department | None = None
     note: Text(2_000) | None = Field(None, examples=["请门店经理核实当班店员情况"])
@@ -177,7 +193,7 @@ class ReopenBody(Body):
 
 class NoteBody(Body):
     text: Text(5_000) = Field(examples=["客户来电催促处理进度"])
-    visible_to_unit: bool = Field(
+    visible_to_unit: Bool = Field(
         False,
         description="Also shown to the store the complaint is dispatched to (its key and its webhooks). "
         "Default: an internal note, for the company's own roles only.",

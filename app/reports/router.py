@@ -17,13 +17,15 @@ from app.dependencies import CurrentSettings, ReadSession
 from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.reports import chart, service, table
 from app.reports.schemas import GroupBy, Period, Summary
+from app.types import LocalDate
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 REPORT_ROLES = frozenset({Role.reporter, Role.manager, Role.admin, Role.store})
 LONGEST_PERIOD_DAYS = 366
-# Dates a complaint can have been received on; the bounds keep the instants computable in any time zone.
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+# The days a period may name (as every date the API reads: 1970 to 2100).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 12, 31)
+ReportDay = LocalDate(FIRST_DAY, LAST_DAY)
 CSV = "text/csv"
 SVG = "image/svg+xml"
 PERIOD_RULES = (
@@ -46,12 +48,8 @@ SVG_EXAMPLE = (
 class SummaryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: date = Field(
-        alias="from", ge=FIRST_DAY, le=LAST_DAY, description="First local day of the period.", examples=["2026-10-01"]
-    )
-    to: date = Field(
-        ge=FIRST_DAY, le=LAST_DAY, description="Last local day of the period (included).", examples=["2026-10-31"]
-    )
+    from_: ReportDay = Field(alias="from", description="First local day of the period.", examples=["2026-10-01"])
+    to: ReportDay = Field(description="Last local day of the period (included).", examples=["2026-10-31"])
     group_by: GroupBy | None = Field(
         None,
         description="One row per responsible store (the store dispatched to, else the store complained about), "

@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.sla.calendar import Day, DayKind, DaySource
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import ClockKind, Unit
-from app.types import Text, local_times
+from app.types import Bool, Text, local_times
 
 
 class CallSlot(BaseModel):
@@ -132,7 +132,7 @@ class ClockExplained(ClockOut):
 class DayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    working: bool = Field(description="True to open the day for work, false to close it.")
+    working: Bool = Field(description="True to open the day for work, false to close it.")
     name: Text(100) | None = Field(None, examples=["公司年会"], description="Why: shown in every explanation.")
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.complaints.models import State
 from app.complaints.schemas import ComplaintOut, RemedyOut, StoreId
-from app.types import Text
+from app.types import Bool, Text
+from app.webhooks import urls
 from app.webhooks.models import DeliveryStatus
 
 
@@ -32,7 +33,8 @@ class EventType(enum.StrEnum):
 
 PING = "ping"
 
-Url = Text(2000)
+# What urls.check_url takes, shown in the document (it checks, so that a refusal names the URL's fault).
+Url = Annotated[Text(2000), Field(json_schema_extra={"format": "uri", "pattern": f"^https://{urls.URI_CHARACTERS}$"})]
 Description = Text(200)
 EventTypes = list[EventType] | None
 
@@ -48,7 +50,7 @@ class EndpointCreate(BaseModel):
     store_id: StoreId | None = Field(
         None, description="Bind to one store: only its complaints, with the complainant masked as for store keys."
     )
-    enabled: bool = True
+    enabled: Bool = True
 
 
 class EndpointUpdate(BaseModel):
@@ -61,7 +63,7 @@ class EndpointUpdate(BaseModel):
     description: Description | None = Field(None, examples=["呼叫中心 CRM"])
     event_types: EventTypes = Field(None, min_length=1)
     store_id: StoreId | None = None
-    enabled: bool = Field(None)  # type: ignore[assignment]
+    enabled: Bool = Field(None)  # type: ignore[assignment]
 
 
 class EndpointOut(BaseModel):

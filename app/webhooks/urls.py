@@ -11,6 +11,7 @@ followed and proxies from the environment are ignored, so nothing else decides w
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -21,8 +22,18 @@ import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# Not caught by the ipaddress flags on every Python version: carrier-grade NAT and the cloud metadata service.
-_EXTRA_BLOCKED = (ipaddress.ip_network("100.64.0.0/10"), ipaddress.ip_network("169.254.0.0/16"))
+# Not caught by the ipaddress flags on every Python version: carrier-grade NAT, the cloud metadata service and the
+# deprecated IPv6 site-local range (RFC 3879), which routers may still treat as internal.
+_EXTRA_BLOCKED = (
+    ipaddress.ip_network("100.64.0.0/10"),
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fec0::/10"),
+)
+# What RFC 3986 lets a URI carry: no space, line break, control or non-ASCII character, however the parsers below
+# would read it (urlsplit drops tabs and line breaks without a word, so "https://127.0.0.1\n.example.com/" would be
+# looked up as 127.0.0.1.example.com). A non-ASCII host name is written in its xn-- form.
+URI_CHARACTERS = r"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*"
+_URI = re.compile(URI_CHARACTERS)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -72,6 +83,11 @@ def resolve(host: str, port: int) -> list[str]:
 
 def check_url(url: str, *, allow_private: bool) -> str:
     """Refuse a URL webhooks may not go to (scheme, credentials, host and, unless allowed, its addresses)."""
+    if not _URI.fullmatch(url):
+        raise UnsafeTarget(
+            "the URL may hold only what RFC 3986 allows: no spaces, line breaks, control or non-ASCII characters "
+            "(percent-encode them; a non-ASCII host name in its xn-- form)"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -232,7 +232,7 @@ def test_the_list_holds_only_the_stores_own_complaints(
         {"channel": "phone"},
         {"priority": "normal"},
         {"received_from": "2000-01-01T00:00:00+08:00"},
-        {"received_to": "2999-01-01T00:00:00+08:00"},
+        {"received_to": "2100-12-31T00:00:00+08:00"},
         {"limit": 200},
     ],
     ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()),

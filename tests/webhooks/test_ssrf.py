@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import httpcore
 import pytest
 
 from app.config import Settings
@@ -27,6 +28,8 @@ NOT_PUBLIC = [
     "::",
     "fe80::1",
     "fd00::1",  # unique local
+    "fec0::1",  # site-local (deprecated, RFC 3879)
+    "feff::1",
     "ff02::1",
     "::ffff:127.0.0.1",  # IPv4-mapped loopback
     "::ffff:169.254.169.254",
@@ -74,6 +77,7 @@ def strict_admin(client, strict: Settings, admin: Caller) -> Caller:
         "https://169.254.169.254/latest/meta-data/",
         "https://[::1]/hooks",
         "https://[::ffff:127.0.0.1]/hooks",
+        "https://[fec0::1]/hooks",
         "https://100.64.0.1/hooks",
         "http://93.184.215.14/hooks",  # public, but not https
         "https://user:pw@93.184.215.14/hooks",
@@ -86,6 +90,41 @@ def test_registration_refuses_targets_that_are_not_https_and_public(strict_admin
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "url"
     assert strict_admin.get("/v1/webhook-endpoints").json() == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1\n.example.com/x",
+        "https://127.0.0.1\r\n.example.com/x",
+        "https://127.0.0.1\t.example.com/x",
+        "https://hooks.example.com/x y",
+        "https://hooks.example.com\u3000/x",  # ideographic space
+        "https://hooks\u200b.example.com/x",  # zero-width space
+        "https://hooks.example.com/\x7f",
+        "https://hooks.example.com/\x85x",  # next line (C1)
+        "https://hooks.example.com/%zz",  # a broken escape
+        "https://hooks.例子.com/x",  # to be written xn--fsqu00a
+    ],
+)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_url_with_characters_a_uri_may_not_carry_is_refused_before_any_lookup(
+    client, settings: Settings, admin: Caller, monkeypatch: pytest.MonkeyPatch, url: str, allow_private: bool
+) -> None:
+    lookups = []
+    monkeypatch.setattr(urls.socket, "getaddrinfo", lambda *args, **kwargs: lookups.append(args) or [])
+    client.app.state.settings = settings.model_copy(update={"webhook_allow_private": allow_private})
+    response = admin.post("/v1/webhook-endpoints", json={"url": url})
+    assert response.status_code == 422, response.text
+    problem = response.json()  # refused by the schema (controls in any text) or by urls.check_url
+    assert problem.get("field") == "url" or ["body", "url"] in [error["loc"] for error in problem["errors"]]
+    assert lookups == []
+    assert admin.get("/v1/webhook-endpoints").json() == []
+
+
+def test_a_site_local_address_is_refused_at_connect_time() -> None:
+    with pytest.raises(httpcore.ConnectError, match="fec0::1, which is not a public address"):
+        urls.PublicOnlyBackend().connect_tcp("fec0::1", 443, timeout=1)
 
 
 def test_registration_accepts_a_public_https_target(strict_admin: Caller) -> None:
