@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -258,14 +258,19 @@ def after_move(
     for kind in ClockKind:
         declared = effects[kind]  # every kind has its declared effect: no default
         why = declared.why.format(move=move, actor=actor, store=complaint.responsible_store_id)
-        if declared.effect is Effect.dispatch:
-            if complaint.dispatched_at == at:  # dispatched (again) by this move
-                _stop_all(session, complaint, kind, at, DISPATCHED_AGAIN, met=False)
-                start(session, complaint, kind, at, settings, why=why, store_id=complaint.responsible_store_id)
-        elif declared.effect is Effect.start:
-            start(session, complaint, kind, at, settings, why=why)
-        elif declared.effect in (Effect.met, Effect.cancel):
-            _stop_all(session, complaint, kind, at, why, met=declared.effect is Effect.met)
+        match declared.effect:
+            case Effect.leave:
+                pass
+            case Effect.start:
+                start(session, complaint, kind, at, settings, why=why)
+            case Effect.met | Effect.cancel:
+                _stop_all(session, complaint, kind, at, why, met=declared.effect is Effect.met)
+            case Effect.dispatch:
+                if complaint.dispatched_at == at:  # dispatched (again) by this move
+                    _stop_all(session, complaint, kind, at, DISPATCHED_AGAIN, met=False)
+                    start(session, complaint, kind, at, settings, why=why, store_id=complaint.responsible_store_id)
+            case unknown:
+                assert_never(unknown)
 
 
 def recompute_between(session: Session, first: date, last: date, settings: Settings, *, why: str, at: datetime) -> int:
