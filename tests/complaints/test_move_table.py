@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from app.complaints import workflow
+from app.complaints.schemas import ReopenBody
 from app.config import Settings
 from app.main import create_app
 from app.sla import effects as clock
-from app.sla.effects import ClockEffect
+from app.sla.effects import ClockEffect, Effect
 from app.sla.policy import ClockKind
 from app.webhooks import events
 from app.webhooks.openapi import model_of
@@ -54,8 +55,11 @@ def gaps(move: workflow.Move, document: dict[str, Any]) -> list[str]:
     undecided = set(ClockKind) - set(move.clocks)
     if undecided:
         found.append(f"no effect on the clocks {sorted(undecided)}")
-    if not all(isinstance(effect, ClockEffect) for effect in move.clocks.values()):
-        found.append("a clock effect that is not a ClockEffect")
+    for kind, effect in move.clocks.items():
+        if not isinstance(effect, ClockEffect):
+            found.append(f"the effect on {kind} is not a ClockEffect")
+        elif effect.effect is not Effect.leave and not effect.why.format(move="m", actor="a", store="s"):
+            found.append(f"the effect on {kind} gives the clock's history no reason")
     return found
 
 
@@ -64,13 +68,16 @@ def test_every_move_is_declared_whole(move: workflow.Move, document: dict[str, A
     assert gaps(move, document) == []
 
 
+INVESTIGATE_CLOCKS = workflow.MOVES_BY_NAME["investigate"].clocks
 BROKEN = [
     pytest.param({"name": "escalate"}, "no endpoint", id="no-endpoint"),
     pytest.param({"summary": "Something else"}, "endpoint summary", id="summary"),
     pytest.param({"description": "Something else."}, "endpoint description", id="description"),
+    pytest.param({"body": ReopenBody}, "endpoint body", id="body"),
     pytest.param({"event": "complaint.investigated"}, "no webhook event type", id="unknown-event"),
     pytest.param({"event": "complaint.resolved"}, "the webhooks send", id="other-event"),
     pytest.param({"clocks": {ClockKind.store_feedback: clock.DISPATCH}}, "no effect on the clocks", id="clocks"),
+    pytest.param({"clocks": {**INVESTIGATE_CLOCKS, ClockKind.follow_up: clock.start("")}}, "no reason", id="no-reason"),
     pytest.param({"event": "complaint.sent_back"}, "feedback deadline", id="dispatch-without-deadline"),
 ]
 
