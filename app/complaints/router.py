@@ -243,57 +243,6 @@ def add_note(
     return s.EventOut.build(entry, settings.tz)
 
 
-_MOVE_DOCS: dict[str, tuple[type[BaseModel], str, str]] = {
-    "reject": (
-        s.RejectBody,
-        "Reject as unfounded (投诉不成立)",
-        "Judges the complaint unfounded; the explanation is the written reply to the customer.",
-    ),
-    "investigate": (
-        s.InvestigateBody,
-        "Dispatch and investigate (调查)",
-        "Names the responsible store or department. A store is dispatched the complaint record.",
-    ),
-    "store-feedback": (
-        s.StoreFeedbackBody,
-        "Record the store's feedback (门店反馈)",
-        "The store's findings: cause, responsible person, responsibility. Only the store the "
-        "complaint was dispatched to, or a handler on its behalf. The state does not change.",
-    ),
-    "propose": (
-        s.ProposeBody,
-        "Propose a remedy for approval (待审批)",
-        "A remedy and the written reply draft, for someone with enough approval authority.",
-    ),
-    "resolve": (
-        s.ResolveBody,
-        "Resolve within own authority (已答复)",
-        "Resolves directly when the remedy is within the acting key's own authority (for a handler: "
-        "no money, such as an apology).",
-    ),
-    "approve": (
-        s.ApproveBody,
-        "Approve the proposed remedy",
-        "The approver's authority must cover the amount, and the approver may not be the proposer.",
-    ),
-    "send-back": (
-        s.SendBackBody,
-        "Send a proposal back",
-        "Asks for a new countermeasure; the complaint returns to investigation.",
-    ),
-    "revisit": (
-        s.RevisitBody,
-        "Record the follow-up call (回访)",
-        "Closes the complaint when the customer is satisfied or neutral. An unsatisfied customer reopens it instead.",
-    ),
-    "reopen": (
-        s.ReopenBody,
-        "Reopen (重新处理)",
-        "From resolved, revisited or rejected, back to investigation; the reopen count rises.",
-    ),
-}
-
-
 def _empty_is_valid(body_model: type[BaseModel]) -> bool:
     """Whether the move needs no body at all (every field optional, and no rule that wants one of them)."""
     try:
@@ -338,15 +287,14 @@ def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.Co
     return endpoint
 
 
-for _name, (_body, _summary, _description) in _MOVE_DOCS.items():
-    _move = workflow.MOVES_BY_NAME[_name]
+for _move in workflow.MOVES:
     router.post(
-        f"/complaints/{{complaint_id}}/{_name}",
-        summary=_summary,
-        description=f"{_description}\n\nFrom: {', '.join(_move.sources)}. To: {_move.dest or 'unchanged'}. "
+        f"/complaints/{{complaint_id}}/{_move.name}",
+        summary=_move.summary,
+        description=f"{_move.description}\n\nFrom: {', '.join(_move.sources)}. To: {_move.dest or 'unchanged'}. "
         f"Roles: {', '.join(sorted(_move.roles))}.",
         responses=WRITE_ERRORS,
-    )(_move_endpoint(_name, _body))
+    )(_move_endpoint(_move.name, _move.body))
 
 
 @router.get(

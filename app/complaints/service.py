@@ -152,7 +152,7 @@ def apply_move(
         ) from None
     session.add(entry)
     session.flush()
-    clocks.after_move(session, complaint, name, request.at, actor.name, settings)
+    clocks.after_move(session, complaint, name, move.clocks, request.at, actor.name, settings)
     session.flush()
     session.expire(complaint, ["clocks"])  # reloaded with the clocks just started or stopped
     keep_snapshot(session, complaint, entry.id, settings)

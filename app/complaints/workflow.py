@@ -8,7 +8,7 @@ roll back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +19,11 @@ from transitions import EventData, Machine, MachineError
 
 from app.auth.models import Role
 from app.auth.principal import APPROVING_ROLES, HANDLING_ROLES, Principal
+from app.complaints import schemas as s
 from app.complaints.models import Complaint, ComplaintEvent, Satisfaction, State
+from app.sla import effects as clock
+from app.sla.effects import ClockEffect, Effect
+from app.sla.policy import ClockKind
 
 
 class GuardFailed(Exception):
@@ -230,9 +234,16 @@ STATE_LABELS = {
 }
 
 
+def _store_may_feed_back(complaint: Complaint, principal: Principal) -> bool:
+    if complaint.responsible_store_id is None:
+        return False
+    return not principal.is_store or principal.store_id == complaint.responsible_store_id
+
+
 @dataclass(frozen=True)
 class Move:
-    """A move as the API and the workflow document describe it."""
+    """Everything a move is, declared once: the machine's transition, the endpoint and its OpenAPI text, the
+    workflow document, the webhook it emits and what it does to each kind of clock."""
 
     name: str
     label: str
@@ -240,11 +251,28 @@ class Move:
     dest: State | None  # None: the state stays
     roles: frozenset[Role]
     requires: str
+    body: type[BaseModel]  # the endpoint's input
+    summary: str
+    description: str  # the endpoint's; the states and roles are added to it
+    event: str  # the webhook event type it emits (a value of app.webhooks.schemas.EventType)
+    # One effect for every kind of clock, each decided here (no default), applied after the move.
+    clocks: Mapping[ClockKind, ClockEffect]
     guards: tuple[Guard, ...] = ()
     after: Callable[[EventData], None] | None = None
+    offered: Callable[[Complaint, Principal], bool] | None = None  # beyond state and role, for ``allowed_moves``
+
+    @property
+    def dispatches(self) -> bool:
+        """Whether the move may dispatch the complaint to a store (and so start that store's feedback clock)."""
+        return self.clocks[ClockKind.store_feedback].effect is Effect.dispatch
 
 
 _ALL_HANDLERS = HANDLING_ROLES
+_WRITTEN_REPLY_GIVEN = {
+    ClockKind.store_feedback: clock.cancel("{move} before feedback"),
+    ClockKind.written_reply: clock.met("{move}: written reply given"),
+}
+_FOLLOW_UP_DUE = clock.start("resolved: the follow-up call is due")
 MOVES: tuple[Move, ...] = (
     Move(
         "reject",
@@ -253,6 +281,11 @@ MOVES: tuple[Move, ...] = (
         State.rejected,
         _ALL_HANDLERS,
         "an explanation to the customer, in writing, and a reason code",
+        body=s.RejectBody,
+        summary="Reject as unfounded (投诉不成立)",
+        description="Judges the complaint unfounded; the explanation is the written reply to the customer.",
+        event="complaint.rejected",
+        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: clock.LEAVE},
         after=_reject,
     ),
     Move(
@@ -262,6 +295,15 @@ MOVES: tuple[Move, ...] = (
         State.investigating,
         _ALL_HANDLERS,
         "the responsible store or department; a store is dispatched the complaint",
+        body=s.InvestigateBody,
+        summary="Dispatch and investigate (调查)",
+        description="Names the responsible store or department. A store is dispatched the complaint record.",
+        event="complaint.dispatched",
+        clocks={
+            ClockKind.store_feedback: clock.DISPATCH,
+            ClockKind.written_reply: clock.LEAVE,
+            ClockKind.follow_up: clock.LEAVE,
+        },
         after=_investigate,
     ),
     Move(
@@ -271,8 +313,19 @@ MOVES: tuple[Move, ...] = (
         None,
         _ALL_HANDLERS | {Role.store},
         "cause, responsible person and responsibility finding",
-        (DISPATCHED_STORE,),
-        _store_feedback,
+        body=s.StoreFeedbackBody,
+        summary="Record the store's feedback (门店反馈)",
+        description="The store's findings: cause, responsible person, responsibility. Only the store the "
+        "complaint was dispatched to, or a handler on its behalf. The state does not change.",
+        event="complaint.store_feedback_received",
+        clocks={
+            ClockKind.store_feedback: clock.met("feedback recorded by {actor}"),
+            ClockKind.written_reply: clock.LEAVE,
+            ClockKind.follow_up: clock.LEAVE,
+        },
+        guards=(DISPATCHED_STORE,),
+        after=_store_feedback,
+        offered=_store_may_feed_back,
     ),
     Move(
         "propose",
@@ -281,6 +334,15 @@ MOVES: tuple[Move, ...] = (
         State.awaiting_approval,
         _ALL_HANDLERS,
         "a remedy (kind, amount in yuan) and the written reply draft",
+        body=s.ProposeBody,
+        summary="Propose a remedy for approval (待审批)",
+        description="A remedy and the written reply draft, for someone with enough approval authority.",
+        event="complaint.submitted_for_approval",
+        clocks={
+            ClockKind.store_feedback: clock.LEAVE,
+            ClockKind.written_reply: clock.LEAVE,
+            ClockKind.follow_up: clock.LEAVE,
+        },
         after=_propose,
     ),
     Move(
@@ -290,8 +352,14 @@ MOVES: tuple[Move, ...] = (
         State.resolved,
         _ALL_HANDLERS,
         "a remedy and the written reply",
-        (WITHIN_OWN_AUTHORITY,),
-        _resolve,
+        body=s.ResolveBody,
+        summary="Resolve within own authority (已答复)",
+        description="Resolves directly when the remedy is within the acting key's own authority (for a handler: "
+        "no money, such as an apology).",
+        event="complaint.resolved",
+        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: _FOLLOW_UP_DUE},
+        guards=(WITHIN_OWN_AUTHORITY,),
+        after=_resolve,
     ),
     Move(
         "approve",
@@ -300,8 +368,13 @@ MOVES: tuple[Move, ...] = (
         State.resolved,
         APPROVING_ROLES,
         "optionally the final wording of the reply",
-        (AUTHORITY_COVERS_AMOUNT, NOT_THE_PROPOSER),
-        _approve,
+        body=s.ApproveBody,
+        summary="Approve the proposed remedy",
+        description="The approver's authority must cover the amount, and the approver may not be the proposer.",
+        event="complaint.resolved",
+        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: _FOLLOW_UP_DUE},
+        guards=(AUTHORITY_COVERS_AMOUNT, NOT_THE_PROPOSER),
+        after=_approve,
     ),
     Move(
         "send-back",
@@ -310,6 +383,15 @@ MOVES: tuple[Move, ...] = (
         State.investigating,
         _ALL_HANDLERS,
         "a reason: what the new proposal must change",
+        body=s.SendBackBody,
+        summary="Send a proposal back",
+        description="Asks for a new countermeasure; the complaint returns to investigation.",
+        event="complaint.sent_back",
+        clocks={
+            ClockKind.store_feedback: clock.LEAVE,
+            ClockKind.written_reply: clock.LEAVE,
+            ClockKind.follow_up: clock.LEAVE,
+        },
         after=_send_back,
     ),
     Move(
@@ -319,8 +401,18 @@ MOVES: tuple[Move, ...] = (
         State.revisited,
         _ALL_HANDLERS,
         "the customer's satisfaction and notes of the follow-up call",
-        (SATISFIED_OR_NEUTRAL,),
-        _revisit,
+        body=s.RevisitBody,
+        summary="Record the follow-up call (回访)",
+        description="Closes the complaint when the customer is satisfied or neutral. An unsatisfied customer "
+        "reopens it instead.",
+        event="complaint.revisited",
+        clocks={
+            ClockKind.store_feedback: clock.LEAVE,
+            ClockKind.written_reply: clock.LEAVE,
+            ClockKind.follow_up: clock.met("follow-up call made"),
+        },
+        guards=(SATISFIED_OR_NEUTRAL,),
+        after=_revisit,
     ),
     Move(
         "reopen",
@@ -329,8 +421,17 @@ MOVES: tuple[Move, ...] = (
         State.investigating,
         _ALL_HANDLERS,
         "a reason; the reopen count rises",
-        (RESPONSIBLE_UNIT_NAMED,),
-        _reopen,
+        body=s.ReopenBody,
+        summary="Reopen (重新处理)",
+        description="From resolved, revisited or rejected, back to investigation; the reopen count rises.",
+        event="complaint.reopened",
+        clocks={
+            ClockKind.store_feedback: clock.DISPATCH,
+            ClockKind.written_reply: clock.start("reopened: a new written reply is due"),
+            ClockKind.follow_up: clock.met("reopened after the follow-up"),
+        },
+        guards=(RESPONSIBLE_UNIT_NAMED,),
+        after=_reopen,
     ),
 )
 MOVES_BY_NAME = {move.name: move for move in MOVES}
@@ -377,14 +478,8 @@ def moves_for(complaint: Complaint, principal: Principal) -> list[str]:
         for move in MOVES
         if complaint.state in move.sources
         and principal.role in move.roles
-        and (move.name != "store-feedback" or _store_may_feed_back(complaint, principal))
+        and (move.offered is None or move.offered(complaint, principal))
     ]
-
-
-def _store_may_feed_back(complaint: Complaint, principal: Principal) -> bool:
-    if complaint.responsible_store_id is None:
-        return False
-    return not principal.is_store or principal.store_id == complaint.responsible_store_id
 
 
 def mermaid(moves: Iterable[Move] = MOVES) -> str:

@@ -5,11 +5,12 @@ Everything here runs in the caller's transaction: a move and the clocks it start
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from app.complaints.models import Complaint, ComplaintEvent
 from app.config import Settings
 from app.db import uuid7
 from app.sla.calendar import Calendar, Day
+from app.sla.effects import DISPATCHED_AGAIN, ClockEffect, Effect
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import ClockKind, Policy, Target, Unit, load_policy
 
@@ -243,34 +245,32 @@ def at_registration(connection: Connection, complaint: Complaint, settings: Sett
     return AtRegistration(clock, started, events)
 
 
-def after_move(session: Session, complaint: Complaint, move: str, at: datetime, actor: str, settings: Settings) -> None:
-    """Start and stop the complaint's clocks for the move just made."""
-    store_feedback = ClockKind.store_feedback
-    if move in ("investigate", "reopen") and complaint.dispatched_at == at:
-        # Dispatched (again) by this move: the store it was dispatched to before no longer owes feedback.
-        _stop_all(session, complaint, store_feedback, at, "dispatched again", met=False)
-        start(
-            session,
-            complaint,
-            store_feedback,
-            at,
-            settings,
-            why=f"dispatched to store {complaint.responsible_store_id}",
-            store_id=complaint.responsible_store_id,
-        )
-    if move == "store-feedback":
-        _stop_all(session, complaint, store_feedback, at, f"feedback recorded by {actor}")
-    elif move in ("reject", "resolve", "approve"):
-        # A written reply went to the customer: that clock is met; a store that has not fed back no longer must.
-        _stop_all(session, complaint, ClockKind.written_reply, at, f"{move}: written reply given")
-        _stop_all(session, complaint, store_feedback, at, f"{move} before feedback", met=False)
-        if move != "reject":
-            start(session, complaint, ClockKind.follow_up, at, settings, why="resolved: the follow-up call is due")
-    elif move == "revisit":
-        _stop_all(session, complaint, ClockKind.follow_up, at, "follow-up call made")
-    elif move == "reopen":
-        _stop_all(session, complaint, ClockKind.follow_up, at, "reopened after the follow-up")
-        start(session, complaint, ClockKind.written_reply, at, settings, why="reopened: a new written reply is due")
+def after_move(
+    session: Session,
+    complaint: Complaint,
+    move: str,
+    effects: Mapping[ClockKind, ClockEffect],
+    at: datetime,
+    actor: str,
+    settings: Settings,
+) -> None:
+    """Start and stop the complaint's clocks as the move just made declares (``effects``: one per kind of clock)."""
+    for kind in ClockKind:
+        declared = effects[kind]  # every kind has its declared effect: no default
+        why = declared.why.format(move=move, actor=actor, store=complaint.responsible_store_id)
+        match declared.effect:
+            case Effect.leave:
+                pass
+            case Effect.start:
+                start(session, complaint, kind, at, settings, why=why)
+            case Effect.met | Effect.cancel:
+                _stop_all(session, complaint, kind, at, why, met=declared.effect is Effect.met)
+            case Effect.dispatch:
+                if complaint.dispatched_at == at:  # dispatched (again) by this move
+                    _stop_all(session, complaint, kind, at, DISPATCHED_AGAIN, met=False)
+                    start(session, complaint, kind, at, settings, why=why, store_id=complaint.responsible_store_id)
+            case unknown:
+                assert_never(unknown)
 
 
 def recompute_between(session: Session, first: date, last: date, settings: Settings, *, why: str, at: datetime) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.complaints import workflow
 from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.repository import Earlier
 from app.complaints.schemas import ComplaintOut
@@ -17,34 +18,20 @@ from app.sla.policy import ClockKind
 from app.types import local_times
 from app.visibility import Viewer, contact_of
 from app.webhooks.models import WebhookEndpoint
-from app.webhooks.schemas import (
-    ComplaintMessage,
-    DispatchedData,
-    DispatchedMessage,
-    EventData,
-    EventType,
-    ReopenedData,
-    ReopenedMessage,
-    ResolvedData,
-    ResolvedMessage,
-)
+from app.webhooks.openapi import model_of
+from app.webhooks.schemas import EventType
 
-# History entries (the move, or what tousu itself wrote) and the event each one is. Notes are not sent.
+# History entries (each move as its declaration says, or what tousu itself wrote) and the event each one is. Notes
+# are not sent.
 TYPE_OF_MOVE: dict[str, EventType] = {
     "register": EventType.accepted,
-    "reject": EventType.rejected,
-    "investigate": EventType.dispatched,
-    "store-feedback": EventType.store_feedback_received,
-    "propose": EventType.submitted_for_approval,
-    "send-back": EventType.sent_back,
-    "resolve": EventType.resolved,
-    "approve": EventType.resolved,
-    "revisit": EventType.revisited,
-    "reopen": EventType.reopened,
+    **{move.name: EventType(move.event) for move in workflow.MOVES},
     "complaint.escalated": EventType.escalated,
     "sla.warning": EventType.sla_warning,
     "sla.breached": EventType.sla_breached,
 }
+# The events of moves that may dispatch to a store: they carry the deadline of that store's feedback.
+DISPATCHING_TYPES = frozenset(EventType(move.event) for move in workflow.MOVES if move.dispatches)
 CLOCK_EVENTS = frozenset({EventType.sla_warning, EventType.sla_breached, EventType.escalated})
 
 
@@ -104,19 +91,11 @@ def body(
         "complaint": shown,
     }
     timestamp = entry.at.astimezone(tz)
-    message: BaseModel
-    if event_type in (EventType.dispatched, EventType.reopened):
+    if event_type in DISPATCHING_TYPES:
         data["store_feedback_due_at"] = _feedback_due(shown)
-        if event_type is EventType.dispatched:
-            message = DispatchedMessage(type=event_type, timestamp=timestamp, data=DispatchedData(**data))
-        else:
-            message = ReopenedMessage(type=event_type, timestamp=timestamp, data=ReopenedData(**data))
     elif event_type is EventType.resolved:
         data["reply"], data["remedy"] = shown.reply, shown.remedy
-        message = ResolvedMessage(type=event_type, timestamp=timestamp, data=ResolvedData(**data))
-    else:
-        message = ComplaintMessage(type=event_type, timestamp=timestamp, data=EventData(**data))
-    return dumps(message)
+    return dumps(model_of(event_type).model_validate({"type": event_type, "timestamp": timestamp, "data": data}))
 
 
 def _feedback_due(complaint: ComplaintOut) -> datetime | None:

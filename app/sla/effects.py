@@ -1,0 +1,40 @@
+"""What a move does to a kind of clock, as data: each move declares one effect per ``ClockKind`` (the move table in
+``app.complaints.workflow``) and ``clocks.after_move`` carries them out. Imports nothing of tousu's own."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Effect(enum.StrEnum):
+    leave = "leave"  # the move does not touch clocks of this kind
+    start = "start"  # a new clock starts
+    met = "met"  # the running clocks stop, met (breached when late): what they waited for happened
+    cancel = "cancel"  # the running clocks stop, cancelled: they no longer apply
+    # When the move dispatched the complaint to a store: the running clocks stop, cancelled (another store no longer
+    # owes anything), and a clock for the store it was dispatched to starts. Otherwise: left alone.
+    dispatch = "dispatch"
+
+
+@dataclass(frozen=True)
+class ClockEffect:
+    effect: Effect
+    why: str = ""  # the reason the clock event records; ``{move}``, ``{actor}`` and ``{store}`` are filled in
+
+
+LEAVE = ClockEffect(Effect.leave)
+DISPATCH = ClockEffect(Effect.dispatch, "dispatched to store {store}")
+DISPATCHED_AGAIN = "dispatched again"  # why the previous store's clock is cancelled by a dispatch
+
+
+def start(why: str) -> ClockEffect:
+    return ClockEffect(Effect.start, why)
+
+
+def met(why: str) -> ClockEffect:
+    return ClockEffect(Effect.met, why)
+
+
+def cancel(why: str) -> ClockEffect:
+    return ClockEffect(Effect.cancel, why)
