@@ -94,3 +94,18 @@ def test_every_curl_in_the_readme_and_docs_runs(live_server: LiveServer, tmp_pat
     assert len(statuses) >= script.count("curl "), run.stderr
     errors = [status for status in statuses if not 200 <= status < 300]
     assert errors == [int(status) for status in re.findall(r"# → (\d{3})", script)], run.stdout + run.stderr
+
+
+def anchors(text: str) -> set[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces as dashes."""
+    headings = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_between_the_pages_arrives() -> None:
+    for source in [ROOT / "README.md", *(DOCS / f"{name}.md" for name in PAGES)]:
+        for target, anchor in re.findall(r"\]\(([^)#:]*)(?:#([^)]+))?\)", source.read_text(encoding="utf-8")):
+            path = (source.parent / target).resolve() if target else source
+            assert path.exists(), f"{source.name} links {target}, which does not exist"
+            if anchor:
+                assert anchor in anchors(path.read_text(encoding="utf-8")), f"{source.name} links {target}#{anchor}"
