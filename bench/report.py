@@ -37,6 +37,7 @@ from app.reports import service
 from app.reports.schemas import GroupBy
 from app.visibility import Viewer
 from bench import report_seed
+from bench.results import add_to_latest_run
 
 DATABASE = "tousu_bench_report"
 ROUNDS = 7
@@ -203,7 +204,7 @@ def table(results: Results, count: int, rounds: int, started: datetime) -> str:
     )  # fmt: skip
     databases = list(results)
     lines = [
-        f"## Summary report (bench/report.py, {started:%Y-%m-%d %H:%M} UTC)",
+        f"### Summary report (bench/report.py, {started:%Y-%m-%d %H:%M} UTC)",
         "",
         f"{count:,} complaints received over 365 days (2.7 clock runs each), 500 stores; the report for October "
         f"2026 (about {count * 31 // 365:,} complaints). Median of {rounds} runs after one warm-up, "
@@ -254,8 +255,7 @@ def main() -> None:
     result = table(results, args.complaints, args.rounds, started_at)
     print(result)
     if args.append:
-        with args.append.open("a", encoding="utf-8") as file:
-            file.write(f"\n{result}\n")
+        add_to_latest_run(args.append, result)
 
 
 if __name__ == "__main__":

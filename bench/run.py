@@ -30,6 +30,7 @@ import psycopg
 from sqlalchemy.engine import URL, make_url
 
 from bench import lifecycle, seed
+from bench.results import start_run
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -679,11 +680,11 @@ def report(results: Results, facts: dict[str, str], started: datetime, elapsed: 
     assert post is not None and bare is not None
     errors = sum(run.errors for run in (post, bare, *results.reads.values()))
     lines = [
-        "# tousu benchmark results",
+        f"## {started:%Y-%m-%d %H:%M %Z}: make bench",
         "",
-        f"Run by `make bench` on {started:%Y-%m-%d %H:%M %Z} ({elapsed / 60:.1f} minutes). Method: bench/README.md.",
+        f"Run by `make bench` ({elapsed / 60:.1f} minutes). Method: bench/README.md.",
         "",
-        "## Machine",
+        "### Machine",
         "",
         f"- {facts['cores']} cores, {facts['cpu']}; Linux {facts['kernel']}",
         f"- PostgreSQL {facts['postgresql']} (local, 127.0.0.1:5432), Python {facts['python']}, {facts['wrk']}",
@@ -691,7 +692,7 @@ def report(results: Results, facts: dict[str, str], started: datetime, elapsed: 
         f"{load[0]:.2f} before the run, {load[1]:.2f} after it"
         + (" (other work was running: the figures are lower than on an idle machine)" if load[0] > 1 else ""),
         "",
-        "## Settings",
+        "### Settings",
         "",
         f"- servers: `uvicorn APP --workers {WORKERS} --no-access-log` (uvloop, httptools), the same for tousu "
         "(`app.main:create_app --factory`) and the bare app (`bench.baseline:app`)",
@@ -708,7 +709,7 @@ def report(results: Results, facts: dict[str, str], started: datetime, elapsed: 
         "measured run, divided by the requests",
         f"- failed requests in the measured runs: {errors}",
         "",
-        "## Results",
+        "### Results",
         "",
         body,
         "",
@@ -718,7 +719,7 @@ def report(results: Results, facts: dict[str, str], started: datetime, elapsed: 
         "(Python work between statements, thread hand-offs). CPU per request counts the workers' and the "
         "database backends' time only, not wrk's or the machine's other work.",
         "",
-        "## Targets",
+        "### Targets",
         "",
         f"- registration throughput at least {POST_TARGET} of the bare app's: {verdict(met['post'])}",
         f"- reads at {READ_SIZES[-1]:,} complaints within {READ_TARGET}× of the latency at {READ_SIZES[0]:,} "
@@ -757,7 +758,7 @@ def main() -> int:
             except psycopg.Error as exc:
                 say(f"could not drop database {name}: {exc}")
     text = report(results, facts, started, time.monotonic() - clock, [load_before, os.getloadavg()[0]])
-    (BENCH / "RESULTS.md").write_text(text)
+    start_run(BENCH / "RESULTS.md", text)
     print(text)
     say("wrote bench/RESULTS.md")
     return 0

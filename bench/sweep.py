@@ -20,6 +20,7 @@ from app import migrate
 from app.config import Settings
 from app.db import Database
 from app.sla.sweeper import sweep
+from bench.results import add_to_latest_run
 
 DUE = 1_000
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -130,8 +131,8 @@ def main() -> None:
     result = table(run(make_url(args.server)))
     print(result)
     if args.append:
-        with args.append.open("a", encoding="utf-8") as file:
-            file.write(f"\n## Sweep (bench/sweep.py, {started:%Y-%m-%d %H:%M} UTC, PostgreSQL)\n\n{result}\n")
+        heading = f"### Sweep (bench/sweep.py, {started:%Y-%m-%d %H:%M} UTC, PostgreSQL)"
+        add_to_latest_run(args.append, f"{heading}\n\n{result}")
 
 
 if __name__ == "__main__":

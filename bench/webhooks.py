@@ -37,6 +37,7 @@ from app.db import Database
 from app.webhooks import service as webhooks
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.schemas import EndpointCreate
+from bench.results import add_to_latest_run
 
 THROUGHPUT = 2_000  # registrations waiting, then one dispatcher delivers them all
 LAG_RATE = 20  # registrations per second while the dispatcher runs
@@ -272,8 +273,8 @@ def main() -> None:
     result = table(run(server))
     print(result)
     if args.append:
-        with args.append.open("a", encoding="utf-8") as file:
-            file.write(f"\n## Webhooks (bench/webhooks.py, {started:%Y-%m-%d %H:%M} UTC, {where})\n\n{result}\n")
+        heading = f"### Webhooks (bench/webhooks.py, {started:%Y-%m-%d %H:%M} UTC, {where})"
+        add_to_latest_run(args.append, f"{heading}\n\n{result}")
 
 
 if __name__ == "__main__":

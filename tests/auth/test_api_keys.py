@@ -305,7 +305,7 @@ FORBIDDEN_CASES = [
 def test_a_403_names_the_roles_that_may(
     make_caller: Any, handler: Caller, role: str, method: str, path: str, body: Any
 ) -> None:
-    """The README: a 403 carries ``allowed_roles``."""
+    """docs/integrators.md: a 403 carries ``allowed_roles``."""
     complaint = handler.register()
     handler.move(complaint["id"], "investigate", {"store_id": STORE})
     if path.endswith("approve"):

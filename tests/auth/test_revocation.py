@@ -288,7 +288,7 @@ def test_a_revocation_reaches_every_worker_of_tousu_serve(served: str, settings:
         reaches.append(max([started - revoked for started in accepted] + [0.0]))
         sent += len(hammer.reads) + len(hammer.issues)
     late = sorted(round(reach * 1000, 1) for reach in reaches if reach > 0)
-    print(  # the figures the README quotes; run with -s to see them
+    print(  # the figures docs/access.md quotes; run with -s to see them
         f"\nrevocation reach over {ROUNDS} rounds ({sent} requests with the key): max {max(reaches) * 1000:.1f} ms, "
         f"median {statistics.median(reaches) * 1000:.1f} ms; accepted after the answer in {len(late)} rounds: {late} ms"
     )

@@ -7,8 +7,9 @@ of each authority, self-approvals (the proposer's X-Actor as sent, in capitals, 
 credentials and bad X-Actor headers. Rules named after a move aim it at a complaint in a state it starts from, so
 walks get deep; ``any_move`` sends anything anywhere.
 
-The model predicts every answer (status, problem type, guard, allowed moves, allowed roles) from the README's
-rules alone, not from ``app.complaints.workflow``. After every step, for the complaints this example made:
+The model predicts every answer (status, problem type, guard, allowed moves, allowed roles) from the documented
+rules alone (the README and docs/integrators.md), not from ``app.complaints.workflow``. After every step, for the
+complaints this example made:
 
 - the state is one of the six, and state, version and the modelled fields are the model's;
 - GET /events holds the register event plus one event per accepted (2xx) move or note, in order, each with its
@@ -71,7 +72,7 @@ class MoveSpec:
     roles: frozenset[str]
 
 
-# The README's lifecycle table, in the workflow's order (allowed_moves lists moves in this order).
+# The move table of docs/integrators.md, in the workflow's order (allowed_moves lists moves in this order).
 SPEC: dict[str, MoveSpec] = {
     "reject": MoveSpec(frozenset({"accepted"}), "rejected", HANDLING),
     "investigate": MoveSpec(frozenset({"accepted"}), "investigating", HANDLING),
