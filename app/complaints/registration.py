@@ -205,7 +205,7 @@ def _defaults(model: type[Base]) -> tuple[tuple[str, Callable[[], Any]], ...]:
                 found.append((column.key, partial(mapper.version_id_generator, None)))
             continue
         if default.is_scalar:
-            found.append((column.key, partial(lambda value: value, default.arg)))
+            found.append((column.key, lambda value=default.arg: value))
         elif default.is_callable:
             found.append((column.key, partial(default.arg, None)))  # SQLAlchemy's wrapper takes a context
         else:
@@ -213,10 +213,10 @@ def _defaults(model: type[Base]) -> tuple[tuple[str, Callable[[], Any]], ...]:
     return tuple(found)
 
 
-def _set_on(row: Base) -> dict[str, Any]:
-    """The row of an object the ORM built (its ``__dict__`` holds the attributes set on it), defaults included."""
-    state = row.__dict__
-    return row_of(type(row), {key: state[key] for key in _insertable(type(row)) if key in state})
+def _row_of_new(instance: Base) -> dict[str, Any]:
+    """The row of a new object the ORM built (its ``__dict__`` holds the attributes set on it)."""
+    state = instance.__dict__
+    return row_of(type(instance), {key: state[key] for key in _insertable(type(instance)) if key in state})
 
 
 @cache
@@ -234,11 +234,11 @@ class _Rows:
 
     @classmethod
     def of(cls, complaint: dict[str, Any], first: FirstRows) -> _Rows:
-        events = [_set_on(event) for event in first.events]
+        events = [_row_of_new(event) for event in first.events]
         event_columns = frozenset(events[0])
         if any(event.keys() != event_columns for event in events):
             raise ValueError("a registration's history entries must set the same columns: they are one insert")
-        clock, clock_event = _set_on(first.clock), _set_on(first.clock_event)
+        clock, clock_event = _row_of_new(first.clock), _row_of_new(first.clock_event)
         prefixed = [("c", complaint), ("k", clock), ("ke", clock_event)]
         prefixed += zip(_event_prefixes(len(events)), events, strict=True)
         shape = (frozenset(complaint), event_columns, len(events), frozenset(clock), frozenset(clock_event))
