@@ -108,6 +108,8 @@ def write(
     transaction; returns it, in no session (everything an answer shows is on it), with the complaints its phone
     made before."""
     now = utcnow()
+    if body.received_at is not None and body.received_at > now + CLOCK_SKEW:
+        raise InvalidInput("received_at is in the future", field="received_at")
     row = row_of(Complaint, complaint_columns(body, actor, now))
     complaint = transient(Complaint, row)
     complaint.number = ""  # drawn by the write below; a snapshot leaves it out
@@ -120,9 +122,6 @@ def write(
 
 def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dict[str, Any]:
     """The columns a registration sets on its new complaint; the model's defaults give the others."""
-    received_at = body.received_at or now
-    if received_at > now + CLOCK_SKEW:
-        raise InvalidInput("received_at is in the future", field="received_at")
     return {
         "complainant_name": body.complainant.name,
         "complainant_phone": body.complainant.phone,
@@ -136,7 +135,7 @@ def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dic
         "description": body.description,
         "customer_request": body.customer_request,
         "external_ref": body.external_ref,
-        "received_at": received_at,
+        "received_at": body.received_at or now,
         "owner": body.owner or actor.name,
         "accepted_at": now,
         "updated_at": now,
