@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import Connection, DateTime, Engine, Enum, MetaData, create_engine, event
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -192,55 +190,6 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.single_statements.dispose()
-
-
-class DriverStatement:
-    """A Core statement compiled once for one dialect and run on the DB-API cursor of a connection, in its
-    transaction.
-
-    For the hottest write only (registration): the SQL, its literal values and the conversion of every parameter
-    are SQLAlchemy's, but the Core's machinery around each execution (compiled-cache lookup, execution context,
-    result object), which cost as much CPU as the rest of a registration's database work, is skipped. The rows come
-    back as the driver returns them. Errors are SQLAlchemy's all the same: wrapped (OperationalError and so on,
-    without parameters), and a connection lost in the middle is invalidated.
-    """
-
-    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        binds = compiled.binds.values()
-        self.literals = {compiled.bind_names[b]: b.effective_value for b in binds if not b.required}
-        self.processors = {
-            compiled.bind_names[b]: processor
-            for b in binds
-            if (processor := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        }
-
-    def first_row(self, connection: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        values = self.literals | params
-        for name, process in self.processors.items():
-            values[name] = process(values[name])
-        dbapi_connection = connection.connection.dbapi_connection
-        assert dbapi_connection is not None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(self.sql, values)
-            return cursor.fetchone()
-        except connection.dialect.loaded_dbapi.Error as error:
-            lost = connection.dialect.is_disconnect(error, dbapi_connection, cursor)
-            if lost:
-                connection.invalidate(error)
-            raise sa_exc.DBAPIError.instance(
-                self.sql,
-                None,
-                error,
-                connection.dialect.loaded_dbapi.Error,
-                hide_parameters=True,
-                connection_invalidated=lost,
-                dialect=connection.dialect,
-            ) from error
-        finally:
-            cursor.close()
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from app import migrate
 from app.auth import service as keys
 from app.auth.models import Role
 from app.auth.principal import Actor, Principal
-from app.complaints import service as complaints
+from app.complaints import registration
 from app.complaints.schemas import ComplaintCreate
 from app.config import Settings
 from app.db import Database
@@ -128,9 +128,8 @@ def register(db: Database, actor: Actor, settings: Settings, count: int) -> dict
     body = ComplaintCreate.model_validate(BODY)
     committed = {}
     for _ in range(count):
-        with db.single_statements.begin() as connection:
-            complaint, _ = complaints.register(connection, body, actor, settings)
-        committed[str(complaint.id)] = time.time()
+        registered = registration.register(db, settings, body, actor, None)
+        committed[str(registered.complaint_id)] = time.time()
     return committed
 
 

@@ -2,24 +2,21 @@
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from app import errors, idempotency
 from app.auth.dependencies import CurrentActor, CurrentPrincipal
-from app.auth.principal import REGISTER_ROLES, Actor, Principal
+from app.auth.principal import REGISTER_ROLES, Principal
+from app.complaints import registration, service, workflow
 from app.complaints import schemas as s
-from app.complaints import service, workflow
 from app.complaints.contact import normalize_phone
 from app.complaints.models import Category, Channel, Complaint, Priority, State
 from app.complaints.service import ClockFilter
 from app.config import Settings
-from app.db import Database
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
 from app.errors import (
     Conflict,
@@ -36,7 +33,6 @@ from app.preconditions import IfMatch, etag
 from app.sla.policy import ClockKind
 from app.threads import in_thread
 from app.types import SearchMoment, Text
-from app.visibility import Viewer
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
 
@@ -99,43 +95,12 @@ async def register_complaint(
         raise Forbidden(f"role {principal.role} may not register complaints", allowed_roles=sorted(REGISTER_ROLES))
     key = idempotency.parse_key(idempotency_key) if idempotency_key is not None else None
     # The whole transaction in one hand-off to the thread pool (a session dependency would cost two more).
-    return await in_thread(_register, request.app.state.db, request.app.state.settings, body, actor, key)
-
-
-def _register(db: Database, settings: Settings, body: s.ComplaintCreate, actor: Actor, key: str | None) -> Response:
-    principal = actor.principal
-    # Without a key to remember, the registration's rows are one statement (repository.write_registration).
-    with (db.write_engine if key is not None else db.single_statements).begin() as connection:
-        if key is not None:
-            request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
-            replay = idempotency.claim(connection, principal.key_id, key, request_fingerprint)
-            if replay is not None:
-                return JSONResponse(
-                    replay.body,
-                    status_code=replay.status_code,
-                    headers={
-                        "Location": f"/v1/complaints/{replay.resource_id}",
-                        "ETag": etag(replay.body["version"]),
-                        "Idempotent-Replayed": "true",
-                    },
-                )
-        complaint, earlier = service.register(connection, body, actor, settings)
-        out = Viewer.of(principal).complaint(
-            s.ComplaintOut.build(complaint, workflow.moves_for(complaint, principal), settings, earlier)
-        )
-        if key is not None:
-            idempotency.remember(
-                connection,
-                principal.key_id,
-                key,
-                request_fingerprint,
-                status_code=status.HTTP_201_CREATED,
-                body=out.model_dump(mode="json"),
-                resource_id=complaint.id,
-                keep=timedelta(hours=settings.idempotency_keep_hours),
-            )
-    headers = {"Location": f"/v1/complaints/{complaint.id}", "ETag": etag(complaint.version)}
-    return Response(out.model_dump_json(), status.HTTP_201_CREATED, headers, media_type="application/json")
+    db, settings = request.app.state.db, request.app.state.settings
+    registered = await in_thread(registration.register, db, settings, body, actor, key)
+    headers = {"Location": f"/v1/complaints/{registered.complaint_id}", "ETag": etag(registered.version)}
+    if registered.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(registered.body, registered.status_code, headers, media_type="application/json")
 
 
 class ListQuery(BaseModel):

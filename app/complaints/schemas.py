@@ -36,7 +36,7 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-# A receipt time is from 2000; service.register refuses one more than a few minutes ahead of its clock.
+# A receipt time is from 2000; registration.write refuses one more than a few minutes ahead of its clock.
 ReceiptTime = Moment(datetime(2000, 1, 1, tzinfo=UTC), LAST_MOMENT)
 
 # 5 to 20 ASCII digits, with a leading + or bracket, and spaces, dashes and brackets between them.

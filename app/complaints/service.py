@@ -1,4 +1,5 @@
-"""Complaints: register, find, move, annotate. No HTTP here; the caller's transaction is only flushed."""
+"""Complaints: find, move, annotate (registration has its own module). No HTTP here; the caller's transaction is only
+flushed."""
 
 from __future__ import annotations
 
@@ -7,88 +8,24 @@ import binascii
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, exists, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
 from app.complaints import repository, workflow
 from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, Priority, State
-from app.complaints.schemas import ComplaintCreate, ComplaintOut, EventOut
+from app.complaints.schemas import ComplaintOut, EventOut
 from app.config import Settings
-from app.db import transient, utcnow, uuid7
+from app.db import utcnow
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
 from app.preconditions import IfMatch
 from app.sla import clocks
 from app.sla.models import Clock, ClockState
 from app.sla.policy import ClockKind
 from app.visibility import Viewer, contact_of
-
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def register(
-    connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings
-) -> tuple[Complaint, repository.Earlier]:
-    """Register a complaint with its first history entry and its written-reply clock; returns it with the
-    complaints its phone made before.
-
-    The rows are written by ``repository.write_registration`` on a Core connection (one statement on PostgreSQL);
-    the complaint returned is in no session: everything the response shows is already on it.
-    """
-    now = utcnow()
-    received_at = body.received_at or now
-    if received_at > now + CLOCK_SKEW:
-        raise InvalidInput("received_at is in the future", field="received_at")
-    row = {
-        "id": uuid7(),
-        "version": 1,
-        "complainant_name": body.complainant.name,
-        "complainant_phone": body.complainant.phone,
-        "complainant_email": body.complainant.email,
-        "customer_ref": body.complainant.customer_ref,
-        "channel": body.channel,
-        "category": body.category,
-        "priority": body.priority,
-        "store_id": body.store_id,
-        "department": body.department,
-        "description": body.description,
-        "customer_request": body.customer_request,
-        "external_ref": body.external_ref,
-        "received_at": received_at,
-        "owner": body.owner or actor.name,
-        "state": State.accepted,
-        "reopen_count": 0,
-        "accepted_at": now,
-        "updated_at": now,
-    }
-    complaint = transient(Complaint, row)
-    # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
-    entry = ComplaintEvent(
-        complaint_id=complaint.id,
-        move="register",
-        from_state=None,
-        to_state=State.accepted,
-        actor=actor.name,
-        api_key_id=actor.principal.key_id,
-        at=now,
-        payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
-    )
-    started = clocks.at_registration(connection, complaint, settings)
-    set_committed_value(complaint, "clocks", [started.clock])
-    complaint.number = ""  # drawn by the write below; a snapshot leaves it out
-    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
-    events = [entry, *started.events]
-    for event in events:
-        event.snapshot = snapshot
-    day = now.astimezone(settings.tz).date()
-    complaint.number, earlier = repository.write_registration(
-        connection, row, events, started.clock, started.started, day
-    )
-    return complaint, earlier
 
 
 def earlier_complaints(

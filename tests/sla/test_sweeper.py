@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from app.auth import service as keys
 from app.auth.models import Role
 from app.auth.principal import Actor
-from app.complaints import service as complaints
+from app.complaints import registration
 from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.schemas import ComplaintCreate
 from app.config import Settings
@@ -75,7 +75,7 @@ def bulk_clocks(db: Database, settings: Settings, received: list[datetime]) -> l
         principal = keys.principal_for(session, secret, settings)
         assert principal is not None
         body = ComplaintCreate.model_validate({**complaint_body(), "received_at": received[0].isoformat()})
-        template, _ = complaints.register(session.connection(), body, Actor(principal, "bulk-loader"), settings)
+        template, _ = registration.write(session.connection(), body, Actor(principal, "bulk-loader"), settings)
         (template_clock,) = session.scalars(select(Clock).where(Clock.complaint_id == template.id)).all()
         complaint_row = {a.key: getattr(template, a.key) for a in inspect(Complaint).column_attrs}
         clock_row = {a.key: getattr(template_clock, a.key) for a in inspect(Clock).column_attrs}

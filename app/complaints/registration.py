@@ -1,0 +1,398 @@
+"""Registration (受理), the hottest write, in one place: a retried request's replay, the new rows built from the
+models and their defaults, written with prepared Core statements, and the answer as the caller may see it.
+
+The rows are a complaint, its first history entries, its written-reply clock and that clock's first event, and the
+day's number. On PostgreSQL all of it is one statement (data-modifying CTEs), its number drawn from the day's
+sequence; without an Idempotency-Key to remember, that statement is its own transaction (autocommit, on the
+database's single-statement engine). On SQLite, which has one writer at a time anyway, the day's counter row is
+bumped and the same inserts run one after another.
+
+Each insert names the columns set on its new object and every column with a Python-side default, applied here as
+the ORM's insert applies it; the other columns stay NULL, as the ORM leaves them. The ids a row shares with another
+are one parameter. That keeps a registration under psycopg's 50 parameters, so the driver caches the statement's
+conversion instead of parsing 3 KB of SQL on every request.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache, partial
+from typing import Any
+
+from fastapi import status
+from sqlalchemy import Connection, Dialect, Insert, Text, bindparam, cast, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import ClauseElement
+
+from app import idempotency
+from app.auth.principal import Actor, Principal
+from app.complaints import repository, workflow
+from app.complaints.models import Complaint, ComplaintEvent, DailyCounter, State
+from app.complaints.schemas import ComplaintCreate, ComplaintOut
+from app.config import Settings
+from app.db import Base, Database, transient, utcnow
+from app.errors import InvalidInput
+from app.sla import clocks
+from app.sla.models import Clock, ClockEvent
+from app.visibility import Viewer
+
+CLOCK_SKEW = timedelta(minutes=5)
+NUMBER_DIGITS = 4  # TS-YYYYMMDD-0001; the 10,000th complaint of a day gets a fifth digit
+
+# Columns whose value is another row's id: bound once, as that row's parameter.
+SHARED = {"complaint_id": "c_id", "clock_id": "k_id"}
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registration's answer: the complaint as the caller may see it (JSON), or the first answer replayed."""
+
+    status_code: int
+    body: bytes
+    complaint_id: uuid.UUID | None
+    version: int
+    replayed: bool = False
+
+
+def register(
+    db: Database, settings: Settings, body: ComplaintCreate, actor: Actor, idempotency_key: str | None
+) -> Registered:
+    """Register a complaint in a transaction of its own; with an Idempotency-Key, replay the first answer to it
+    instead if there was one, and remember this answer otherwise (in the same transaction)."""
+    principal = actor.principal
+    if idempotency_key is None:
+        with db.single_statements.begin() as connection:
+            complaint, earlier = write(connection, body, actor, settings)
+            return _created(complaint, _shown(complaint, earlier, principal, settings))
+    request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
+    with db.write_engine.begin() as connection:
+        replay = idempotency.claim(connection, principal.key_id, idempotency_key, request_fingerprint)
+        if replay is not None:
+            replayed = json.dumps(replay.body, ensure_ascii=False, separators=(",", ":")).encode()
+            return Registered(replay.status_code, replayed, replay.resource_id, replay.body["version"], replayed=True)
+        complaint, earlier = write(connection, body, actor, settings)
+        out = _shown(complaint, earlier, principal, settings)
+        idempotency.remember(
+            connection,
+            principal.key_id,
+            idempotency_key,
+            request_fingerprint,
+            status_code=status.HTTP_201_CREATED,
+            body=out.model_dump(mode="json"),
+            resource_id=complaint.id,
+            keep=timedelta(hours=settings.idempotency_keep_hours),
+        )
+    return _created(complaint, out)
+
+
+def _shown(complaint: Complaint, earlier: repository.Earlier, principal: Principal, settings: Settings) -> ComplaintOut:
+    """The new complaint as the caller may see it, with the moves it may make now."""
+    allowed = workflow.moves_for(complaint, principal)
+    return Viewer.of(principal).complaint(ComplaintOut.build(complaint, allowed, settings, earlier))
+
+
+def _created(complaint: Complaint, out: ComplaintOut) -> Registered:
+    return Registered(status.HTTP_201_CREATED, out.model_dump_json().encode(), complaint.id, complaint.version)
+
+
+def write(
+    connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings
+) -> tuple[Complaint, repository.Earlier]:
+    """Write a new complaint with its first history entry and its written-reply clock in the connection's
+    transaction; returns it, in no session (everything an answer shows is on it), with the complaints its phone
+    made before."""
+    now = utcnow()
+    if body.received_at is not None and body.received_at > now + CLOCK_SKEW:
+        raise InvalidInput("received_at is in the future", field="received_at")
+    row = row_of(Complaint, complaint_columns(body, actor, now))
+    complaint = transient(Complaint, row)
+    complaint.number = ""  # drawn by the write below; a snapshot leaves it out
+    first = first_rows(connection, complaint, body, actor, settings)
+    day = now.astimezone(settings.tz).date()
+    write_rows = _write_postgresql if connection.dialect.name == "postgresql" else _write_sqlite
+    complaint.number, earlier = write_rows(connection, _Rows.of(row, first), day)
+    return complaint, earlier
+
+
+def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The columns a registration sets on its new complaint; the model's defaults give the others."""
+    return {
+        "complainant_name": body.complainant.name,
+        "complainant_phone": body.complainant.phone,
+        "complainant_email": body.complainant.email,
+        "customer_ref": body.complainant.customer_ref,
+        "channel": body.channel,
+        "category": body.category,
+        "priority": body.priority,
+        "store_id": body.store_id,
+        "department": body.department,
+        "description": body.description,
+        "customer_request": body.customer_request,
+        "external_ref": body.external_ref,
+        "received_at": body.received_at or now,
+        "owner": body.owner or actor.name,
+        "accepted_at": now,
+        "updated_at": now,
+    }
+
+
+@dataclass(frozen=True)
+class FirstRows:
+    """What comes with a new complaint: its history entries (the registration, and an escalation for a complaint
+    that escalates at once), its written-reply clock and that clock's first event."""
+
+    events: list[ComplaintEvent]
+    clock: Clock
+    clock_event: ClockEvent
+
+    def all(self) -> list[Base]:
+        return [*self.events, self.clock, self.clock_event]
+
+
+def first_rows(
+    connection: Connection, complaint: Complaint, body: ComplaintCreate, actor: Actor, settings: Settings
+) -> FirstRows:
+    """The new complaint's other rows, not yet written, each event with the complaint as they leave it."""
+    # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
+    entry = ComplaintEvent(
+        complaint_id=complaint.id,
+        move="register",
+        from_state=None,
+        to_state=complaint.state,
+        actor=actor.name,
+        api_key_id=actor.principal.key_id,
+        at=complaint.accepted_at,
+        payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
+    )
+    started = clocks.at_registration(connection, complaint, settings)
+    set_committed_value(complaint, "clocks", [started.clock])
+    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
+    events = [entry, *started.events]
+    for event in events:
+        event.snapshot = snapshot
+    return FirstRows(events, started.clock, started.started)
+
+
+# The rows, from the models
+
+
+def row_of(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
+    """What an insert of a new ``model`` with ``values`` writes: those values and, for each column left out, its
+    Python-side default (``default=``, scalar or callable; the mapper's first version), as the ORM's insert fills
+    it in. Columns with neither are left out: NULL."""
+    row = dict(values)
+    for key, default in _defaults(model):
+        if key not in row:
+            row[key] = default()
+    return row
+
+
+@cache
+def _defaults(model: type[Base]) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    mapper = model.__mapper__
+    found: list[tuple[str, Callable[[], Any]]] = []
+    for column in model.__table__.columns:
+        default = column.default
+        if default is None:
+            if column is mapper.version_id_col:
+                found.append((column.key, partial(mapper.version_id_generator, None)))
+            continue
+        if default.is_scalar:
+            found.append((column.key, lambda value=default.arg: value))
+        elif default.is_callable:
+            found.append((column.key, partial(default.arg, None)))  # SQLAlchemy's wrapper takes a context
+        else:
+            raise TypeError(f"{column}: registration computes defaults in Python; this one is {default!r}")
+    return tuple(found)
+
+
+def _row_of_new(instance: Base) -> dict[str, Any]:
+    """The row of a new object the ORM built (its ``__dict__`` holds the attributes set on it)."""
+    state = instance.__dict__
+    return row_of(type(instance), {key: state[key] for key in _insertable(type(instance)) if key in state})
+
+
+@cache
+def _insertable(model: type[Base]) -> frozenset[str]:
+    table = model.__table__
+    return frozenset(c.key for c in table.columns if c is not table.autoincrement_column)
+
+
+class _Rows:
+    """The new rows with the columns each sets; ``shape`` identifies the statement that inserts them."""
+
+    def __init__(self, prefixed: list[tuple[str, dict[str, Any]]], shape: tuple[Any, ...]) -> None:
+        self.prefixed = prefixed
+        self.shape = shape
+
+    @classmethod
+    def of(cls, complaint: dict[str, Any], first: FirstRows) -> _Rows:
+        events = [_row_of_new(event) for event in first.events]
+        event_columns = frozenset(events[0])
+        if any(event.keys() != event_columns for event in events):
+            raise ValueError("a registration's history entries must set the same columns: they are one insert")
+        clock, clock_event = _row_of_new(first.clock), _row_of_new(first.clock_event)
+        prefixed = [("c", complaint), ("k", clock), ("ke", clock_event)]
+        prefixed += zip(_event_prefixes(len(events)), events, strict=True)
+        shape = (frozenset(complaint), event_columns, len(events), frozenset(clock), frozenset(clock_event))
+        return cls(prefixed, shape)
+
+    def params(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for prefix, row in self.prefixed:
+            for key, name in _parameter_names(prefix, frozenset(row)):
+                values[name] = row[key]
+        return values
+
+
+@cache
+def _parameter_names(prefix: str, columns: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(column, parameter) pairs of one row; the ids a row shares with another are that row's parameter."""
+    return tuple((key, SHARED.get(key, f"{prefix}_{key}")) for key in columns)
+
+
+def _event_prefixes(count: int) -> tuple[str, ...]:
+    return tuple(f"e{index}" for index in range(count))
+
+
+# The writes, one per database
+
+
+@lru_cache(maxsize=4)
+def number_prefix(day: date) -> str:
+    return f"TS-{day:%Y%m%d}-"
+
+
+def number(day: date, last: int) -> str:
+    return f"{number_prefix(day)}{last:0{NUMBER_DIGITS}d}"
+
+
+def _write_postgresql(connection: Connection, rows: _Rows, day: date) -> tuple[str, repository.Earlier]:
+    """One statement; returns the number drawn and the complaints the phone made before."""
+    params = {"counter_day": day, "number_prefix": number_prefix(day), **rows.params()}
+    row = _registration(rows.shape, connection.dialect).first_row(connection, params)
+    assert row is not None
+    number_drawn, count, last_id, last_number, last_state, last_received_at = row
+    # Straight from the driver: the state is a string, the time in the connection's time zone.
+    last = (last_id, last_number, State(last_state), last_received_at.astimezone(UTC)) if last_id else (None,) * 4
+    return number_drawn, repository.earlier_of((count, *last))
+
+
+def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, repository.Earlier]:
+    params = {"counter_day": day, **rows.params()}
+    last = connection.execute(_counter(), params).scalar_one()
+    params["c_number"] = number(day, last)
+    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = rows.shape
+    connection.execute(_insert(Complaint, ("c",), complaint_columns | {"number"}), params)
+    connection.execute(_insert(ComplaintEvent, _event_prefixes(event_count), event_columns), params)
+    connection.execute(_insert(Clock, ("k",), clock_columns), params)
+    connection.execute(_insert(ClockEvent, ("ke",), clock_event_columns), params)
+    complaint_id = params["c_id"]
+    return params["c_number"], repository.earlier_complaints(connection, [complaint_id], None)[complaint_id]
+
+
+@cache
+def _insert(model: type[Base], prefixes: tuple[str, ...], columns: frozenset[str]) -> Insert:
+    """An insert of one row per prefix (one statement: the rows get their autoincremented ids in this order)."""
+    table = model.__table__
+    rows = [
+        {key: bindparam(name, type_=table.c[key].type) for key, name in sorted(_parameter_names(prefix, columns))}
+        for prefix in prefixes
+    ]
+    return table.insert().values(rows if len(rows) > 1 else rows[0])
+
+
+@cache
+def _counter() -> Insert:
+    """SQLite's numbers: the day's counter row, bumped (one writer at a time there anyway)."""
+    table = DailyCounter.__table__
+    return (
+        sqlite.insert(table)
+        .values(day=bindparam("counter_day", type_=table.c.day.type), last=1)
+        .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+
+
+@lru_cache(maxsize=32)  # per shape and engine: a handful in a process
+def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
+    """One PostgreSQL statement: the day's number, the complaint, its events, its clock and the clock's event.
+
+    The number comes from the day's sequence (migration 0007), drawn once in a CTE: no row lock for concurrent
+    registrations to queue on; a registration that fails after drawing leaves its number unused. Foreign keys are
+    checked at the end of the statement, when every row is there.
+    """
+    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = shape
+    day = bindparam("counter_day", type_=DailyCounter.__table__.c.day.type)
+    counter = select(func.tousu_complaint_number(day).label("last")).cte("counter")
+    last = cast(counter.c.last, Text)
+    digits = func.lpad(last, func.greatest(NUMBER_DIGITS, func.length(last)), "0")
+    drawn = select(func.concat(bindparam("number_prefix", type_=Text), digits)).scalar_subquery()
+    complaint = _insert(Complaint, ("c",), complaint_columns).values(number=drawn)
+    rows = [
+        _insert(ComplaintEvent, _event_prefixes(event_count), event_columns).cte("history"),
+        _insert(Clock, ("k",), clock_columns).cte("clock"),
+        _insert(ClockEvent, ("ke",), clock_event_columns).cte("clock_event"),
+    ]
+    table = Complaint.__table__
+    new = complaint.returning(table.c.number).cte("complaint")
+    # The statement's reads see the table as it was before it: the new complaint is not among the earlier ones.
+    count, last, on = repository.earlier_parts(bindparam("c_complainant_phone"), bindparam("c_id"), None)
+    columns = (new.c.number, count, last.c.id, last.c.number, last.c.state, last.c.received_at)
+    return _DriverStatement(select(*columns).select_from(new.outerjoin(last, on)).add_cte(*rows), dialect)
+
+
+class _DriverStatement:
+    """A Core statement compiled once for one dialect and run on the DB-API cursor of a connection, in its
+    transaction.
+
+    The SQL, its literal values and the conversion of every parameter are SQLAlchemy's, but the Core's machinery
+    around each execution (compiled-cache lookup, execution context, result object), which cost as much CPU as the
+    rest of a registration's database work, is skipped; so are the Core's column defaults, which is why every row
+    names its defaulted columns (``row_of``). The rows come back as the driver returns them. Errors are SQLAlchemy's
+    all the same: wrapped (OperationalError and so on, without parameters), and a connection lost in the middle is
+    invalidated.
+    """
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        binds = compiled.binds.values()
+        self.literals = {compiled.bind_names[b]: b.effective_value for b in binds if not b.required}
+        self.processors = {
+            compiled.bind_names[b]: processor
+            for b in binds
+            if (processor := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+
+    def first_row(self, connection: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        values = self.literals | params
+        for name, process in self.processors.items():
+            values[name] = process(values[name])
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(self.sql, values)
+            return cursor.fetchone()
+        except connection.dialect.loaded_dbapi.Error as error:
+            lost = connection.dialect.is_disconnect(error, dbapi_connection, cursor)
+            if lost:
+                connection.invalidate(error)
+            raise sa_exc.DBAPIError.instance(
+                self.sql,
+                None,
+                error,
+                connection.dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=lost,
+                dialect=connection.dialect,
+            ) from error
+        finally:
+            cursor.close()
