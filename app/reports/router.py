@@ -17,7 +17,7 @@ from app.dependencies import CurrentSettings, ReadSession
 from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.reports import chart, service, table
 from app.reports.schemas import GroupBy, Period, Summary
-from app.types import LocalDate
+from app.types import date_rules
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -25,7 +25,7 @@ REPORT_ROLES = frozenset({Role.reporter, Role.manager, Role.admin, Role.store})
 LONGEST_PERIOD_DAYS = 366
 # The days a period may name (as every date the API reads: 1970 to 2100).
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 12, 31)
-ReportDay = LocalDate(FIRST_DAY, LAST_DAY)
+ReportDay = Annotated[date, *date_rules(FIRST_DAY, LAST_DAY)]
 CSV = "text/csv"
 SVG = "image/svg+xml"
 PERIOD_RULES = (

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.complaints.models import State
 from app.complaints.schemas import ComplaintOut, RemedyOut, StoreId
-from app.types import Bool, Text
+from app.types import Bool, text_rules
 from app.webhooks import urls
 from app.webhooks.models import DeliveryStatus
 
@@ -34,8 +34,10 @@ class EventType(enum.StrEnum):
 PING = "ping"
 
 # What urls.check_url takes, shown in the document (it checks, so that a refusal names the URL's fault).
-Url = Annotated[Text(2000), Field(json_schema_extra={"format": "uri", "pattern": f"^https://{urls.URI_CHARACTERS}$"})]
-Description = Text(200)
+Url = Annotated[
+    str, *text_rules(2000), Field(json_schema_extra={"format": "uri", "pattern": f"^https://{urls.URI_CHARACTERS}$"})
+]
+Description = Annotated[str, *text_rules(200)]
 EventTypes = list[EventType] | None
 
 
