@@ -61,11 +61,11 @@ class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     # A default that is not a valid value: absent means unchanged, and null is refused like any other non-string.
-    url: Url = Field(None, examples=["https://crm.example.com/tousu/webhooks"])  # type: ignore[assignment]
+    url: Url = Field(None, examples=["https://crm.example.com/tousu/webhooks"])  # type: ignore[assignment]  # see above
     description: Description | None = Field(None, examples=["呼叫中心 CRM"])
     event_types: EventTypes = Field(None, min_length=1)
     store_id: StoreId | None = None
-    enabled: Bool = Field(None)  # type: ignore[assignment]
+    enabled: Bool = Field(None)  # type: ignore[assignment]  # absent: unchanged, as above
 
 
 class EndpointOut(BaseModel):
