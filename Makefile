@@ -24,7 +24,7 @@ run: $(STAMP)
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
 	TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/tousu serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: $(STAMP)
@@ -33,6 +33,9 @@ openapi: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench migrations/env.py
 	$(BIN)/ruff format --check app tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -29,8 +29,8 @@ def parse_windows(text: str) -> tuple[tuple[time, time], ...]:
             raise ValueError(f"window {part.strip()!r} ends before it starts")
         windows.append(window)
     windows.sort()
-    for (_, end), (start, _) in itertools.pairwise(windows):
-        if start < end:
+    for earlier, later in itertools.pairwise(windows):
+        if later[0] < earlier[1]:
             raise ValueError("follow-up windows overlap")
     return tuple(windows)
 

@@ -11,7 +11,8 @@ from app.db import read_session, write_session
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 CurrentSettings = Annotated[Settings, Depends(get_settings)]

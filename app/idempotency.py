@@ -15,9 +15,23 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, ForeignKey, Index, Integer, String, delete, func, insert, select, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    CursorResult,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -41,6 +55,10 @@ class IdempotencyRecord(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_idempotency_keys_expires_at", "expires_at"),)
+
+
+# Declarative types a class's __table__ as any FromClause; this one is a Table, the one that Core statements take.
+RECORDS = cast(Table, IdempotencyRecord.__table__)
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,7 @@ def claim(connection: Connection, api_key_id: uuid.UUID, key: str, request_finge
                 "a request with this Idempotency-Key is still being processed; retry later",
                 idempotency_key=key,
             )
-    table = IdempotencyRecord.__table__
+    table = RECORDS
     this_key = (table.c.api_key_id == api_key_id) & (table.c.key == key)
     record = connection.execute(select(table).where(this_key)).one_or_none()
     if record is not None and record.expires_at <= utcnow():
@@ -112,7 +130,7 @@ def remember(
     """Keep the response, in the caller's transaction."""
     now = utcnow()
     connection.execute(
-        insert(IdempotencyRecord.__table__).values(
+        insert(RECORDS).values(
             api_key_id=api_key_id,
             key=key,
             fingerprint=request_fingerprint,
@@ -128,4 +146,5 @@ def remember(
 def purge_expired(session: Session) -> int:
     """Forget keys past their time (the expiry index makes this cheap); returns how many went."""
     result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
-    return result.rowcount
+    # A DML statement's result is a CursorResult; Session.execute is typed to return the general Result.
+    return cast(CursorResult[Any], result).rowcount

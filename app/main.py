@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     webhooks_openapi.document(app)
     warn_if_private_targets_allowed(settings)
     app.include_router(reports_router)
+    # FastAPI's way to shape the document is to replace the app's openapi method.
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 

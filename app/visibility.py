@@ -82,7 +82,8 @@ class Viewer:
             raise NotOwnUnit(
                 f"a key of store {self.store_id} speaks for that store only, not for {body.store_id}", field="store_id"
             )
-        return body.model_copy(update={"store_id": self.store_id})
+        own: T = body.model_copy(update={"store_id": self.store_id})
+        return own
 
     def sees_entry(self, entry: ComplaintEvent) -> bool:
         """Whether this viewer may read a history entry of a complaint it may read."""

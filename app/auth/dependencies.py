@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import Depends, Header, Request
@@ -23,6 +24,7 @@ class ApiKeyBearer(HTTPBearer):
     """``Authorization: Bearer <key>``, resolved to the key's principal in one dependency (the OpenAPI document
     shows it as the bearer scheme)."""
 
+    # Returns the principal, not HTTPBearer's credentials: the key is resolved here, in the one dependency.
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         # Async, so that a key this process has checked lately costs no thread hand-off; a new key is looked up in
         # a short transaction of its own on the thread pool (the route's session is not opened before the key is
@@ -139,7 +141,7 @@ def actor_name(header: str) -> str:
 CurrentActor = Annotated[Actor, Depends(acting)]
 
 
-def require_role(*roles: Role):
+def require_role(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     allowed = frozenset(roles)
 
     async def check(principal: CurrentPrincipal) -> Principal:

@@ -5,15 +5,15 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import Role
-from app.types import Text
+from app.types import text_rules
 
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Text(100) = Field(examples=["呼叫中心 CRM"])
+    name: Annotated[str, *text_rules(100)] = Field(examples=["呼叫中心 CRM"])
     role: Role
-    store_id: Annotated[Text(64), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")] | None = Field(
+    store_id: Annotated[str, *text_rules(64), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")] | None = Field(
         None, description="Required for, and only for, a store key.", examples=["SZ-FT-012"]
     )
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.complaints import contact
 from app.complaints.models import (
@@ -27,7 +27,7 @@ from app.complaints.repository import Earlier
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
-from app.types import LAST_MOMENT, Bool, Moment, Text, Yuan, local_times
+from app.types import LAST_MOMENT, Bool, Yuan, local_times, moment_rules, text_rules
 
 
 class Body(BaseModel):
@@ -37,7 +37,7 @@ class Body(BaseModel):
 
 
 # A receipt time is from 2000; registration.write refuses one more than a few minutes ahead of its clock.
-ReceiptTime = Moment(datetime(2000, 1, 1, tzinfo=UTC), LAST_MOMENT)
+ReceiptTime = Annotated[AwareDatetime, *moment_rules(datetime(2000, 1, 1, tzinfo=UTC), LAST_MOMENT)]
 
 # 5 to 20 ASCII digits, with a leading + or bracket, and spaces, dashes and brackets between them.
 PHONE_PATTERN = r"^\+?[(（]?[0-9]([ ()（）-]*[0-9]){4,19}$"
@@ -47,8 +47,8 @@ Phone = Annotated[
     AfterValidator(contact.normalize_phone),
 ]
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
-StoreId = Annotated[Text(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"), Field(examples=["SZ-FT-012"])]
-Department = Annotated[Text(100), Field(examples=["物业工程部"])]
+StoreId = Annotated[str, *text_rules(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"), Field(examples=["SZ-FT-012"])]
+Department = Annotated[str, *text_rules(100), Field(examples=["物业工程部"])]
 
 
 # The rule the model validators below enforce, stated in the OpenAPI document: one of them at least is a string.
@@ -58,10 +58,14 @@ STORE_OR_DEPARTMENT: dict[str, Any] = {
 
 
 class ComplainantIn(Body):
-    name: Text(100) = Field(examples=["张三"])
+    name: Annotated[str, *text_rules(100)] = Field(examples=["张三"])
     phone: Phone
-    email: Text(254, pattern=EMAIL_PATTERN) | None = Field(None, examples=["zhangsan@example.com"])
-    customer_ref: Text(100) | None = Field(None, description="The customer's id in the calling CRM.")
+    email: Annotated[str, *text_rules(254, pattern=EMAIL_PATTERN)] | None = Field(
+        None, examples=["zhangsan@example.com"]
+    )
+    customer_ref: Annotated[str, *text_rules(100)] | None = Field(
+        None, description="The customer's id in the calling CRM."
+    )
 
 
 class ComplaintCreate(Body):
@@ -71,11 +75,11 @@ class ComplaintCreate(Body):
     priority: Priority = Field(Priority.normal, description="A complaint through the media channel is always `media`.")
     store_id: StoreId | None = Field(None, description="The store complained about.")
     department: Department | None = Field(None, description="The department complained about, if not a store.")
-    description: Text(10_000) = Field(examples=["店员态度恶劣，拒绝为我办理退货。"])
-    customer_request: Text(5_000) | None = Field(
+    description: Annotated[str, *text_rules(10_000)] = Field(examples=["店员态度恶劣，拒绝为我办理退货。"])
+    customer_request: Annotated[str, *text_rules(5_000)] | None = Field(
         None, description="What the customer asks for (诉求).", examples=["要求店员道歉并办理退货"]
     )
-    external_ref: Text(100) | None = Field(
+    external_ref: Annotated[str, *text_rules(100)] | None = Field(
         None, description="The ticket id in the calling system.", examples=["CRM-2026-889123"]
     )
     received_at: ReceiptTime | None = Field(
@@ -84,7 +88,7 @@ class ComplaintCreate(Body):
         "tousu's clock; default: now.",
         examples=["2026-11-22T10:15:00+08:00"],
     )
-    owner: Text(100) | None = Field(
+    owner: Annotated[str, *text_rules(100)] | None = Field(
         None, description="Whoever takes the complaint follows it and replies (首问责任人); default: the X-Actor."
     )
 
@@ -118,7 +122,7 @@ class ComplaintCreate(Body):
 class RemedyIn(Body):
     kind: RemedyKind
     amount: Yuan = Field(Decimal("0.00"), description="Yuan; 0 for a remedy without money.")
-    description: Text(2_000) | None = Field(None, examples=["退还商品货款"])
+    description: Annotated[str, *text_rules(2_000)] | None = Field(None, examples=["退还商品货款"])
 
     @model_validator(mode="after")
     def _amount_fits_kind(self) -> Self:
@@ -131,7 +135,7 @@ class RemedyIn(Body):
 
 class RejectBody(Body):
     reason: RejectionReason
-    explanation: Text(5_000) = Field(
+    explanation: Annotated[str, *text_rules(5_000)] = Field(
         description="The written explanation to the customer.",
         examples=["经核实，该商品已超过七天无理由退货期限，敬请谅解。"],
     )
@@ -142,7 +146,7 @@ class InvestigateBody(Body):
 
     store_id: StoreId | None = Field(None, description="Dispatch to this store: it is sent the complaint record.")
     department: Department | None = None
-    note: Text(2_000) | None = Field(None, examples=["请门店经理核实当班店员情况"])
+    note: Annotated[str, *text_rules(2_000)] | None = Field(None, examples=["请门店经理核实当班店员情况"])
 
     @model_validator(mode="after")
     def _unit(self) -> Self:
@@ -153,15 +157,15 @@ class InvestigateBody(Body):
 
 class StoreFeedbackBody(Body):
     store_id: StoreId | None = Field(None, description="For a handler recording on a store's behalf.")
-    cause: Text(5_000) = Field(examples=["店员未按退货流程操作"])
-    responsible_person: Text(100) | None = Field(None, examples=["李四"])
+    cause: Annotated[str, *text_rules(5_000)] = Field(examples=["店员未按退货流程操作"])
+    responsible_person: Annotated[str, *text_rules(100)] | None = Field(None, examples=["李四"])
     responsibility: Responsibility
-    actions_taken: Text(5_000) | None = Field(None, examples=["已对当班店员进行培训"])
+    actions_taken: Annotated[str, *text_rules(5_000)] | None = Field(None, examples=["已对当班店员进行培训"])
 
 
 class ProposeBody(Body):
     remedy: RemedyIn
-    reply: Text(10_000) = Field(
+    reply: Annotated[str, *text_rules(10_000)] = Field(
         description="The written reply to the customer.",
         examples=["非常抱歉给您带来不便，我们将为您全额退款并向您致歉。"],
     )
@@ -172,27 +176,29 @@ class ResolveBody(ProposeBody):
 
 
 class ApproveBody(Body):
-    reply: Text(10_000) | None = Field(None, description="Final wording of the reply, if the approver changes it.")
-    note: Text(2_000) | None = None
+    reply: Annotated[str, *text_rules(10_000)] | None = Field(
+        None, description="Final wording of the reply, if the approver changes it."
+    )
+    note: Annotated[str, *text_rules(2_000)] | None = None
 
 
 class SendBackBody(Body):
-    reason: Text(2_000) = Field(examples=["补偿金额过高，请与门店重新协商方案"])
+    reason: Annotated[str, *text_rules(2_000)] = Field(examples=["补偿金额过高，请与门店重新协商方案"])
 
 
 class RevisitBody(Body):
     satisfaction: Satisfaction
-    call_notes: Text(5_000) | None = Field(None, examples=["客户表示满意，感谢跟进"])
+    call_notes: Annotated[str, *text_rules(5_000)] | None = Field(None, examples=["客户表示满意，感谢跟进"])
 
 
 class ReopenBody(Body):
-    reason: Text(2_000) = Field(examples=["客户回访时表示仍未收到退款"])
+    reason: Annotated[str, *text_rules(2_000)] = Field(examples=["客户回访时表示仍未收到退款"])
     store_id: StoreId | None = Field(None, description="Dispatch again, to this store.")
     department: Department | None = None
 
 
 class NoteBody(Body):
-    text: Text(5_000) = Field(examples=["客户来电催促处理进度"])
+    text: Annotated[str, *text_rules(5_000)] = Field(examples=["客户来电催促处理进度"])
     visible_to_unit: Bool = Field(
         False,
         description="Also shown to the store the complaint is dispatched to (its key and its webhooks). "

@@ -11,11 +11,14 @@ import io
 import logging
 import threading
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.complaints.models import Category
 from app.reports.schemas import ClockFigures, Period, Weeks
 from app.sla.policy import ClockKind
+
+if TYPE_CHECKING:  # matplotlib is imported on first use only
+    from matplotlib.typing import RcKeyType
 
 CATEGORY_LABELS = {
     Category.service_attitude: "服务态度",
@@ -33,7 +36,7 @@ RATES_TITLE = "各时限按时率"
 NO_COMPLAINTS = "本期无投诉"
 NO_CLOCKS = "无数据"
 
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "tousu",  # the same figures give the same file
     "font.family": "sans-serif",

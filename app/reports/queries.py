@@ -30,9 +30,9 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
-from app.complaints.models import Complaint, RemedyKind, Satisfaction, State
+from app.complaints.models import Category, Complaint, RemedyKind, Satisfaction, State
 from app.db import UTCDateTime
 from app.sla.models import Clock, ClockState
 from app.sla.policy import ClockKind
@@ -48,7 +48,9 @@ REPLY_AT = type_coerce(
     case((Complaint.state == State.rejected, Complaint.rejected_at), else_=Complaint.resolved_at), UTCDateTime()
 )
 
-Key = ColumnElement[Any] | None
+# A column or expression to group or count by: an ORM attribute (Complaint.category) or a Core expression (STORE).
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+Key = Column | None
 Tally = Counter[str]
 
 
@@ -218,7 +220,7 @@ def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
 
 
 def repeats(
-    session: Session, where: Scope, key: Key, *fields: ColumnElement[Any], total: bool = True
+    session: Session, where: Scope, key: Key, *fields: Column, total: bool = True
 ) -> dict[Any, tuple[int, int]]:
     """Per group and in total (unless not asked): values of ``fields`` (a phone; a store and category) seen more
     than once, and the complaints they account for. A value can repeat within a group only if it repeats in the
@@ -253,7 +255,7 @@ def _repeated_values(seen: Any) -> list[Any]:
     return [func.count().label("values"), func.sum(seen.c.n).label("complaints")]
 
 
-def repeated_causes(session: Session, where: Scope) -> list[tuple[str, str, int]]:
+def repeated_causes(session: Session, where: Scope) -> list[tuple[str, Category, int]]:
     """Every store and category pair with more than one complaint in the period, the most frequent first."""
     complaints = func.count().label("n")
     query = (

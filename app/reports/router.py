@@ -16,8 +16,9 @@ from app.db import utcnow
 from app.dependencies import CurrentSettings, ReadSession
 from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.reports import chart, service, table
+from app.reports.queries import Scope
 from app.reports.schemas import GroupBy, Period, Summary
-from app.types import LocalDate
+from app.types import date_rules
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -25,7 +26,7 @@ REPORT_ROLES = frozenset({Role.reporter, Role.manager, Role.admin, Role.store})
 LONGEST_PERIOD_DAYS = 366
 # The days a period may name (as every date the API reads: 1970 to 2100).
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 12, 31)
-ReportDay = LocalDate(FIRST_DAY, LAST_DAY)
+ReportDay = Annotated[date, *date_rules(FIRST_DAY, LAST_DAY)]
 CSV = "text/csv"
 SVG = "image/svg+xml"
 PERIOD_RULES = (
@@ -66,7 +67,7 @@ def _allowed(principal: Principal) -> None:
         raise Forbidden(f"role {principal.role} may not read reports", allowed_roles=sorted(REPORT_ROLES))
 
 
-def _scope(query: SummaryQuery, principal: Principal, settings: CurrentSettings) -> tuple[Period, service.Scope]:
+def _scope(query: SummaryQuery, principal: Principal, settings: CurrentSettings) -> tuple[Period, Scope]:
     _allowed(principal)
     if query.from_ > query.to:
         raise InvalidInput("`from` is after `to`", field="from")
@@ -124,6 +125,7 @@ def read_summary(
     report = service.summary(session, period, query.group_by, scope)
     if wants_csv(accept):
         name = f"tousu-summary-{period.from_}-{period.to}.csv"
+        # FastAPI sends a Response as it is; the declared Summary is what the JSON answer and its document show.
         return Response(  # type: ignore[return-value]
             table.to_csv(report),
             media_type=f"{CSV}; charset=utf-8",

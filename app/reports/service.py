@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
@@ -29,7 +29,7 @@ CENT = Decimal("0.01")
 # Enough memory for a month's sorts and hashes (phones, store and category pairs) to stay off the disk.
 REPORT_WORK_MEM = "64MB"
 
-GROUP_KEYS: dict[s.GroupBy, ColumnElement[Any]] = {
+GROUP_KEYS: dict[s.GroupBy, queries.Column] = {
     s.GroupBy.store: STORE,
     s.GroupBy.category: Complaint.category,
     s.GroupBy.channel: Complaint.channel,
@@ -85,7 +85,7 @@ def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, 
 
 
 def _causes_by_group(
-    session: Session, where: Scope, group_by: s.GroupBy | None, pairs: list[tuple[str, str, int]]
+    session: Session, where: Scope, group_by: s.GroupBy | None, pairs: list[tuple[str, Category, int]]
 ) -> dict[Any, tuple[int, int]]:
     """Repeat causes per group and in total. Grouped by store or category, a pair holds its group: the period's
     pairs are enough. Otherwise one more query, for the groups only: the pairs give the total."""

@@ -16,12 +16,12 @@ from app.dependencies import CurrentSettings, ReadSession, WriteSession
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.sla import service
 from app.sla.schemas import ClockExplained, DayChanged, DayIn, DayOut
-from app.types import LocalDate
+from app.types import date_rules
 from app.visibility import Viewer
 
 router = APIRouter(prefix="/v1")
 
-CalendarDate = LocalDate(date(service.FIRST_YEAR, 1, 1), date(service.LAST_YEAR, 12, 31))
+CalendarDate = Annotated[date, *date_rules(date(service.FIRST_YEAR, 1, 1), date(service.LAST_YEAR, 12, 31))]
 Day = Annotated[CalendarDate, Path(description="A local date, YYYY-MM-DD.", examples=["2026-10-01"])]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.sla.calendar import Day, DayKind, DaySource
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import ClockKind, Unit
-from app.types import Bool, Text, local_times
+from app.types import Bool, local_times, text_rules
 
 
 class CallSlot(BaseModel):
@@ -133,7 +133,9 @@ class DayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     working: Bool = Field(description="True to open the day for work, false to close it.")
-    name: Text(100) | None = Field(None, examples=["公司年会"], description="Why: shown in every explanation.")
+    name: Annotated[str, *text_rules(100)] | None = Field(
+        None, examples=["公司年会"], description="Why: shown in every explanation."
+    )
 
 
 class DayChanged(DayOut):

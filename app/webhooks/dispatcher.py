@@ -17,9 +17,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import CursorResult, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.complaints.models import ComplaintEvent
@@ -163,7 +163,7 @@ def _delivered(session: Session, claimed: Claimed) -> DeliveryStatus | None:
         )
         .execution_options(synchronize_session=False)
     )
-    if not done.rowcount:  # type: ignore[attr-defined]
+    if not cast(CursorResult[Any], done).rowcount:  # an UPDATE's result is a CursorResult
         return None
     # Whatever the endpoint looked like at the claim: another attempt may have failed while this one was in flight.
     endpoint = WebhookEndpoint

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Update, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Update, func, select, update
 from sqlalchemy.orm import Session
 
 from app.complaints import service as complaint_service
@@ -41,7 +42,8 @@ def fan_out(session: Session, now: datetime, settings: Settings, *, batch: int =
     unfanned = ComplaintEvent.fanned_out_at.is_(None)
     if not endpoints:  # nobody to tell: mark the batch without loading it
         waiting = select(ComplaintEvent.id).where(unfanned).order_by(ComplaintEvent.id).limit(batch)
-        return session.execute(_mark(ComplaintEvent.id.in_(waiting.scalar_subquery()), now)).rowcount
+        marked = session.execute(_mark(ComplaintEvent.id.in_(waiting.scalar_subquery()), now))
+        return cast(CursorResult[Any], marked).rowcount  # an UPDATE's result is a CursorResult
     entries = list(session.scalars(select(ComplaintEvent).where(unfanned).order_by(ComplaintEvent.id).limit(batch)))
     if not entries:
         return 0

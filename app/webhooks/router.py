@@ -14,7 +14,7 @@ from app.auth.dependencies import CurrentActor, require_role
 from app.auth.models import Role
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from app.types import Text
+from app.types import text_rules
 from app.webhooks import service
 from app.webhooks.models import DeliveryStatus, WebhookEndpoint
 from app.webhooks.schemas import (
@@ -138,7 +138,7 @@ class DeliveryQuery(BaseModel):
 
     status: DeliveryStatus | None = None
     limit: int = Field(50, ge=1, le=200)
-    cursor: Text(64) | None = None
+    cursor: Annotated[str, *text_rules(64)] | None = None
 
 
 @router.get(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.complaints.models import State
 from app.complaints.schemas import ComplaintOut, RemedyOut, StoreId
-from app.types import Bool, Text
+from app.types import Bool, text_rules
 from app.webhooks import urls
 from app.webhooks.models import DeliveryStatus
 
@@ -34,8 +34,10 @@ class EventType(enum.StrEnum):
 PING = "ping"
 
 # What urls.check_url takes, shown in the document (it checks, so that a refusal names the URL's fault).
-Url = Annotated[Text(2000), Field(json_schema_extra={"format": "uri", "pattern": f"^https://{urls.URI_CHARACTERS}$"})]
-Description = Text(200)
+Url = Annotated[
+    str, *text_rules(2000), Field(json_schema_extra={"format": "uri", "pattern": f"^https://{urls.URI_CHARACTERS}$"})
+]
+Description = Annotated[str, *text_rules(200)]
 EventTypes = list[EventType] | None
 
 
@@ -59,11 +61,11 @@ class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     # A default that is not a valid value: absent means unchanged, and null is refused like any other non-string.
-    url: Url = Field(None, examples=["https://crm.example.com/tousu/webhooks"])  # type: ignore[assignment]
+    url: Url = Field(None, examples=["https://crm.example.com/tousu/webhooks"])  # type: ignore[assignment]  # see above
     description: Description | None = Field(None, examples=["呼叫中心 CRM"])
     event_types: EventTypes = Field(None, min_length=1)
     store_id: StoreId | None = None
-    enabled: Bool = Field(None)  # type: ignore[assignment]
+    enabled: Bool = Field(None)  # type: ignore[assignment]  # absent: unchanged, as above
 
 
 class EndpointOut(BaseModel):

@@ -155,8 +155,8 @@ def deliveries(
     rows = rows[:limit]
     attempts: dict[uuid.UUID, list[WebhookAttempt]] = {row.id: [] for row in rows}
     if rows:
-        query = select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(attempts)).order_by(WebhookAttempt.id)
-        for attempt in session.scalars(query):
+        tried = select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(attempts)).order_by(WebhookAttempt.id)
+        for attempt in session.scalars(tried):
             attempts[attempt.delivery_id].append(attempt)
     return [LoggedDelivery(row, attempts[row.id]) for row in rows], next_cursor
 
