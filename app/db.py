@@ -71,7 +71,7 @@ def transient(model: type[M], values: dict[str, Any]) -> M:
     For rows that Core statements write (registration): no attribute events on the way in, and every column reads
     back as a plain value, where a new ORM object runs its default-value machinery for each column left unset.
     """
-    instance = model.__mapper__.class_manager.new_instance()
+    instance: M = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(_unset(model), **values)
     return instance
 
@@ -175,7 +175,7 @@ class Database:
     def from_settings(cls, settings: Settings) -> Database:
         engine = build_engine(settings)
         write_engine = engine.execution_options(tousu_writes=True)
-        single_statements = write_engine
+        single_statements: Engine = write_engine
         if engine.dialect.name == "postgresql":
             single_statements = build_engine(settings, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         return cls(

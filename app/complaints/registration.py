@@ -29,6 +29,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault, Table
 
 from app import idempotency
 from app.auth.principal import Actor, Principal
@@ -197,19 +199,31 @@ def row_of(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
 def _defaults(model: type[Base]) -> tuple[tuple[str, Callable[[], Any]], ...]:
     mapper = model.__mapper__
     found: list[tuple[str, Callable[[], Any]]] = []
-    for column in model.__table__.columns:
+    for column in _table(model).columns:
         default = column.default
         if default is None:
-            if column is mapper.version_id_col:
-                found.append((column.key, partial(mapper.version_id_generator, None)))
+            if column is mapper.version_id_col and callable(generator := mapper.version_id_generator):
+                found.append((column.key, partial(generator, None)))
             continue
-        if default.is_scalar:
-            found.append((column.key, lambda value=default.arg: value))
-        elif default.is_callable:
-            found.append((column.key, partial(default.arg, None)))  # SQLAlchemy's wrapper takes a context
+        if isinstance(default, ScalarElementColumnDefault):
+            found.append((column.key, partial(_same, default.arg)))
+        elif isinstance(default, CallableColumnDefault):
+            # SQLAlchemy's wrapper takes an execution context; tousu's defaults read none, so none is given.
+            found.append((column.key, partial(default.arg, None)))  # type: ignore[arg-type]
         else:
             raise TypeError(f"{column}: registration computes defaults in Python; this one is {default!r}")
     return tuple(found)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@cache
+def _table(model: type[Base]) -> Table:
+    table = model.__table__  # typed as any FromClause; a declarative model's is its Table
+    assert isinstance(table, Table)
+    return table
 
 
 def _row_of_new(instance: Base) -> dict[str, Any]:
@@ -220,7 +234,7 @@ def _row_of_new(instance: Base) -> dict[str, Any]:
 
 @cache
 def _insertable(model: type[Base]) -> frozenset[str]:
-    table = model.__table__
+    table = _table(model)
     return frozenset(c.key for c in table.columns if c is not table.autoincrement_column)
 
 
@@ -300,7 +314,7 @@ def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, 
 @cache
 def _insert(model: type[Base], prefixes: tuple[str, ...], columns: frozenset[str]) -> Insert:
     """An insert of one row per prefix (one statement: the rows get their autoincremented ids in this order)."""
-    table = model.__table__
+    table = _table(model)
     rows = [
         {key: bindparam(name, type_=table.c[key].type) for key, name in sorted(_parameter_names(prefix, columns))}
         for prefix in prefixes
@@ -311,7 +325,7 @@ def _insert(model: type[Base], prefixes: tuple[str, ...], columns: frozenset[str
 @cache
 def _counter() -> Insert:
     """SQLite's numbers: the day's counter row, bumped (one writer at a time there anyway)."""
-    table = DailyCounter.__table__
+    table = _table(DailyCounter)
     return (
         sqlite.insert(table)
         .values(day=bindparam("counter_day", type_=table.c.day.type), last=1)
@@ -329,7 +343,7 @@ def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
     checked at the end of the statement, when every row is there.
     """
     complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = shape
-    day = bindparam("counter_day", type_=DailyCounter.__table__.c.day.type)
+    day = bindparam("counter_day", type_=_table(DailyCounter).c.day.type)
     counter = select(func.tousu_complaint_number(day).label("last")).cte("counter")
     last = cast(counter.c.last, Text)
     digits = func.lpad(last, func.greatest(NUMBER_DIGITS, func.length(last)), "0")
@@ -340,7 +354,7 @@ def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
         _insert(Clock, ("k",), clock_columns).cte("clock"),
         _insert(ClockEvent, ("ke",), clock_event_columns).cte("clock_event"),
     ]
-    table = Complaint.__table__
+    table = _table(Complaint)
     new = complaint.returning(table.c.number).cte("complaint")
     # The statement's reads see the table as it was before it: the new complaint is not among the earlier ones.
     count, last, on = repository.earlier_parts(bindparam("c_complainant_phone"), bindparam("c_id"), None)
@@ -362,6 +376,7 @@ class _DriverStatement:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         self.sql = compiled.string
         binds = compiled.binds.values()
         self.literals = {compiled.bind_names[b]: b.effective_value for b in binds if not b.required}

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app import errors, idempotency
 from app.auth.dependencies import CurrentActor, CurrentPrincipal
-from app.auth.principal import REGISTER_ROLES, Principal
+from app.auth.principal import REGISTER_ROLES, Actor, Principal
 from app.complaints import registration, service, workflow
 from app.complaints import schemas as s
 from app.complaints.contact import normalize_phone
@@ -32,7 +32,7 @@ from app.errors import (
 from app.preconditions import IfMatch, etag
 from app.sla.policy import ClockKind
 from app.threads import in_thread
-from app.types import SearchMoment, Text
+from app.types import SearchMoment, text_rules
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
 
@@ -75,6 +75,7 @@ def _out(
     "(header `Idempotent-Replayed: true`) instead of registering twice; the same key with another body is 422; "
     "while the first request with the key is still running, 409. Keys belong to the calling API key and are "
     "kept for at least 24 hours.",
+    response_model=s.ComplaintOut,
     responses=errors.responses(Unauthorized, Forbidden, Conflict, 413, InvalidInput, 503),
 )
 async def register_complaint(
@@ -89,7 +90,7 @@ async def register_complaint(
             examples=["8e03978e-40d5-43e8-bc93-6894a57f9324"],
         ),
     ] = None,
-) -> s.ComplaintOut:
+) -> Response:
     principal = actor.principal
     if principal.role not in REGISTER_ROLES:
         raise Forbidden(f"role {principal.role} may not register complaints", allowed_roles=sorted(REGISTER_ROLES))
@@ -111,7 +112,7 @@ class ListQuery(BaseModel):
     category: Category | None = None
     channel: Channel | None = None
     priority: Priority | None = None
-    phone: Text(32, pattern=s.PHONE_PATTERN) | None = Field(
+    phone: Annotated[str, *text_rules(32, pattern=s.PHONE_PATTERN)] | None = Field(
         None, description="Any spelling: spaces, dashes and +86 are ignored."
     )
     received_from: SearchMoment | None = Field(None, description="Received at or after (with offset).")
@@ -121,7 +122,7 @@ class ListQuery(BaseModel):
     )
     clock_kind: ClockKind | None = Field(None, description="With `clock`: only clocks of this kind.")
     limit: int = Field(50, ge=1, le=200)
-    cursor: Text(64) | None = None
+    cursor: Annotated[str, *text_rules(64)] | None = None
 
 
 @router.get(
@@ -218,10 +219,20 @@ def _empty_is_valid(body_model: type[BaseModel]) -> bool:
 
 
 def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.ComplaintOut]:
-    def apply(complaint_id, actor, session, settings, response, body, if_match) -> s.ComplaintOut:  # type: ignore[no-untyped-def]
+    def apply(
+        complaint_id: uuid.UUID,
+        actor: Actor,
+        session: Session,
+        settings: Settings,
+        response: Response,
+        body: BaseModel | None,
+        if_match: str | None,
+    ) -> s.ComplaintOut:
         complaint = service.apply_move(session, complaint_id, name, actor, body, settings, _precondition(if_match))
         return _out(session, complaint, actor.principal, settings, response)
 
+    # FastAPI reads each endpoint's body model from its annotation; the model is a variable here, which a static
+    # checker cannot take as a type (valid-type), and the two definitions differ only in the body's default (misc).
     if _empty_is_valid(body_model):
 
         def endpoint(

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
-from transitions import EventData, Machine, MachineError
+from transitions import EventData, Machine, MachineError, Transition
 
 from app.auth.models import Role
 from app.auth.principal import APPROVING_ROLES, HANDLING_ROLES, Principal
@@ -49,7 +49,18 @@ class MoveRequest:
 
 
 def _request(event: EventData) -> MoveRequest:
-    return event.kwargs["move"]
+    request: MoveRequest = event.kwargs["move"]
+    return request
+
+
+def _step(event: EventData) -> tuple[Complaint, MoveRequest]:
+    """The complaint a move fires on (``transitions`` types its model as ``object``) and the attempt."""
+    return cast(Complaint, event.model), _request(event)
+
+
+def _transition(event: EventData) -> Transition:
+    assert event.transition is not None, "callbacks run inside a transition"
+    return event.transition
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,7 @@ class Guard:
     refusal: Callable[[Complaint, MoveRequest], str | None]
 
     def __call__(self, event: EventData) -> bool:
-        detail = self.refusal(event.model, _request(event))
+        detail = self.refusal(*_step(event))
         if detail is not None:
             raise GuardFailed(self.name, detail)
         return True
@@ -131,9 +142,9 @@ RESPONSIBLE_UNIT_NAMED = Guard(
 
 
 def _reject(event: EventData) -> None:
-    complaint, body = event.model, _request(event).body
-    complaint.rejection_reason = body.reason
-    complaint.reply_text = body.explanation
+    complaint, move = _step(event)
+    complaint.rejection_reason = move.body.reason
+    complaint.reply_text = move.body.explanation
 
 
 def _dispatch(complaint: Complaint, move: MoveRequest) -> None:
@@ -143,11 +154,11 @@ def _dispatch(complaint: Complaint, move: MoveRequest) -> None:
 
 
 def _investigate(event: EventData) -> None:
-    _dispatch(event.model, _request(event))
+    _dispatch(*_step(event))
 
 
 def _store_feedback(event: EventData) -> None:
-    complaint, move = event.model, _request(event)
+    complaint, move = _step(event)
     complaint.responsibility = move.body.responsibility
     # The history entry names the store the feedback is for, also when a handler records it on its behalf.
     move.body = move.body.model_copy(update={"store_id": complaint.responsible_store_id})
@@ -161,39 +172,42 @@ def _set_remedy(complaint: Complaint, body: Any) -> None:
 
 
 def _propose(event: EventData) -> None:
-    _set_remedy(event.model, _request(event).body)
-    event.model.proposed_by = _request(event).actor
-    event.model.approved_by = None
+    complaint, move = _step(event)
+    _set_remedy(complaint, move.body)
+    complaint.proposed_by = move.actor
+    complaint.approved_by = None
 
 
 def _resolve(event: EventData) -> None:
-    _set_remedy(event.model, _request(event).body)
-    event.model.proposed_by = None
-    event.model.approved_by = _request(event).actor
+    complaint, move = _step(event)
+    _set_remedy(complaint, move.body)
+    complaint.proposed_by = None
+    complaint.approved_by = move.actor
 
 
 def _approve(event: EventData) -> None:
-    body = _request(event).body
-    if body is not None and body.reply:
-        event.model.reply_text = body.reply
-    event.model.approved_by = _request(event).actor
+    complaint, move = _step(event)
+    if move.body is not None and move.body.reply:
+        complaint.reply_text = move.body.reply
+    complaint.approved_by = move.actor
 
 
 def _send_back(event: EventData) -> None:
-    complaint = event.model
+    complaint, _ = _step(event)
     complaint.remedy_kind = complaint.remedy_amount = complaint.remedy_description = None
     complaint.reply_text = complaint.proposed_by = None
 
 
 def _revisit(event: EventData) -> None:
-    event.model.satisfaction = _request(event).body.satisfaction
+    complaint, move = _step(event)
+    complaint.satisfaction = move.body.satisfaction
 
 
 def _reopen(event: EventData) -> None:
-    complaint, move = event.model, _request(event)
+    complaint, move = _step(event)
     if move.body.store_id or move.body.department:
         _dispatch(complaint, move)
-    if event.transition.source == State.resolved:
+    if _transition(event).source == State.resolved:
         complaint.satisfaction = Satisfaction.unsatisfied
     complaint.reopen_count += 1
     complaint.reopened_at = move.at
@@ -202,9 +216,10 @@ def _reopen(event: EventData) -> None:
 
 def _record(event: EventData) -> None:
     """After every move: stamp the state's time and keep the history entry."""
-    complaint, move = event.model, _request(event)
-    before = State(event.transition.source)  # event.state is already the destination here
-    if event.transition.dest is not None:
+    complaint, move = _step(event)
+    transition = _transition(event)
+    before = State(transition.source)  # event.state is already the destination here
+    if transition.dest is not None:
         setattr(complaint, f"{complaint.state}_at", move.at)
     complaint.updated_at = move.at
     move.records.append(history_entry(complaint, move, event.event.name, before))

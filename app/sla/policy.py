@@ -61,7 +61,8 @@ class PriorityTargets(BaseModel):
     follow_up: Target
 
     def __getitem__(self, kind: ClockKind) -> Target:
-        return getattr(self, kind.value)
+        target: Target = getattr(self, kind.value)
+        return target
 
 
 def _wd(due: int, warn: int) -> Target:
@@ -89,7 +90,8 @@ class Policy(BaseModel):
     escalate_at_registration: frozenset[Priority] = frozenset({Priority.media})
 
     def target(self, priority: Priority, kind: ClockKind) -> Target:
-        return getattr(self, priority.value)[kind]
+        targets: PriorityTargets = getattr(self, priority.value)
+        return targets[kind]
 
 
 def load_policy(path: Path | None) -> Policy:
