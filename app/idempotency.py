@@ -125,7 +125,7 @@ def remember(
     )
 
 
-def purge_expired(session: Session) -> int:
-    """Forget keys past their time (the expiry index makes this cheap); returns how many went."""
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
+def purge_expired(session: Session, now: datetime) -> int:
+    """Forget keys past their time at ``now`` (the expiry index makes this cheap); returns how many went."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
     return result.rowcount

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter, State
+from app.complaints.schemas import Earlier, LastComplaint
 from app.db import Base, DriverStatement
 from app.sla.models import Clock, ClockEvent
 
@@ -187,25 +187,6 @@ def _registration(shape: tuple[Any, ...], dialect: Dialect) -> DriverStatement:
     count, last, on = _earlier(bindparam("c_complainant_phone"), bindparam("c_id"), None)
     columns = (new.c.number, count, last.c.id, last.c.number, last.c.state, last.c.received_at)
     return DriverStatement(select(*columns).select_from(new.outerjoin(last, on)).add_cte(*rows), dialect)
-
-
-@dataclass(frozen=True)
-class LastComplaint:
-    id: uuid.UUID
-    number: str
-    state: State
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class Earlier:
-    """The complaints the same phone made before this one (投诉多少次了): how many, and the last of them."""
-
-    count: int
-    last: LastComplaint | None
-
-
-NONE_EARLIER = Earlier(0, None)
 
 
 def earlier_complaints(

@@ -7,7 +7,7 @@ import binascii
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Connection, exists, select, update
@@ -16,23 +16,25 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
 from app.complaints import repository, workflow
-from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, Priority, State
-from app.complaints.schemas import ComplaintCreate, ComplaintOut, EventOut
+from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, State
+from app.complaints.schemas import NONE_EARLIER, ComplaintCreate, ComplaintOut, Earlier, EventOut
 from app.config import Settings
 from app.db import transient, utcnow, uuid7
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
 from app.preconditions import IfMatch
 from app.sla import clocks
+from app.sla import service as sla
 from app.sla.models import Clock, ClockState
-from app.sla.policy import ClockKind
+from app.sla.schemas import ClockExplained
 from app.visibility import Viewer, contact_of
+from app.vocabulary import ClockKind, Priority
 
 CLOCK_SKEW = timedelta(minutes=5)
 
 
 def register(
     connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings
-) -> tuple[Complaint, repository.Earlier]:
+) -> tuple[Complaint, Earlier]:
     """Register a complaint with its first history entry and its written-reply clock; returns it with the
     complaints its phone made before.
 
@@ -80,7 +82,7 @@ def register(
     started = clocks.at_registration(connection, complaint, settings)
     set_committed_value(complaint, "clocks", [started.clock])
     complaint.number = ""  # drawn by the write below; a snapshot leaves it out
-    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
+    snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
     events = [entry, *started.events]
     for event in events:
         event.snapshot = snapshot
@@ -91,9 +93,7 @@ def register(
     return complaint, earlier
 
 
-def earlier_complaints(
-    session: Session, complaints: list[Complaint], viewer: Viewer
-) -> dict[uuid.UUID, repository.Earlier]:
+def earlier_complaints(session: Session, complaints: list[Complaint], viewer: Viewer) -> dict[uuid.UUID, Earlier]:
     """For each complaint, the complaints its phone made before, of those the viewer may read."""
     return repository.earlier_complaints(session, [c.id for c in complaints], viewer.store_id)
 
@@ -159,10 +159,20 @@ def apply_move(
     return complaint
 
 
+def explain_clocks(
+    session: Session, complaint_id: uuid.UUID, principal: Principal, settings: Settings
+) -> list[ClockExplained]:
+    """The complaint's clocks with their deadlines explained, of those this key may read."""
+    complaint = get(session, complaint_id, principal)
+    viewer = Viewer.of(principal)
+    clocks_seen = [clock for clock in sla.clocks_of(session, complaint.id) if viewer.sees_clock(clock)]
+    return [sla.explain(session, clock, settings) for clock in clocks_seen]
+
+
 def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, settings: Settings) -> None:
     """The complaint as this transaction leaves it, kept on the history entries the transaction wrote (from
     ``first_entry_id`` on: the complaint is locked, so they are all this transaction's)."""
-    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
+    snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
     session.execute(
         update(ComplaintEvent)
         .where(ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.id >= first_entry_id)
@@ -272,3 +282,8 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error):
         raise InvalidInput("cursor is not one this service issued", field="cursor") from None
+
+
+def drop_number_sequences(session: Session, before: date) -> int:
+    """Let go of the numbering of the days before ``before`` (housekeeping); returns how many sequences went."""
+    return repository.drop_number_sequences(session, before)

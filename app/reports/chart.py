@@ -15,7 +15,7 @@ from typing import Any
 
 from app.complaints.models import Category
 from app.reports.schemas import ClockFigures, Period, Weeks
-from app.sla.policy import ClockKind
+from app.vocabulary import ClockKind
 
 CATEGORY_LABELS = {
     Category.service_attitude: "服务态度",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.complaints import service as complaint_service
 from app.complaints.models import Complaint, ComplaintEvent
-from app.complaints.repository import Earlier
+from app.complaints.schemas import Earlier
 from app.config import Settings
 from app.visibility import Viewer
 from app.webhooks import events
