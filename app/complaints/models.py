@@ -130,9 +130,10 @@ class Complaint(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    # Read-only view of the clocks (app.sla writes them); loaded with the complaint in one more query.
+    # Read-only view of the clocks (app.sla writes them), loaded only when asked for (``selectinload``): reading
+    # it unloaded raises instead of querying behind the caller's back.
     clocks: Mapped[list[Clock]] = relationship(
-        "Clock", lazy="selectin", viewonly=True, order_by="(Clock.started_at, Clock.id)"
+        "Clock", lazy="raise", viewonly=True, order_by="(Clock.started_at, Clock.id)"
     )
 
     def system_entry(self, move: str, at: datetime, payload: dict[str, Any]) -> ComplaintEvent:

@@ -207,7 +207,8 @@ def read_complaint(
     settings: CurrentSettings,
     response: Response,
 ) -> s.ComplaintOut:
-    return _out(session, service.get(session, complaint_id, principal), principal, settings, response)
+    complaint = service.get(session, complaint_id, principal, with_clocks=True)
+    return _out(session, complaint, principal, settings, response)
 
 
 @router.get(
