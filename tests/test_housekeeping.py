@@ -107,3 +107,11 @@ def test_tousu_worker_runs_the_three_jobs_each_of_which_can_be_switched_off(
     result = tousu_worker_once(database_url, "--no-sweep", "--no-dispatch", "--no-housekeeping")
     assert result.returncode == 2
     assert "every job is switched off" in result.stderr
+
+
+def test_tousu_worker_once_fails_when_housekeeping_cannot_reach_the_database() -> None:
+    refused = "postgresql+psycopg://tousu@127.0.0.1:1/tousu"  # nothing listens on port 1: refused at once
+    result = tousu_worker_once(refused, "--no-sweep", "--no-dispatch")
+    assert result.returncode == 1
+    assert "housekeeping failed" in result.stderr
+    assert "idempotency keys purged" not in result.stderr
