@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import app.models  # noqa: F401 - every table on the metadata: a command may write rows that refer to any
 from app import logs
 from app import migrate as migrations
 from app.auth import service as keys_service
@@ -16,6 +17,11 @@ from app.auth.models import Role
 from app.config import ROOT, Settings
 from app.db import Database
 from app.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from app.complaints.sweeper import Sweeper
+    from app.housekeeping import Housekeeper
+    from app.webhooks.dispatcher import Dispatcher
 
 cli = typer.Typer(help="tousu: complaint handling service.", no_args_is_help=True, add_completion=False)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -100,43 +106,84 @@ def bootstrap() -> None:
 
 @cli.command()
 def worker(
-    once: Annotated[bool, typer.Option(help="Sweep and dispatch once, then exit (for cron or a test).")] = False,
+    once: Annotated[bool, typer.Option(help="Run each job once, then exit (for cron or a test).")] = False,
+    sweep: Annotated[bool | None, typer.Option(help="Sweep the clocks [TOUSU_WORKER_SWEEP].")] = None,
+    dispatch: Annotated[bool | None, typer.Option(help="Deliver the webhooks [TOUSU_WORKER_DISPATCH].")] = None,
+    housekeeping: Annotated[
+        bool | None, typer.Option(help="Purge expired idempotency keys and old sequences [TOUSU_WORKER_HOUSEKEEPING].")
+    ] = None,
 ) -> None:
-    """Run the background work for production: sweep the clocks every TOUSU_SWEEP_INTERVAL seconds and deliver
-    the webhooks.
+    """Run the background work for production: sweep the clocks every TOUSU_SWEEP_INTERVAL seconds, deliver the
+    webhooks, and keep house every TOUSU_HOUSEKEEPING_INTERVAL seconds. Each job is on unless switched off.
 
     Run any number of workers against one PostgreSQL database; set TOUSU_SWEEP_IN_SERVE=false and
     TOUSU_DISPATCH_IN_SERVE=false for the API.
     """
     import logging.config
     import signal
+    import threading
 
-    from app.sla.sweeper import Sweeper
+    from app.complaints.sweeper import Sweeper
+    from app.housekeeping import Housekeeper
     from app.webhooks.dispatcher import Dispatcher, warn_if_private_targets_allowed
 
     settings = Settings()
+    sweep = settings.worker_sweep if sweep is None else sweep
+    dispatch = settings.worker_dispatch if dispatch is None else dispatch
+    housekeeping = settings.worker_housekeeping if housekeeping is None else housekeeping
+    if not (sweep or dispatch or housekeeping):
+        typer.echo("error: every job is switched off (sweep, dispatch, housekeeping)", err=True)
+        raise typer.Exit(2)
     logging.config.dictConfig(logs.config(settings.log_level))
-    warn_if_private_targets_allowed(settings)
+    if dispatch:
+        warn_if_private_targets_allowed(settings)
     db = Database.from_settings(settings)
-    sweeper = Sweeper(db, settings)
-    dispatcher = Dispatcher(db, settings)
+    sweeper = Sweeper(db, settings) if sweep else None
+    housekeeper = Housekeeper(db, settings) if housekeeping else None
+    dispatcher = Dispatcher(db, settings) if dispatch else None
+    jobs = [job for job in (sweeper, housekeeper, dispatcher) if job is not None]
     try:
         if once:
-            swept = sweeper.once()
-            if swept is None:
-                raise typer.Exit(1)
-            typer.echo(f"warned {swept.warned}, breached {swept.breached}", err=True)
-            dispatched = dispatcher.once()
-            typer.echo(f"webhooks: {dispatched.attempts} attempts, {dispatched.delivered} delivered", err=True)
+            _once(sweeper, housekeeper, dispatcher)
             return
-        signal.signal(signal.SIGTERM, lambda *_: sweeper.stop())
-        typer.echo(f"tousu worker: sweeping every {settings.sweep_interval} s, delivering webhooks", err=True)
-        dispatcher.start()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        doing = [
+            what
+            for what, on in (("sweeping", sweep), ("keeping house", housekeeping), ("delivering webhooks", dispatch))
+            if on
+        ]
+        typer.echo(f"tousu worker: {', '.join(doing)}", err=True)
+        for job in jobs:
+            job.start()
         with contextlib.suppress(KeyboardInterrupt):
-            sweeper.run()  # in the foreground, until SIGTERM or Ctrl-C
+            while not stop.wait(1):  # until SIGTERM or Ctrl-C
+                pass
     finally:
-        dispatcher.stop()
+        for job in jobs:
+            job.stop()
         db.dispose()
+
+
+def _once(sweeper: Sweeper | None, housekeeper: Housekeeper | None, dispatcher: Dispatcher | None) -> None:
+    """Each job that is on, once, saying what it did; exit 1 when the sweep or housekeeping failed."""
+    if sweeper is not None:
+        swept = sweeper.once()
+        if swept is None:
+            raise typer.Exit(1)
+        typer.echo(f"warned {swept.warned}, breached {swept.breached}", err=True)
+    if housekeeper is not None:
+        cleared = housekeeper.once()
+        if cleared is None:
+            raise typer.Exit(1)
+        typer.echo(
+            f"housekeeping: {cleared.idempotency_keys} idempotency keys purged, "
+            f"{cleared.number_sequences} number sequences dropped",
+            err=True,
+        )
+    if dispatcher is not None:
+        dispatched = dispatcher.once()
+        typer.echo(f"webhooks: {dispatched.attempts} attempts, {dispatched.delivered} delivered", err=True)
 
 
 @calendar.command("import")

@@ -81,7 +81,19 @@ class Settings(BaseSettings):
     )
     sweep_interval: float = Field(30, gt=0, description="Seconds between two sweeps of the clocks.")
     sweep_in_serve: bool = Field(
-        True, description="Sweep inside `tousu serve` (one process, embedded SQLite); false when `tousu worker` runs."
+        True,
+        description="Sweep and keep house inside `tousu serve` (one process, embedded SQLite); false when `tousu "
+        "worker` runs.",
+    )
+    housekeeping_interval: float = Field(
+        3600, gt=0, description="Seconds between two rounds of housekeeping (expired idempotency keys, old sequences)."
+    )
+    worker_sweep: bool = Field(True, description="`tousu worker` sweeps the clocks (also: --sweep/--no-sweep).")
+    worker_dispatch: bool = Field(
+        True, description="`tousu worker` delivers webhooks (also: --dispatch/--no-dispatch)."
+    )
+    worker_housekeeping: bool = Field(
+        True, description="`tousu worker` keeps house (also: --housekeeping/--no-housekeeping)."
     )
     dispatch_in_serve: bool = Field(
         True, description="Deliver webhooks inside `tousu serve`; false when `tousu worker` runs."

@@ -143,8 +143,8 @@ def remember(
     )
 
 
-def purge_expired(session: Session) -> int:
-    """Forget keys past their time (the expiry index makes this cheap); returns how many went."""
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
+def purge_expired(session: Session, now: datetime) -> int:
+    """Forget keys past their time at ``now`` (the expiry index makes this cheap); returns how many went."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
     # A DML statement's result is a CursorResult; Session.execute is typed to return the general Result.
     return cast(CursorResult[Any], result).rowcount

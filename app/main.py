@@ -16,16 +16,18 @@ from app.auth.revocations import watch as watch_revocations
 from app.auth.router import router as api_keys_router
 from app.auth.service import KeyCache
 from app.body_limit import BodyLimit
+from app.complaints.router import clocks_router as complaint_clocks_router
 from app.complaints.router import router as complaints_router
+from app.complaints.sweeper import Sweeper
 from app.config import Settings
 from app.db import Database
 from app.dependencies import reject_unknown_query
 from app.health.router import router as health_router
+from app.housekeeping import Housekeeper
 from app.logs import RequestContext
 from app.reports.router import router as reports_router
 from app.sla import clocks
 from app.sla.router import router as sla_router
-from app.sla.sweeper import Sweeper
 from app.webhooks import openapi as webhooks_openapi
 from app.webhooks.dispatcher import Dispatcher, warn_if_private_targets_allowed
 from app.webhooks.router import router as webhooks_router
@@ -46,9 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database.from_settings(settings)
         app.state.revocations = revocations = watch_revocations(app.state.keys, app.state.db.engine)
+        # One process on the embedded SQLite file: it also sweeps and keeps house, unless a worker does.
         sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
-        if sweeper is not None:
-            sweeper.start()
+        housekeeper = Housekeeper(app.state.db, settings) if settings.sweep_in_serve else None
+        for job in (sweeper, housekeeper):
+            if job is not None:
+                job.start()
         dispatcher = Dispatcher(app.state.db, settings) if settings.dispatch_in_serve else None
         if dispatcher is not None:
             dispatcher.start()
@@ -62,8 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if dispatcher is not None:
                 dispatcher.stop()
-            if sweeper is not None:
-                sweeper.stop()
+            for job in (sweeper, housekeeper):
+                if job is not None:
+                    job.stop()
             if revocations is not None:
                 revocations.stop()
             app.state.db.dispose()
@@ -87,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health_router)
     app.include_router(complaints_router)
+    app.include_router(complaint_clocks_router)
     app.include_router(sla_router)
     app.include_router(api_keys_router)
     app.include_router(webhooks_router)

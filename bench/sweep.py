@@ -17,9 +17,9 @@ import psycopg
 from sqlalchemy.engine import URL, make_url
 
 from app import migrate
+from app.complaints.sweeper import sweep
 from app.config import Settings
 from app.db import Database
-from app.sla.sweeper import sweep
 from bench.results import add_to_latest_run
 
 DUE = 1_000

@@ -11,9 +11,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, str_enum, utcnow, uuid7
+from app.vocabulary import Priority
 
 if TYPE_CHECKING:
     from app.sla.models import Clock
+
+
+SYSTEM_ACTOR = "tousu"  # the actor of the entries tousu writes itself (clock warnings, breaches, escalations)
 
 
 class State(enum.StrEnum):
@@ -44,12 +48,6 @@ class Category(enum.StrEnum):
     delivery = "delivery"
     incident = "incident"
     other = "other"
-
-
-class Priority(enum.StrEnum):
-    normal = "normal"
-    urgent = "urgent"
-    media = "media"
 
 
 class RejectionReason(enum.StrEnum):
@@ -132,10 +130,24 @@ class Complaint(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    # Read-only view of the clocks (app.sla writes them); loaded with the complaint in one more query.
+    # Read-only view of the clocks (app.sla writes them), loaded only when asked for (``selectinload``): reading
+    # it unloaded raises instead of querying behind the caller's back.
     clocks: Mapped[list[Clock]] = relationship(
-        "Clock", lazy="selectin", viewonly=True, order_by="(Clock.started_at, Clock.id)"
+        "Clock", lazy="raise", viewonly=True, order_by="(Clock.started_at, Clock.id)"
     )
+
+    def system_entry(self, move: str, at: datetime, payload: dict[str, Any]) -> ComplaintEvent:
+        """An entry of its history written by tousu itself (no API key, no person), not yet added."""
+        return ComplaintEvent(
+            complaint_id=self.id,
+            move=move,
+            from_state=self.state,
+            to_state=self.state,
+            actor=SYSTEM_ACTOR,
+            api_key_id=None,
+            at=at,
+            payload=payload,
+        )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

@@ -36,7 +36,7 @@ from app import idempotency
 from app.auth.principal import Actor, Principal
 from app.complaints import repository, workflow
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter, State
-from app.complaints.schemas import ComplaintCreate, ComplaintOut
+from app.complaints.schemas import NONE_EARLIER, ComplaintCreate, ComplaintOut, Earlier
 from app.config import Settings
 from app.db import Base, Database, transient, utcnow
 from app.errors import InvalidInput
@@ -93,7 +93,7 @@ def register(
     return _created(complaint, out)
 
 
-def _shown(complaint: Complaint, earlier: repository.Earlier, principal: Principal, settings: Settings) -> ComplaintOut:
+def _shown(complaint: Complaint, earlier: Earlier, principal: Principal, settings: Settings) -> ComplaintOut:
     """The new complaint as the caller may see it, with the moves it may make now."""
     allowed = workflow.moves_for(complaint, principal)
     return Viewer.of(principal).complaint(ComplaintOut.build(complaint, allowed, settings, earlier))
@@ -103,9 +103,7 @@ def _created(complaint: Complaint, out: ComplaintOut) -> Registered:
     return Registered(status.HTTP_201_CREATED, out.model_dump_json().encode(), complaint.id, complaint.version)
 
 
-def write(
-    connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings
-) -> tuple[Complaint, repository.Earlier]:
+def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings) -> tuple[Complaint, Earlier]:
     """Write a new complaint with its first history entry and its written-reply clock in the connection's
     transaction; returns it, in no session (everything an answer shows is on it), with the complaints its phone
     made before."""
@@ -174,7 +172,7 @@ def first_rows(
     )
     started = clocks.at_registration(connection, complaint, settings)
     set_committed_value(complaint, "clocks", [started.clock])
-    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
+    snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
     events = [entry, *started.events]
     for event in events:
         event.snapshot = snapshot
@@ -287,7 +285,7 @@ def number(day: date, last: int) -> str:
     return f"{number_prefix(day)}{last:0{NUMBER_DIGITS}d}"
 
 
-def _write_postgresql(connection: Connection, rows: _Rows, day: date) -> tuple[str, repository.Earlier]:
+def _write_postgresql(connection: Connection, rows: _Rows, day: date) -> tuple[str, Earlier]:
     """One statement; returns the number drawn and the complaints the phone made before."""
     params = {"counter_day": day, "number_prefix": number_prefix(day), **rows.params()}
     row = _registration(rows.shape, connection.dialect).first_row(connection, params)
@@ -298,7 +296,7 @@ def _write_postgresql(connection: Connection, rows: _Rows, day: date) -> tuple[s
     return number_drawn, repository.earlier_of((count, *last))
 
 
-def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, repository.Earlier]:
+def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, Earlier]:
     params = {"counter_day": day, **rows.params()}
     last = connection.execute(_counter(), params).scalar_one()
     params["c_number"] = number(day, last)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -12,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from app.complaints.models import Complaint, State
+from app.complaints.models import Complaint
+from app.complaints.schemas import Earlier, LastComplaint
 
 
 def drop_number_sequences(session: Session, before: date) -> int:
@@ -27,25 +27,6 @@ def drop_number_sequences(session: Session, before: date) -> int:
     for name in old:
         session.execute(text(f'DROP SEQUENCE IF EXISTS "{name}"'))
     return len(old)
-
-
-@dataclass(frozen=True)
-class LastComplaint:
-    id: uuid.UUID
-    number: str
-    state: State
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class Earlier:
-    """The complaints the same phone made before this one (投诉多少次了): how many, and the last of them."""
-
-    count: int
-    last: LastComplaint | None
-
-
-NONE_EARLIER = Earlier(0, None)
 
 
 def earlier_complaints(

@@ -14,7 +14,7 @@ from app.auth.principal import REGISTER_ROLES, Actor, Principal
 from app.complaints import registration, service, workflow
 from app.complaints import schemas as s
 from app.complaints.contact import normalize_phone
-from app.complaints.models import Category, Channel, Complaint, Priority, State
+from app.complaints.models import Category, Channel, Complaint, State
 from app.complaints.service import ClockFilter
 from app.config import Settings
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
@@ -30,9 +30,10 @@ from app.errors import (
     Unauthorized,
 )
 from app.preconditions import IfMatch, etag
-from app.sla.policy import ClockKind
+from app.sla.schemas import ClockExplained
 from app.threads import in_thread
 from app.types import SearchMoment, text_rules
+from app.vocabulary import ClockKind, Priority
 
 router = APIRouter(prefix="/v1", tags=["complaints"])
 
@@ -172,7 +173,8 @@ def read_complaint(
     settings: CurrentSettings,
     response: Response,
 ) -> s.ComplaintOut:
-    return _out(session, service.get(session, complaint_id, principal), principal, settings, response)
+    complaint = service.get(session, complaint_id, principal, with_clocks=True)
+    return _out(session, complaint, principal, settings, response)
 
 
 @router.get(
@@ -300,3 +302,23 @@ def read_workflow(_principal: CurrentPrincipal) -> s.WorkflowOut:
         moves=moves,
         mermaid=workflow.mermaid(),
     )
+
+
+# A complaint's clocks are read under the complaint; the OpenAPI document lists them with the calendar's routes.
+clocks_router = APIRouter(prefix="/v1", tags=["clocks"])
+
+
+@clocks_router.get(
+    "/complaints/{complaint_id}/clocks",
+    summary="Explain the complaint's clocks",
+    description="Every clock of the complaint (store feedback, written reply, follow-up, one entry per run), "
+    "with its deadline explained: the rule, and for working-day clocks each day from the start to the due "
+    "day, counted or skipped and why (weekend, the holiday's name, an adjusted working day, an override); and "
+    "what happened to it (started, warned, breached, met, recomputed). A store key sees no other store's "
+    "feedback clock.",
+    responses=errors.responses(Unauthorized, NotFound, 422, 503),
+)
+def explain_clocks(
+    complaint_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
+) -> list[ClockExplained]:
+    return service.explain_clocks(session, complaint_id, principal, settings)

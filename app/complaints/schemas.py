@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
@@ -16,18 +17,17 @@ from app.complaints.models import (
     Channel,
     Complaint,
     ComplaintEvent,
-    Priority,
     RejectionReason,
     RemedyKind,
     Responsibility,
     Satisfaction,
     State,
 )
-from app.complaints.repository import Earlier
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
 from app.types import LAST_MOMENT, Bool, Yuan, local_times, moment_rules, text_rules
+from app.vocabulary import Priority
 
 
 class Body(BaseModel):
@@ -235,6 +235,25 @@ class StateTimes(BaseModel):
     resolved_at: datetime | None
     revisited_at: datetime | None
     reopened_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LastComplaint:
+    id: uuid.UUID
+    number: str
+    state: State
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The complaints the same phone made before this one (投诉多少次了): how many, and the last of them."""
+
+    count: int
+    last: LastComplaint | None
+
+
+NONE_EARLIER = Earlier(0, None)
 
 
 class LastComplaintOut(BaseModel):

@@ -8,29 +8,30 @@ import binascii
 import enum
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
 from app.complaints import repository, workflow
-from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, Priority, State
-from app.complaints.schemas import ComplaintOut, EventOut
+from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, State
+from app.complaints.schemas import NONE_EARLIER, ComplaintOut, Earlier, EventOut
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
 from app.preconditions import IfMatch
 from app.sla import clocks
+from app.sla import service as sla
 from app.sla.models import Clock, ClockState
-from app.sla.policy import ClockKind
+from app.sla.schemas import ClockExplained
 from app.visibility import Viewer, contact_of
+from app.vocabulary import ClockKind, Priority
 
 
-def earlier_complaints(
-    session: Session, complaints: list[Complaint], viewer: Viewer
-) -> dict[uuid.UUID, repository.Earlier]:
+def earlier_complaints(session: Session, complaints: list[Complaint], viewer: Viewer) -> dict[uuid.UUID, Earlier]:
     """For each complaint, the complaints its phone made before, of those the viewer may read."""
     return repository.earlier_complaints(session, [c.id for c in complaints], viewer.store_id)
 
@@ -45,11 +46,21 @@ def show(session: Session, complaints: list[Complaint], principal: Principal, se
     ]
 
 
-def get(session: Session, complaint_id: uuid.UUID, principal: Principal, *, for_update: bool = False) -> Complaint:
-    """The complaint, if this key may see it; otherwise NotFound, so that ids do not leak."""
+def get(
+    session: Session,
+    complaint_id: uuid.UUID,
+    principal: Principal,
+    *,
+    for_update: bool = False,
+    with_clocks: bool = False,
+) -> Complaint:
+    """The complaint, if this key may see it; otherwise NotFound, so that ids do not leak. Its clocks are loaded
+    when asked for (to show it)."""
     query = Viewer.of(principal).complaints(select(Complaint).where(Complaint.id == complaint_id))
     if for_update:
         query = query.with_for_update()
+    if with_clocks:
+        query = query.options(selectinload(Complaint.clocks))
     complaint = session.scalar(query)
     if complaint is None:
         raise NotFound(f"no complaint {complaint_id}")
@@ -91,15 +102,26 @@ def apply_move(
     session.flush()
     clocks.after_move(session, complaint, name, move.clocks, request.at, actor.name, settings)
     session.flush()
-    session.expire(complaint, ["clocks"])  # reloaded with the clocks just started or stopped
+    # With the clocks just started or stopped, in one query (a refresh would read the complaint again as well).
+    set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
     keep_snapshot(session, complaint, entry.id, settings)
     return complaint
+
+
+def explain_clocks(
+    session: Session, complaint_id: uuid.UUID, principal: Principal, settings: Settings
+) -> list[ClockExplained]:
+    """The complaint's clocks with their deadlines explained, of those this key may read."""
+    complaint = get(session, complaint_id, principal)
+    viewer = Viewer.of(principal)
+    clocks_seen = [clock for clock in sla.clocks_of(session, complaint.id) if viewer.sees_clock(clock)]
+    return [sla.explain(session, clock, settings) for clock in clocks_seen]
 
 
 def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, settings: Settings) -> None:
     """The complaint as this transaction leaves it, kept on the history entries the transaction wrote (from
     ``first_entry_id`` on: the complaint is locked, so they are all this transaction's)."""
-    snapshot = ComplaintOut.build(complaint, [], settings, repository.NONE_EARLIER).snapshot()
+    snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
     session.execute(
         update(ComplaintEvent)
         .where(ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.id >= first_entry_id)
@@ -157,7 +179,7 @@ def search(
     """Newest first; keyset pagination on the time-ordered id, so a page costs the same at any depth."""
     viewer = Viewer.of(principal)
     viewer.refuse_personal_filters(phone=filters.phone)
-    query = viewer.complaints(select(Complaint))
+    query = viewer.complaints(select(Complaint)).options(selectinload(Complaint.clocks))
     for column, value in (
         (Complaint.state, filters.state),
         (Complaint.store_id, filters.store_id),
@@ -209,3 +231,8 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, binascii.Error):
         raise InvalidInput("cursor is not one this service issued", field="cursor") from None
+
+
+def drop_number_sequences(session: Session, before: date) -> int:
+    """Let go of the numbering of the days before ``before`` (housekeeping); returns how many sequences went."""
+    return repository.drop_number_sequences(session, before)

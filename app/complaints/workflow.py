@@ -23,7 +23,7 @@ from app.complaints import schemas as s
 from app.complaints.models import Complaint, ComplaintEvent, Satisfaction, State
 from app.sla import effects as clock
 from app.sla.effects import ClockEffect, Effect
-from app.sla.policy import ClockKind
+from app.vocabulary import ClockKind
 
 
 class GuardFailed(Exception):

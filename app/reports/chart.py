@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.complaints.models import Category
 from app.reports.schemas import ClockFigures, Period, Weeks
-from app.sla.policy import ClockKind
+from app.vocabulary import ClockKind
 
 if TYPE_CHECKING:  # matplotlib is imported on first use only
     from matplotlib.typing import RcKeyType

@@ -35,8 +35,8 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from app.complaints.models import Category, Complaint, RemedyKind, Satisfaction, State
 from app.db import UTCDateTime
 from app.sla.models import Clock, ClockState
-from app.sla.policy import ClockKind
 from app.visibility import Viewer
+from app.vocabulary import ClockKind
 
 RESOLVED = (State.resolved, State.revisited)
 OPEN = (State.accepted, State.investigating, State.awaiting_approval)

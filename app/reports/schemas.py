@@ -9,7 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.complaints.models import Category, RemedyKind
-from app.sla.policy import ClockKind
+from app.vocabulary import ClockKind
 
 
 class GroupBy(enum.StrEnum):

@@ -19,8 +19,8 @@ from app.complaints.models import Category, Complaint, RemedyKind
 from app.reports import queries
 from app.reports import schemas as s
 from app.reports.queries import STORE, TOTAL, Scope, Tally
-from app.sla.policy import ClockKind
 from app.visibility import Viewer
+from app.vocabulary import ClockKind
 
 TOP_CAUSES = 10
 RATE_DIGITS = 4

@@ -1,30 +1,61 @@
 """The clocks of a complaint: when they start and stop, their deadlines, and why each deadline is where it is.
 
-Everything here runs in the caller's transaction: a move and the clocks it starts or stops commit together.
+Everything here runs in the caller's transaction: a move and the clocks it starts or stops commit together. The
+complaint is known by what the clocks read of it (``Timed``): app.complaints imports app.sla, never the reverse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any, Generic, Protocol, TypeVar, assert_never
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from app.complaints.models import Complaint, ComplaintEvent
 from app.config import Settings
 from app.db import uuid7
 from app.sla.calendar import Calendar, Day
 from app.sla.effects import DISPATCHED_AGAIN, ClockEffect, Effect
 from app.sla.models import Clock, ClockEvent, ClockState
-from app.sla.policy import ClockKind, Policy, Target, Unit, load_policy
+from app.sla.policy import Policy, Target, Unit, load_policy
+from app.vocabulary import ClockKind, Priority
 
-SYSTEM_ACTOR = "tousu"
 MAX_DAYS = 400  # a deadline further than this in working days means the calendar closed (almost) every day
+
+
+Entry = TypeVar("Entry", covariant=True)
+
+
+class Timed(Protocol[Entry]):
+    """What the clocks read of the complaint they time, and how they write in its history (``Entry``, one
+    entry of it): ``app.complaints.models.Complaint`` is one."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def priority(self) -> Priority: ...
+
+    @property
+    def received_at(self) -> datetime: ...
+
+    @property
+    def accepted_at(self) -> datetime: ...
+
+    @property
+    def dispatched_at(self) -> datetime | None: ...
+
+    @property
+    def responsible_store_id(self) -> str | None: ...
+
+    def system_entry(self, move: str, at: datetime, payload: dict[str, Any]) -> Entry:
+        """An entry of its history written by tousu itself (no API key, no person), not yet added."""
+        ...
 
 
 @lru_cache(maxsize=8)
@@ -89,8 +120,8 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 def complaint_event(
-    session: Session, complaint: Complaint, move: str, at: datetime, payload: dict[str, Any]
-) -> ComplaintEvent:
+    session: Session, complaint: Timed[Entry], move: str, at: datetime, payload: dict[str, Any]
+) -> Entry:
     """An event in the complaint's history written by tousu itself (no API key, no person)."""
     entry = system_event(complaint, move, at, payload)
     session.add(entry)
@@ -109,9 +140,7 @@ def clock_detail(clock: Clock) -> dict[str, Any]:
     }
 
 
-def breach_events(
-    session: Session, complaint: Complaint, clock: Clock, at: datetime, **extra: Any
-) -> list[ComplaintEvent]:
+def breach_events(session: Session, complaint: Timed[Entry], clock: Clock, at: datetime, **extra: Any) -> list[Entry]:
     """A breach in the complaint's history, and its escalation to supervisors."""
     payload = {**clock_detail(clock), **extra}
     reason = f"{clock.kind.value} breached"
@@ -121,22 +150,13 @@ def breach_events(
     ]
 
 
-def system_event(complaint: Complaint, move: str, at: datetime, payload: dict[str, Any]) -> ComplaintEvent:
-    return ComplaintEvent(
-        complaint_id=complaint.id,
-        move=move,
-        from_state=complaint.state,
-        to_state=complaint.state,
-        actor=SYSTEM_ACTOR,
-        api_key_id=None,
-        at=at,
-        payload=_jsonable(payload),
-    )
+def system_event(complaint: Timed[Entry], move: str, at: datetime, payload: dict[str, Any]) -> Entry:
+    return complaint.system_entry(move, at, _jsonable(payload))
 
 
 def start(
     session: Session,
-    complaint: Complaint,
+    complaint: Timed[Any],
     kind: ClockKind,
     at: datetime,
     settings: Settings,
@@ -151,7 +171,7 @@ def start(
 
 def new_clock(
     calendar: Calendar,
-    complaint: Complaint,
+    complaint: Timed[Any],
     kind: ClockKind,
     at: datetime,
     settings: Settings,
@@ -190,7 +210,7 @@ def new_clock(
     return clock, started
 
 
-def stop(session: Session, complaint: Complaint, clock: Clock, at: datetime, *, why: str, met: bool = True) -> None:
+def stop(session: Session, complaint: Timed[Any], clock: Clock, at: datetime, *, why: str, met: bool = True) -> None:
     """Stop a clock: met when what it waited for happened (breached if that was late); cancelled when it no
     longer applies. A breached clock stays breached."""
     clock.stopped_at = at
@@ -207,7 +227,7 @@ def stop(session: Session, complaint: Complaint, clock: Clock, at: datetime, *, 
     record_event(session, clock, kind, at, why=why)
 
 
-def running(session: Session, complaint: Complaint, *kinds: ClockKind) -> list[Clock]:
+def running(session: Session, complaint: Timed[Any], *kinds: ClockKind) -> list[Clock]:
     query = select(Clock).where(Clock.complaint_id == complaint.id, Clock.stopped_at.is_(None))
     if kinds:
         query = query.where(Clock.kind.in_(kinds))
@@ -215,7 +235,7 @@ def running(session: Session, complaint: Complaint, *kinds: ClockKind) -> list[C
 
 
 def _stop_all(
-    session: Session, complaint: Complaint, kind: ClockKind, at: datetime, why: str, *, met: bool = True
+    session: Session, complaint: Timed[Any], kind: ClockKind, at: datetime, why: str, *, met: bool = True
 ) -> None:
     """Stop the complaint's running clocks of this kind."""
     for clock in running(session, complaint, kind):
@@ -223,21 +243,21 @@ def _stop_all(
 
 
 @dataclass(frozen=True)
-class AtRegistration:
+class AtRegistration(Generic[Entry]):
     """What the clocks add to a new complaint: its written-reply clock, that clock's first event, and for a
     complaint that escalates at once (media), the escalation."""
 
     clock: Clock
     started: ClockEvent
-    events: list[ComplaintEvent]
+    events: Sequence[Entry]
 
 
-def at_registration(connection: Connection, complaint: Complaint, settings: Settings) -> AtRegistration:
+def at_registration(connection: Connection, complaint: Timed[Entry], settings: Settings) -> AtRegistration[Entry]:
     """The rows, not yet written: registration writes them with Core statements (complaints.repository)."""
     calendar = Calendar(connection)
     kind, received = ClockKind.written_reply, complaint.received_at
     clock, started = new_clock(calendar, complaint, kind, received, settings, why="complaint received")
-    events = []
+    events: list[Entry] = []
     if complaint.priority in policy(settings).escalate_at_registration:
         reason = f"{complaint.priority} complaint: escalated at registration"
         payload = {"reason": reason, "priority": complaint.priority}
@@ -247,7 +267,7 @@ def at_registration(connection: Connection, complaint: Complaint, settings: Sett
 
 def after_move(
     session: Session,
-    complaint: Complaint,
+    complaint: Timed[Any],
     move: str,
     effects: Mapping[ClockKind, ClockEffect],
     at: datetime,

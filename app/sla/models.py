@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, str_enum, uuid7
-from app.sla.policy import ClockKind, Unit
+from app.sla.policy import Unit
+from app.vocabulary import ClockKind
 
 
 class ClockState(enum.StrEnum):

@@ -20,13 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.complaints.models import Priority
-
-
-class ClockKind(enum.StrEnum):
-    store_feedback = "store_feedback"  # dispatch to a store → that store's feedback
-    written_reply = "written_reply"  # receipt (or reopen) → rejection or resolution
-    follow_up = "follow_up"  # resolution → the follow-up call
+from app.vocabulary import ClockKind, Priority
 
 
 class Unit(enum.StrEnum):

@@ -1,8 +1,7 @@
-"""HTTP for the clocks and the working-day calendar."""
+"""HTTP for the working-day calendar. A complaint's clocks are read under the complaint (app.complaints.router)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Annotated
 
@@ -11,38 +10,16 @@ from fastapi import APIRouter, Depends, Path
 from app import errors
 from app.auth.dependencies import CurrentActor, CurrentPrincipal, require_role
 from app.auth.models import Role
-from app.complaints import service as complaints
 from app.dependencies import CurrentSettings, ReadSession, WriteSession
-from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from app.errors import Forbidden, InvalidInput, Unauthorized
 from app.sla import service
-from app.sla.schemas import ClockExplained, DayChanged, DayIn, DayOut
+from app.sla.schemas import DayChanged, DayIn, DayOut
 from app.types import date_rules
-from app.visibility import Viewer
 
 router = APIRouter(prefix="/v1")
 
 CalendarDate = Annotated[date, *date_rules(date(service.FIRST_YEAR, 1, 1), date(service.LAST_YEAR, 12, 31))]
 Day = Annotated[CalendarDate, Path(description="A local date, YYYY-MM-DD.", examples=["2026-10-01"])]
-
-
-@router.get(
-    "/complaints/{complaint_id}/clocks",
-    tags=["clocks"],
-    summary="Explain the complaint's clocks",
-    description="Every clock of the complaint (store feedback, written reply, follow-up, one entry per run), "
-    "with its deadline explained: the rule, and for working-day clocks each day from the start to the due "
-    "day, counted or skipped and why (weekend, the holiday's name, an adjusted working day, an override); and "
-    "what happened to it (started, warned, breached, met, recomputed). A store key sees no other store's "
-    "feedback clock.",
-    responses=errors.responses(Unauthorized, NotFound, 422, 503),
-)
-def explain_clocks(
-    complaint_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
-) -> list[ClockExplained]:
-    complaint = complaints.get(session, complaint_id, principal)
-    viewer = Viewer.of(principal)
-    clocks = [clock for clock in service.clocks_of(session, complaint.id) if viewer.sees_clock(clock)]
-    return [service.explain(session, clock, settings) for clock in clocks]
 
 
 @router.get(

@@ -13,8 +13,9 @@ from app.config import Settings
 from app.db import utcnow
 from app.sla.calendar import Day, DayKind, DaySource
 from app.sla.models import Clock, ClockEvent, ClockState
-from app.sla.policy import ClockKind, Unit
+from app.sla.policy import Unit
 from app.types import Bool, local_times, text_rules
+from app.vocabulary import ClockKind
 
 
 class CallSlot(BaseModel):

@@ -10,13 +10,12 @@ from pydantic import BaseModel
 
 from app.complaints import workflow
 from app.complaints.models import Complaint, ComplaintEvent
-from app.complaints.repository import Earlier
-from app.complaints.schemas import ComplaintOut
+from app.complaints.schemas import ComplaintOut, Earlier
 from app.config import Settings
 from app.sla.models import ClockState
-from app.sla.policy import ClockKind
 from app.types import local_times
 from app.visibility import Viewer, contact_of
+from app.vocabulary import ClockKind
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.openapi import model_of
 from app.webhooks.schemas import EventType

@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Update, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.complaints import service as complaint_service
 from app.complaints.models import Complaint, ComplaintEvent
-from app.complaints.repository import Earlier
+from app.complaints.schemas import Earlier
 from app.config import Settings
 from app.visibility import Viewer
 from app.webhooks import events
@@ -61,9 +61,10 @@ def _deliveries(
 ) -> None:
     typed = [(entry, events.type_of(entry)) for entry in entries]
     wanted = {entry.complaint_id for entry, event_type in typed if event_type is not None}
-    complaints: dict[uuid.UUID, Complaint] = {
-        c.id: c for c in session.scalars(select(Complaint).where(Complaint.id.in_(wanted)))
-    }
+    query = select(Complaint).where(Complaint.id.in_(wanted))
+    if any(entry.snapshot is None for entry, _ in typed):
+        query = query.options(selectinload(Complaint.clocks))  # shown as they are now: see events.as_it_was
+    complaints: dict[uuid.UUID, Complaint] = {c.id: c for c in session.scalars(query)}
     earlier: dict[Viewer, dict[uuid.UUID, Earlier]] = {}  # per viewer: one query per batch
     for entry, event_type in typed:
         if event_type is None:
@@ -106,8 +107,10 @@ def rebuild(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpoi
     if delivery.event_id is None:  # a ping: nothing in it depends on the target
         return True
     entry = session.get(ComplaintEvent, delivery.event_id)
-    complaint = session.get(Complaint, delivery.complaint_id)
-    assert entry is not None and complaint is not None
+    assert entry is not None
+    clocks = [selectinload(Complaint.clocks)] if entry.snapshot is None else []  # see events.as_it_was
+    complaint = session.get(Complaint, delivery.complaint_id, options=clocks)
+    assert complaint is not None
     event_type = events.type_of(entry)
     if event_type is None or not events.wants(endpoint, event_type, entry, events.store_then(entry, complaint)):
         return False

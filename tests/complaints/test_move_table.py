@@ -13,7 +13,7 @@ from app.config import Settings
 from app.main import create_app
 from app.sla import effects as clock
 from app.sla.effects import ClockEffect, Effect
-from app.sla.policy import ClockKind
+from app.vocabulary import ClockKind
 from app.webhooks import events
 from app.webhooks.openapi import model_of
 from app.webhooks.schemas import EventType

@@ -14,7 +14,6 @@ import pytest
 import time_machine
 
 from app.db import Database
-from app.sla.sweeper import sweep
 from tests.conftest import Caller, LiveServer, complaint_body
 
 NUMBER = re.compile(r"^TS-\d{8}-\d{4}$")
@@ -379,18 +378,3 @@ def test_a_day_numbered_before_the_sequences_continues_from_its_counter(handler:
         with db.engine.begin() as connection:
             connection.exec_driver_sql("INSERT INTO complaint_number_counters (day, last) VALUES ('2026-07-01', 41)")
         assert [handler.register()["number"] for _ in range(2)] == ["TS-20260701-0042", "TS-20260701-0043"]
-
-
-@pytest.mark.postgresql_only
-def test_the_sweep_drops_the_sequences_of_past_days_only(handler: Caller, db: Database) -> None:
-    for day in (1, 2, 5):
-        with time_machine.travel(datetime(2026, 7, day, 2, 0, tzinfo=UTC), tick=False):
-            handler.register()
-    sweep(db, now=datetime(2026, 7, 5, 3, 0, tzinfo=UTC))
-    with db.engine.connect() as connection:
-        left = connection.exec_driver_sql(
-            "SELECT relname FROM pg_class WHERE relkind = 'S' AND relname ~ '^complaint_numbers_' ORDER BY 1"
-        ).scalars()
-        assert list(left) == ["complaint_numbers_20260705"]
-    with time_machine.travel(datetime(2026, 7, 5, 4, 0, tzinfo=UTC), tick=False):
-        assert handler.register()["number"] == "TS-20260705-0002"

@@ -16,8 +16,8 @@ import chinese_calendar
 import httpx
 import pytest
 
+from app.complaints.sweeper import sweep
 from app.db import Database
-from app.sla.sweeper import sweep
 from tests.conftest import Caller
 from tests.sla.moments import FEEDBACK, STORE, frozen, instant, local
 

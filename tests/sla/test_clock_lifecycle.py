@@ -13,8 +13,8 @@ from typing import Any
 import chinese_calendar
 import pytest
 
+from app.complaints.sweeper import sweep
 from app.db import Database
-from app.sla.sweeper import sweep
 from tests.conftest import Caller
 from tests.sla.moments import FEEDBACK, STORE, TZ, frozen, instant, local
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from fastapi.testclient import TestClient
 
+from app.complaints.sweeper import sweep
 from app.config import Settings
 from app.db import Database, utcnow
 from app.main import create_app
-from app.sla.sweeper import sweep
 from app.webhooks.dispatcher import Dispatcher
 from tests.conftest import Caller, issue_key
 from tests.webhooks.conftest import Receiver, Reply, deliveries, subscribe

@@ -8,8 +8,8 @@ from typing import Any
 
 import time_machine
 
+from app.complaints.sweeper import sweep
 from app.db import Database
-from app.sla.sweeper import sweep
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.openapi import model_of
 from app.webhooks.schemas import EventType

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.complaints.models import ComplaintEvent
 from app.config import Settings
 from app.db import Database, utcnow
 from app.sla import clocks
@@ -104,3 +106,22 @@ def _sessions(dispatcher: Dispatcher, count: int) -> Iterator[Session]:
     for _ in range(count):
         with dispatcher.db.writers.begin() as session:
             yield session
+
+
+def test_an_entry_older_than_its_snapshot_column_goes_out_with_the_complaint_as_it_is_now(
+    admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher, db: Database
+) -> None:
+    """Entries written before migration 0009 keep no snapshot: the fan-out loads those complaints with their clocks
+    (they are loaded only when asked for) and shows them as they are now."""
+    subscribe(admin, receiver)
+    complaint = handler.register()
+    handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
+    with db.writers.begin() as session:
+        session.execute(update(ComplaintEvent).values(snapshot=None))
+
+    assert dispatcher.once().delivered == 2
+    assert receiver.types() == ["complaint.accepted", "complaint.dispatched"]
+    for message in (r.json() for r in receiver.received):
+        shown = message["data"]["complaint"]
+        assert shown["state"] == "investigating"  # as it is now, not as the entry left it
+        assert sorted(clock["kind"] for clock in shown["clocks"]) == ["store_feedback", "written_reply"]

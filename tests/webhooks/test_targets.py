@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import update
 
+from app.complaints.sweeper import sweep
 from app.db import Database, utcnow
-from app.sla.sweeper import sweep
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.models import WebhookDelivery
 from tests.conftest import Caller

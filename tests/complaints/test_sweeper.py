@@ -34,13 +34,13 @@ from app.auth.principal import Actor
 from app.complaints import registration
 from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.schemas import ComplaintCreate
+from app.complaints.sweeper import Sweeper, Swept, sweep, sweep_batch
 from app.config import Settings
 from app.db import Database, utcnow, uuid7
 from app.sla import clocks
 from app.sla.calendar import Calendar
 from app.sla.models import Clock, ClockEvent, ClockState
-from app.sla.policy import ClockKind
-from app.sla.sweeper import Sweeper, Swept, sweep, sweep_batch
+from app.vocabulary import ClockKind
 from tests.conftest import Caller, complaint_body, investigate_in
 
 TOUSU = Path(sys.executable).with_name("tousu")

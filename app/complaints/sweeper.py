@@ -1,5 +1,7 @@
 """The sweep: clocks whose warning or deadline has passed are marked, and the complaint's history says so.
 
+It lives with the complaints because it writes their history; the clocks themselves are app.sla's.
+
 A sweep reads ``ix_sla_clocks_next_check_at`` only (clocks with something left to fire, by when), takes a batch
 with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so that several workers share the work without firing one warning
 twice, and commits each batch with its events. A worker killed mid-batch commits nothing of it: the next sweep
@@ -9,22 +11,19 @@ finds the same clocks still due.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.complaints import repository
 from app.complaints.models import Complaint, ComplaintEvent
-from app.complaints.repository import NONE_EARLIER
-from app.complaints.schemas import ComplaintOut
+from app.complaints.schemas import NONE_EARLIER, ComplaintOut
 from app.config import Settings
 from app.db import Database, utcnow
-from app.idempotency import purge_expired
+from app.periodic import Periodic
 from app.sla.clocks import breach_events, clock_detail, complaint_event, record_event
 from app.sla.models import Clock, ClockState
 
@@ -98,45 +97,21 @@ def sweep(db: Database, now: datetime | None = None, *, batch: int = BATCH) -> S
         total += swept
         if swept.warned + swept.breached < batch:
             break
-    with db.writers.begin() as session:
-        purge_expired(session)
-        # Two days back from UTC's today is yesterday or earlier in every time zone.
-        repository.drop_number_sequences(session, before=(now or utcnow()).date() - timedelta(days=2))
     return total
 
 
-class Sweeper:
+class Sweeper(Periodic[Swept]):
     """Sweeps every ``TOUSU_SWEEP_INTERVAL`` seconds in a thread until stopped."""
 
+    name = "sweep"
+
     def __init__(self, db: Database, settings: Settings) -> None:
+        super().__init__(settings.sweep_interval, log)
         self.db = db
-        self.interval = settings.sweep_interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self.run, name="tousu-sweeper", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def work(self) -> Swept:
+        return sweep(self.db)
 
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            self.once()
-            self._stop.wait(self.interval)
-
-    def once(self) -> Swept | None:
-        try:
-            swept = sweep(self.db)
-        except Exception:  # the database may be down: try again next time, never die
-            log.exception("sweep failed; retrying in %s s", self.interval)
-            return None
+    def done(self, swept: Swept) -> None:
         if swept.warned or swept.breached:
             log.info("swept", extra={"warned": swept.warned, "breached": swept.breached})
-        return swept
