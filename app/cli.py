@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from app.housekeeping import Housekeeper
     from app.webhooks.dispatcher import Dispatcher
 
+WORKER_HEALTHCHECK_SECONDS = 30
+
 cli = typer.Typer(help="tousu: complaint handling service.", no_args_is_help=True, add_completion=False)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys, name="keys")
@@ -66,6 +68,9 @@ def serve(
                 proxy_headers=True,
                 access_log=False,  # ours (tousu.access) leaves out query strings, which may hold phone numbers
                 log_config=logs.config(settings.log_level),
+                # A worker answers uvicorn's health check once it has imported tousu: on a busy 2-core host that
+                # took more than the default 5 s, and the worker was killed and started again, over and over.
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             )
     finally:
         if db is not None:
