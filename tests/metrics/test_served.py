@@ -28,7 +28,7 @@ from app.metrics import folder as metrics_folder
 from app.sla.models import Clock
 from app.vocabulary import ClockKind
 from tests.auth.test_revocation import TOUSU, free_port, wait_for
-from tests.conftest import ROOT, complaint_body, issue_key
+from tests.conftest import ROOT, Caller, complaint_body, issue_key
 from tests.webhooks.conftest import Receiver
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -118,6 +118,17 @@ def _answers(url: str) -> bool:
         return False
 
 
+def make_due(settings: Settings, kind: ClockKind) -> None:
+    """The clocks of that kind are due for their warning now."""
+    db = Database.from_settings(settings)
+    try:
+        with db.writers.begin() as session:
+            due = utcnow() - timedelta(seconds=1)
+            session.execute(update(Clock).where(Clock.kind == kind).values(next_check_at=due))
+    finally:
+        db.dispose()
+
+
 def both_workers_answer(served: Served) -> int:
     """Health checks on fresh connections, many at a time, until each worker has answered some; how many were sent."""
     sent = 0
@@ -156,14 +167,7 @@ def test_one_scrape_adds_up_both_workers_after_a_registration_a_move_a_sweep_and
     assert moved.status_code == 200, moved.text
     receiver.wait_for(2)  # registered, then dispatched to the store
 
-    # The store's clock is due for its warning now: a worker's sweeper fires it.
-    db = Database.from_settings(settings)
-    try:
-        with db.writers.begin() as session:
-            due = utcnow() - timedelta(seconds=1)
-            session.execute(update(Clock).where(Clock.kind == ClockKind.store_feedback).values(next_check_at=due))
-    finally:
-        db.dispose()
+    make_due(settings, ClockKind.store_feedback)  # a worker's sweeper warns it
     wait_for(lambda: value(served.scrape(), "tousu_clock_warnings_total", kind="store_feedback") == 1)
     health_checks = both_workers_answer(served)
 
@@ -227,3 +231,33 @@ def test_serve_makes_a_fresh_folder_when_none_is_given_and_removes_it(monkeypatc
     metrics_folder.remove(made)
     assert not made.exists()
     assert metrics_folder.MULTIPROC_DIR not in os.environ
+
+
+def test_tousu_worker_serves_what_its_sweep_counted(handler: Caller, settings: Settings, tmp_path: Path) -> None:
+    complaint = handler.register()
+    handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
+    make_due(settings, ClockKind.store_feedback)
+    metrics_port = free_port()
+    env = {
+        **os.environ,
+        "TOUSU_DATABASE_URL": settings.database_url,
+        "TOUSU_SWEEP_INTERVAL": "0.3",
+        "TOUSU_METRICS_PORT": str(metrics_port),
+    }
+    env.pop(metrics_folder.MULTIPROC_DIR, None)
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [str(TOUSU), "worker", "--no-dispatch", "--no-housekeeping"], env=env, stdout=log, stderr=log, cwd=ROOT
+        )
+        metrics = Served("", f"http://127.0.0.1:{metrics_port}", tmp_path)
+        try:
+            wait_for(lambda: _answers(metrics.metrics + "/metrics"), seconds=60)
+            wait_for(lambda: value(metrics.scrape(), "tousu_clock_warnings_total", kind="store_feedback") == 1)
+            scraped = metrics.scrape()
+            assert value(scraped, "tousu_sweeper_lag_seconds") == 0
+            assert value(scraped, "tousu_clocks_warning", kind="store_feedback") == 1
+            assert value(scraped, "tousu_db_pool_size", pool="main") > 0
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=15)
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
