@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -56,6 +58,8 @@ def serve(
         typer.echo("note: several workers on the embedded SQLite file serialise their writes", err=True)
     # Before anything imports prometheus_client: the workers (and this process) write their series in the folder.
     folder = metrics_folder.prepare(settings)
+    if folder is not None:  # uvicorn raises SIGTERM again once it has shut down: exit through `finally` all the same
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     db = Database.from_settings(settings) if settings.metrics_port is not None else None  # read at each scrape
     try:
         with _metrics_port(settings, db):
@@ -157,7 +161,6 @@ def worker(
     TOUSU_DISPATCH_IN_SERVE=false for the API.
     """
     import logging.config
-    import signal
     import threading
 
     from app.complaints.sweeper import Sweeper

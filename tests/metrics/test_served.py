@@ -261,3 +261,29 @@ def test_tousu_worker_serves_what_its_sweep_counted(handler: Caller, settings: S
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=15)
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
+
+
+def test_serve_removes_the_folder_it_made_when_it_is_stopped(settings: Settings, tmp_path: Path) -> None:
+    port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "TOUSU_DATABASE_URL": settings.database_url,
+        "TOUSU_METRICS_PORT": str(metrics_port),
+        "TMPDIR": str(tmp_path),  # where the folder is made
+    }
+    env.pop(metrics_folder.MULTIPROC_DIR, None)
+    server = subprocess.Popen(
+        [str(TOUSU), "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, cwd=ROOT, text=True
+    )
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), seconds=60)
+        httpx.get(f"http://127.0.0.1:{port}/healthz")
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'tousu_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+        [made] = tmp_path.glob("tousu-metrics-*")
+        assert list(made.glob("counter_*.db"))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=15)
+    assert server.returncode == 128 + signal.SIGTERM, errors
+    assert not list(tmp_path.glob("tousu-metrics-*"))
