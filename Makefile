@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Stops before printing a URL that another server answers: binds HOST:PORT as uvicorn will, then lets it go.
 run: $(STAMP)
+	@$(BIN)/python -c 'import socket; socket.create_server(("$(HOST)", $(PORT)), family=socket.AF_INET6 if ":" in "$(HOST)" else socket.AF_INET).close()' 2>/dev/null \
+		|| { echo "make run: cannot listen on $(HOST):$(PORT): it is taken (another server?) or not this host's; try make run PORT=8001" >&2; exit 1; }
 	$(BIN)/tousu migrate
-	$(BIN)/tousu keys bootstrap
+	$(BIN)/tousu keys bootstrap --url http://$(HOST):$(PORT)
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
-	TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/tousu serve --host $(HOST) --port $(PORT)
+	TOUSU_LOG_FORMAT=$${TOUSU_LOG_FORMAT:-console} TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} \
+		$(BIN)/tousu serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
