@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# Stops before printing a URL that another server answers: binds HOST:PORT as uvicorn will, then lets it go.
+# make run stops before it prints a URL another server answers: it binds HOST:PORT as uvicorn will, then lets go.
+FAMILY = $(if $(findstring :,$(HOST)),AF_INET6,AF_INET)
 run: $(STAMP)
-	@$(BIN)/python -c 'import socket; socket.create_server(("$(HOST)", $(PORT)), family=socket.AF_INET6 if ":" in "$(HOST)" else socket.AF_INET).close()' 2>/dev/null \
-		|| { echo "make run: cannot listen on $(HOST):$(PORT): it is taken (another server?) or not this host's; try make run PORT=8001" >&2; exit 1; }
+	@$(BIN)/python -c 'import socket; socket.create_server(("$(HOST)", $(PORT)), family=socket.$(FAMILY)).close()' \
+		2>/dev/null || { echo "make run: cannot listen on $(HOST):$(PORT) (another server?); try PORT=8001" >&2; exit 1; }
 	$(BIN)/tousu migrate
 	$(BIN)/tousu keys bootstrap --url http://$(HOST):$(PORT)
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
