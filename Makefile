@@ -18,11 +18,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# make run stops before it prints a URL another server answers: it binds HOST:PORT as uvicorn will, then lets go.
+FAMILY = $(if $(findstring :,$(HOST)),AF_INET6,AF_INET)
 run: $(STAMP)
+	@$(BIN)/python -c 'import socket; socket.create_server(("$(HOST)", $(PORT)), family=socket.$(FAMILY)).close()' \
+		2>/dev/null || { echo "make run: cannot listen on $(HOST):$(PORT) (another server?); try PORT=8001" >&2; exit 1; }
 	$(BIN)/tousu migrate
-	$(BIN)/tousu keys bootstrap
+	$(BIN)/tousu keys bootstrap --url http://$(HOST):$(PORT)
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
-	TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/tousu serve --host $(HOST) --port $(PORT)
+	TOUSU_LOG_FORMAT=$${TOUSU_LOG_FORMAT:-console} TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} \
+		$(BIN)/tousu serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
