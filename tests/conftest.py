@@ -78,15 +78,30 @@ def _libpq(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--databases",
+        default=",".join(DATABASES),
+        help="the databases to run the database tests on, comma-separated (default: %(default)s)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgresql_only`` or ``sqlite_only`` are about one database's own machinery: they are not
-    collected for the other."""
+    collected for the other. Nor is a test on a database left out of ``--databases``."""
+    chosen = {name.strip() for name in config.getoption("databases").split(",")}
+    if unknown := chosen - set(DATABASES):
+        raise pytest.UsageError(f"--databases: unknown {', '.join(sorted(unknown))} (known: {', '.join(DATABASES)})")
     kept, dropped = [], []
     for item in items:
         params = item.callspec.params if hasattr(item, "callspec") else {}
         database = params.get("database_url") or params.get("empty_database")
         other = {"sqlite": "postgresql_only", "postgresql": "sqlite_only"}.get(database or "")
-        (dropped if other and item.get_closest_marker(other) else kept).append(item)
+        left_out = database in DATABASES and database not in chosen
+        (dropped if left_out or (other and item.get_closest_marker(other)) else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
