@@ -309,7 +309,8 @@ def test_delete_restores_a_holiday_that_was_opened(admin: Caller) -> None:
 
 
 def tousu(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TOUSU_DATABASE_URL": database_url}
+    # Wide enough that typer's boxed usage errors do not wrap a long temporary path (xdist's are longer).
+    env = {**os.environ, "TOUSU_DATABASE_URL": database_url, "COLUMNS": "500"}
     return subprocess.run([str(TOUSU), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
