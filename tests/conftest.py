@@ -183,7 +183,8 @@ def empty_tables(engine: Engine) -> None:
 
 @pytest.fixture(scope="session")
 def _tables_engine(database_url: str) -> Iterator[Engine]:
-    engine = create_engine(database_url)
+    # Pinged: a test may have terminated every connection to the database (tests/test_unavailable.py).
+    engine = create_engine(database_url, pool_pre_ping=True)
     yield engine
     engine.dispose()
 
