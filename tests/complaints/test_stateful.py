@@ -816,6 +816,7 @@ def machine(client: Any, make_caller: Any, settings: Settings, tally: Counter[st
     return lifecycle_machine(client, callers, authority, tally)
 
 
+@pytest.mark.slow
 def test_random_walks_through_the_lifecycle_keep_the_model(
     machine: type[RuleBasedStateMachine], tally: Counter[str]
 ) -> None:
