@@ -799,6 +799,13 @@ def lifecycle_machine(
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A walk sends hundreds of requests with a missing or unknown key from one address; the failure limiter (tested
+    in tests/auth/test_failures.py) would answer them 429 after its burst."""
+    return settings.model_copy(update={"auth_failure_burst": 1_000_000})
+
+
+@pytest.fixture
 def tally() -> Counter[str]:
     """How often each answer was seen (printed with ``-s``: what the walks reached)."""
     return Counter()
