@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test openapi lint bench install clean
+.PHONY: run test openapi lint bench install clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ run: $(STAMP)
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
 	TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/tousu serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) typecheck
+test: $(STAMP) typecheck browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's headless Chromium and its driver, for tests/test_api_docs.py (skipped without them, unless CI is set).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+		|| echo "chromium is not installed: tests/test_api_docs.py will be skipped"
 
 openapi: $(STAMP)
 	$(BIN)/tousu openapi
