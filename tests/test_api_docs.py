@@ -2,13 +2,16 @@
 
 Debian's headless Chromium (`make test` installs it) is told that every host but 127.0.0.1 does not exist and that
 every request goes through a proxy that does not answer, so a script, style, font or image from a CDN would fail to
-load; the browser's own log of requests then shows that none was even asked for.
+load and the page would stay blank. The browser's own log of requests then shows that every other request was
+stopped by the pages' Content-Security-Policy before it was sent, so that none leaves the browser on an open network
+either.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +20,15 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from app.config import Settings
+from app.main import create_app
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.sqlite_only  # the pages do not read the database
@@ -64,6 +70,19 @@ def browser() -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_pages_name_no_other_host_and_forbid_the_browser_any(page: str) -> None:
+    client = TestClient(create_app(Settings(database_url="sqlite:///:memory:")))
+    response = client.get(page)
+    assert response.status_code == 200
+    assert "://" not in response.text, "the page names another host"
+    policy = dict(directive.split(" ", 1) for directive in response.headers["Content-Security-Policy"].split("; "))
+    assert all(not re.search(r"https?:|\*", sources) for sources in policy.values()), policy
+    assert policy["default-src"] == "'self'"
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', response.text):
+        assert client.get(asset).status_code == 200, asset
 
 
 def summaries(server: LiveServer) -> set[str]:
