@@ -73,7 +73,7 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_the_pages_name_no_other_host_and_forbid_the_browser_any(page: str) -> None:
+def test_the_pages_name_no_other_host_and_their_policy_allows_none(page: str) -> None:
     client = TestClient(create_app(Settings(database_url="sqlite:///:memory:")))
     response = client.get(page)
     assert response.status_code == 200
