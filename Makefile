@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast typecheck openapi lint bench install clean
+.PHONY: run test test-fast typecheck browser openapi lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,19 @@ run: $(STAMP)
 # Two pytest-xdist workers (each with its own SQLite file and PostgreSQL database): a third faster on 2 cores.
 PYTEST_WORKERS ?= 2
 
-test: $(STAMP) typecheck
+test: $(STAMP) typecheck browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The inner loop: SQLite only, without the long randomised runs (stateful, schemathesis).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --databases=sqlite -m "not slow" $(PYTEST_ARGS)
+
+# Debian's headless Chromium and its driver, for tests/test_api_docs.py (skipped without them, unless CI is set).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+		|| echo "chromium is not installed: tests/test_api_docs.py will be skipped"
 
 openapi: $(STAMP)
 	$(BIN)/tousu openapi
