@@ -41,13 +41,14 @@ class HttpMetrics:
 
 def template(scope: Scope) -> str:
     """The matched route's path template, which the router put on the scope on its way in (the same dict): FastAPI's
-    routes as ``route``, Starlette's own (the docs pages) by their ``endpoint`` alone."""
+    routes as ``route``, Starlette's own (the docs pages) by their ``endpoint`` alone, a mount (the docs' assets) by
+    the application it mounts, as its prefix."""
     route = scope.get("route")
     if route is not None:
         return str(route.path)
     endpoint, router = scope.get("endpoint"), scope.get("router")
     if endpoint is not None and router is not None:
         for candidate in router.routes:
-            if getattr(candidate, "endpoint", None) is endpoint:
+            if endpoint in (getattr(candidate, "endpoint", None), getattr(candidate, "app", None)):
                 return str(candidate.path)
     return UNMATCHED

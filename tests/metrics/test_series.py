@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy import update
 
+from app.api_docs import ASSETS_PATH
 from app.complaints.sweeper import sweep
 from app.config import Settings
 from app.db import Database, utcnow
@@ -80,6 +82,14 @@ def test_requests_are_counted_by_route_template_method_and_status(handler: Calle
     assert changes.since("tousu_http_requests_total", route=UNMATCHED, method="GET", status="404") == 1
     assert changes.since("tousu_http_request_duration_seconds_count", route=one, method="GET") == 2
     assert not [s for s in _samples() if "12345" in str(s)], "a raw path became a label"
+
+
+def test_the_docs_pages_and_their_assets_are_counted_by_their_own_paths(client: TestClient) -> None:
+    changes = Changes()
+    assert client.get("/docs").status_code == 200
+    assert client.get(f"{ASSETS_PATH}/swagger-ui.css").status_code == 200
+    assert changes.since("tousu_http_requests_total", route="/docs", method="GET", status="200") == 1
+    assert changes.since("tousu_http_requests_total", route=ASSETS_PATH, method="GET", status="200") == 1
 
 
 def test_moves_are_counted_by_outcome(handler: Caller) -> None:
