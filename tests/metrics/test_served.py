@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -104,11 +105,16 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
         finally:
             server.send_signal(signal.SIGINT)
             try:
-                server.wait(timeout=15)
+                server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
-    # Workers that shut down cleanly leave their pool gauges behind no more.
-    assert not list(folder.glob("gauge_livesum_*.db")), (tmp_path / "serve.log").read_text()
+                server.wait()
+    # Workers that shut down cleanly leave their pool gauges behind no more (one killed, by the test or by uvicorn
+    # when it was slow to start, leaves them for the next scrape to drop).
+    logged = (tmp_path / "serve.log").read_text()
+    finished = {int(pid) for pid in re.findall(r"Finished server process \[(\d+)\]", logged)}
+    assert finished or server.returncode != 0, logged
+    assert not finished & set(served.files("gauge_livesum")), logged
 
 
 def _answers(url: str) -> bool:
@@ -201,12 +207,14 @@ def test_one_scrape_adds_up_both_workers_after_a_registration_a_move_a_sweep_and
 
 def test_a_worker_killed_without_a_word_no_longer_counts_its_pool(served: Served) -> None:
     both_workers_answer(served)
+    served.scrape()  # drops the files of a worker uvicorn killed because it was slow to start
     pools = served.files("gauge_livesum")
     assert len(pools) == 2
     killed = min(pools)
     total = value(served.scrape(), "tousu_http_requests_total", route="/healthz", method="GET", status="200")
     os.kill(killed, signal.SIGKILL)
-    wait_for(lambda: not _running(killed))
+    # The next scrape drops them, reaped by uvicorn or not yet.
+    wait_for(lambda: not _running(killed) or _zombie(killed))
     after = served.scrape()
     assert killed not in served.files("gauge_livesum"), "the dead worker's pool gauges are still summed"
     assert killed in served.files("counter"), "the dead worker's counters went missing"
@@ -219,6 +227,10 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _zombie(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def test_serve_makes_a_fresh_folder_when_none_is_given_and_removes_it(monkeypatch: pytest.MonkeyPatch) -> None:
