@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,11 +20,14 @@ from app.auth.models import Role
 from app.config import ROOT, Settings
 from app.db import Database
 from app.errors import InvalidInput
+from app.metrics import folder as metrics_folder
 
 if TYPE_CHECKING:
     from app.complaints.sweeper import Sweeper
     from app.housekeeping import Housekeeper
     from app.webhooks.dispatcher import Dispatcher
+
+WORKER_HEALTHCHECK_SECONDS = 30
 
 cli = typer.Typer(help="tousu: complaint handling service.", no_args_is_help=True, add_completion=False)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -50,16 +56,51 @@ def serve(
     settings = Settings()
     if workers > 1 and settings.is_sqlite:
         typer.echo("note: several workers on the embedded SQLite file serialise their writes", err=True)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        access_log=False,  # ours (tousu.access) leaves out query strings, which may hold phone numbers
-        log_config=logs.config(settings.log_level, settings.log_format),
-    )
+    # Before anything imports prometheus_client: the workers (and this process) write their series in the folder.
+    folder = metrics_folder.prepare(settings)
+    if folder is not None:  # uvicorn raises SIGTERM again once it has shut down: exit through `finally` all the same
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    db = Database.from_settings(settings) if settings.metrics_port is not None else None  # read at each scrape
+    try:
+        with _metrics_port(settings, db):
+            uvicorn.run(
+                "app.main:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                proxy_headers=True,
+                access_log=False,  # ours (tousu.access) leaves out query strings, which may hold phone numbers
+                log_config=logs.config(settings.log_level, settings.log_format),
+                # A worker answers uvicorn's health check once it has imported tousu: on a busy 2-core host that
+                # took more than the default 5 s, and the worker was killed and started again, over and over.
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            )
+    finally:
+        if db is not None:
+            db.dispose()
+        metrics_folder.remove(folder)
+
+
+@contextlib.contextmanager
+def _metrics_port(settings: Settings, db: Database | None) -> Iterator[None]:
+    """The metrics port (TOUSU_METRICS_PORT) open in a thread while the block runs; a port taken stops the start."""
+    port = settings.metrics_port
+    if db is None or port is None:
+        yield
+        return
+    from app.metrics import exposition
+
+    try:
+        server = exposition.serve(settings.metrics_host, port, db)
+    except OSError as exc:
+        typer.echo(f"error: metrics port {settings.metrics_host}:{settings.metrics_port}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics", err=True)
+    try:
+        yield
+    finally:
+        server.shutdown()
 
 
 @keys.command("create")
@@ -122,11 +163,11 @@ def worker(
     TOUSU_DISPATCH_IN_SERVE=false for the API.
     """
     import logging.config
-    import signal
     import threading
 
     from app.complaints.sweeper import Sweeper
     from app.housekeeping import Housekeeper
+    from app.metrics import exposition as metrics
     from app.webhooks.dispatcher import Dispatcher, warn_if_private_targets_allowed
 
     settings = Settings()
@@ -140,6 +181,7 @@ def worker(
     if dispatch:
         warn_if_private_targets_allowed(settings)
     db = Database.from_settings(settings)
+    metrics.watch(db)
     sweeper = Sweeper(db, settings) if sweep else None
     housekeeper = Housekeeper(db, settings) if housekeeping else None
     dispatcher = Dispatcher(db, settings) if dispatch else None
@@ -158,13 +200,14 @@ def worker(
         typer.echo(f"tousu worker: {', '.join(doing)}", err=True)
         for job in jobs:
             job.start()
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt), _metrics_port(settings, db):
             while not stop.wait(1):  # until SIGTERM or Ctrl-C
                 pass
     finally:
         for job in jobs:
             job.stop()
         db.dispose()
+        metrics.leave()
 
 
 def _once(sweeper: Sweeper | None, housekeeper: Housekeeper | None, dispatcher: Dispatcher | None) -> None:

@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         False, description="Allow http and loopback, private and link-local webhook targets (development, tests)."
     )
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of the Prometheus metrics (plain HTTP, no API key) served by `tousu serve` and `tousu "
+        "worker`; unset: no metrics port.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics port listens on.")
     authority_handler: Decimal = Field(Decimal("0"), ge=0, description="Approval authority of handler keys (yuan).")
     authority_supervisor: Decimal = Field(Decimal("2000"), ge=0, description="Approval authority of supervisors.")
     authority_manager: Decimal = Field(Decimal("20000"), ge=0, description="Approval authority of managers.")

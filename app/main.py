@@ -25,6 +25,8 @@ from app.dependencies import reject_unknown_query
 from app.health.router import router as health_router
 from app.housekeeping import Housekeeper
 from app.logs import RequestContext
+from app.metrics import exposition as metrics
+from app.metrics.http import HttpMetrics
 from app.reports.router import router as reports_router
 from app.sla import clocks
 from app.sla.router import router as sla_router
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database.from_settings(settings)
+        metrics.watch(app.state.db)
         app.state.revocations = revocations = watch_revocations(app.state.keys, app.state.db.engine)
         # One process on the embedded SQLite file: it also sweeps and keeps house, unless a worker does.
         sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if revocations is not None:
                 revocations.stop()
             app.state.db.dispose()
+            metrics.leave()
 
     app = FastAPI(
         title="tousu",
@@ -87,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(content_types.JsonBodies)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
+    app.add_middleware(HttpMetrics)  # outermost: counts and times every answer, a 413 or 415 included
     clocks.policy(settings)  # a bad TOUSU_SLA_POLICY_FILE stops the start, not the first registration
     app.state.settings = settings
     app.state.keys = KeyCache(settings.key_cache_seconds)

@@ -22,6 +22,7 @@ from app.complaints.schemas import NONE_EARLIER, ComplaintOut, Earlier, EventOut
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
+from app.metrics.series import MOVES
 from app.preconditions import IfMatch
 from app.sla import clocks
 from app.sla import service as sla
@@ -89,12 +90,14 @@ def apply_move(
     try:
         entry = workflow.fire(complaint, name, request)
     except workflow.NotAllowedNow:
+        MOVES.labels(name, "refused_state").inc()
         raise IllegalMove(
             f"{name} is not allowed in state {complaint.state}",
             state=complaint.state,
             allowed_moves=workflow.moves_for(complaint, principal),
         ) from None
     except workflow.GuardFailed as refused:
+        MOVES.labels(name, "refused_guard").inc()
         raise GuardRefused(
             refused.detail, guard=refused.guard, allowed_moves=workflow.moves_for(complaint, principal)
         ) from None
@@ -105,6 +108,7 @@ def apply_move(
     # With the clocks just started or stopped, in one query (a refresh would read the complaint again as well).
     set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
     keep_snapshot(session, complaint, entry.id, settings)
+    MOVES.labels(name, "done").inc()
     return complaint
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import uuid7
+from app.metrics.series import CLOCK_BREACHES, CLOCK_WARNINGS
 from app.sla.calendar import Calendar, Day
 from app.sla.effects import DISPATCHED_AGAIN, ClockEffect, Effect
 from app.sla.models import Clock, ClockEvent, ClockState
@@ -109,6 +110,11 @@ def deadline(start: datetime, target: Target, calendar: Calendar, settings: Sett
 
 def record_event(session: Session, clock: Clock, kind: str, at: datetime, **detail: Any) -> None:
     session.add(clock_event(clock, kind, at, **detail))
+    if kind in COUNTED:
+        COUNTED[kind].labels(clock.kind.value).inc()
+
+
+COUNTED = {"warned": CLOCK_WARNINGS, "breached": CLOCK_BREACHES}
 
 
 def clock_event(clock: Clock, kind: str, at: datetime, **detail: Any) -> ClockEvent:

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, exists, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.complaints.models import ComplaintEvent
 from app.config import Settings
 from app.db import Database, utcnow
+from app.metrics.series import WEBHOOK_ATTEMPTS, attempt_result
 from app.webhooks import outbox, sender
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.sender import Claimed, Outcome
@@ -63,8 +64,8 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     return secrets
 
 
-def claim(session: Session, now: datetime, limit: int, settings: Settings) -> list[Claimed]:
-    """Claim up to ``limit`` due deliveries in the caller's transaction; commit it before sending them."""
+def claimable(now: datetime) -> list[ColumnElement[bool]]:
+    """What makes a delivery (joined to its endpoint) one a dispatcher may claim now."""
     delivery, earlier = WebhookDelivery, aliased(WebhookDelivery)
     blocked = exists().where(
         earlier.endpoint_id == delivery.endpoint_id,
@@ -72,16 +73,22 @@ def claim(session: Session, now: datetime, limit: int, settings: Settings) -> li
         earlier.next_attempt_at.is_not(None),
         earlier.event_id < delivery.event_id,
     )
+    return [
+        delivery.next_attempt_at <= now,
+        or_(delivery.claimed_until.is_(None), delivery.claimed_until <= now),
+        WebhookEndpoint.enabled.is_(True),
+        WebhookEndpoint.deleted_at.is_(None),
+        ~blocked,
+    ]
+
+
+def claim(session: Session, now: datetime, limit: int, settings: Settings) -> list[Claimed]:
+    """Claim up to ``limit`` due deliveries in the caller's transaction; commit it before sending them."""
+    delivery = WebhookDelivery
     query = (
         select(delivery, WebhookEndpoint)
         .join(WebhookEndpoint, WebhookEndpoint.id == delivery.endpoint_id)
-        .where(
-            delivery.next_attempt_at <= now,
-            or_(delivery.claimed_until.is_(None), delivery.claimed_until <= now),
-            WebhookEndpoint.enabled.is_(True),
-            WebhookEndpoint.deleted_at.is_(None),
-            ~blocked,
-        )
+        .where(*claimable(now))
         .order_by(delivery.next_attempt_at)
         .limit(limit)
     )
@@ -295,6 +302,7 @@ class Dispatcher:
 
     def attempt(self, claimed: Claimed) -> DeliveryStatus | None:
         outcome = sender.send(self.http, claimed, self.settings.webhook_timeout_seconds)
+        WEBHOOK_ATTEMPTS.labels(attempt_result(outcome.status_code)).inc()
         try:
             with self._writing, self.db.writers.begin() as session:
                 return record(session, claimed, outcome, self.settings)
