@@ -26,7 +26,7 @@ from app.complaints.models import (
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
-from app.types import LAST_MOMENT, Bool, Yuan, local_times, moment_rules, text_rules
+from app.types import LAST_MOMENT, Bool, Money, Yuan, local_times, moment_rules, text_rules
 from app.vocabulary import Priority
 
 
@@ -221,7 +221,7 @@ class ComplainantOut(BaseModel):
 
 class RemedyOut(BaseModel):
     kind: RemedyKind
-    amount: Decimal
+    amount: Money = Field(description='Yuan; "0.00" for a remedy without money.')
     description: str | None
 
 
