@@ -14,7 +14,7 @@ from app.dependencies import ReadSession, WriteSession
 from app.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from app.types import QueryFlag
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], dependencies=[Depends(require_role(Role.admin))])
+router = APIRouter(prefix="/v1/api-keys", tags=["keys"], dependencies=[Depends(require_role(Role.admin))])
 
 
 def _out(key: ApiKey) -> ApiKeyOut:
@@ -23,6 +23,7 @@ def _out(key: ApiKey) -> ApiKeyOut:
 
 @router.post(
     "",
+    operation_id="createApiKey",
     status_code=status.HTTP_201_CREATED,
     summary="Issue an API key",
     description="The key is in this response only; tousu keeps its SHA-256. A store key is bound to one store.",
@@ -37,6 +38,7 @@ def create_api_key(body: ApiKeyCreate, actor: ConfirmedAdminActor, session: Writ
 
 @router.get(
     "",
+    operation_id="listApiKeys",
     summary="List API keys",
     description="Keys without their secrets; revoked keys only when asked for.",
     responses=errors.responses(Unauthorized, Forbidden, 422),
@@ -49,6 +51,7 @@ def list_api_keys(
 
 @router.delete(
     "/{key_id}",
+    operation_id="revokeApiKey",
     summary="Revoke an API key",
     description="The key stops working at once. It stays listed (with `include_revoked`) for the audit trail.",
     responses=errors.responses(Unauthorized, Forbidden, NotFound, 422),

@@ -64,6 +64,7 @@ def _delivery(logged: service.LoggedDelivery) -> DeliveryOut:
 
 @router.post(
     "/webhook-endpoints",
+    operation_id="createWebhookEndpoint",
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe a webhook endpoint",
     description="The URL must be https on a public address (checked now and again at every delivery). The "
@@ -80,6 +81,7 @@ def create_endpoint(
 
 @router.get(
     "/webhook-endpoints",
+    operation_id="listWebhookEndpoints",
     summary="List webhook endpoints",
     description="Every endpoint, without its secret; a disabled one says why.",
     responses=errors.responses(Unauthorized, Forbidden, 422, 503),
@@ -90,6 +92,7 @@ def list_endpoints(session: ReadSession) -> list[EndpointOut]:
 
 @router.get(
     "/webhook-endpoints/{endpoint_id}",
+    operation_id="getWebhookEndpoint",
     summary="Read a webhook endpoint",
     description="The endpoint without its secret; a disabled one says why and since when.",
     responses=READ_ERRORS,
@@ -100,6 +103,7 @@ def read_endpoint(endpoint_id: EndpointId, session: ReadSession) -> EndpointOut:
 
 @router.patch(
     "/webhook-endpoints/{endpoint_id}",
+    operation_id="updateWebhookEndpoint",
     summary="Change a webhook endpoint",
     description="Only the fields sent change. `enabled: true` re-enables an endpoint tousu disabled; its "
     "pending deliveries then resume.",
@@ -113,6 +117,7 @@ def update_endpoint(
 
 @router.delete(
     "/webhook-endpoints/{endpoint_id}",
+    operation_id="deleteWebhookEndpoint",
     summary="Delete a webhook endpoint",
     description="Nothing more is sent to it: its pending deliveries are marked failed.",
     responses=READ_ERRORS,
@@ -123,6 +128,7 @@ def delete_endpoint(endpoint_id: EndpointId, actor: CurrentActor, session: Write
 
 @router.post(
     "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    operation_id="rotateWebhookSecret",
     summary="Rotate the signing secret",
     description="A new secret, shown in this answer only. For 24 hours every delivery carries two signatures, "
     "one with each secret, so receivers can switch without losing a delivery.",
@@ -143,6 +149,7 @@ class DeliveryQuery(BaseModel):
 
 @router.get(
     "/webhook-endpoints/{endpoint_id}/deliveries",
+    operation_id="listWebhookDeliveries",
     summary="The endpoint's delivery log",
     description="Deliveries newest first, each with its attempts: time, status code, latency and the first 2 KB "
     "of the answer, or the error.",
@@ -159,6 +166,7 @@ def list_deliveries(
 
 @router.post(
     "/webhook-deliveries/{delivery_id}/redeliver",
+    operation_id="redeliverWebhook",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a delivery again",
     description="The same body and `webhook-id` are sent again as soon as the dispatcher gets to it; its retry "
@@ -175,6 +183,7 @@ def redeliver(
 
 @router.post(
     "/webhook-endpoints/{endpoint_id}/test",
+    operation_id="pingWebhookEndpoint",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a ping",
     description="Queues a `ping` event to the endpoint, signed like every delivery; its outcome shows in the "
