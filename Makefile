@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The TypeScript generator and compiler the tests check the OpenAPI document with (pinned in clients/).
+NODE_STAMP := clients/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -18,13 +20,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+$(NODE_STAMP): clients/package.json clients/package-lock.json
+	npm ci --prefix clients --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/tousu migrate
 	$(BIN)/tousu keys bootstrap
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
 	TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/tousu serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) typecheck
+test: $(STAMP) $(NODE_STAMP) typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: $(STAMP)
@@ -45,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.webhooks --append bench/RESULTS.md
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .hypothesis clients/node_modules

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BaseModel,
     BeforeValidator,
     Field,
     JsonValue,
@@ -191,3 +192,22 @@ def local_times(payload: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
                 value = moment.astimezone(tz).isoformat()
         shown[key] = value
     return shown
+
+
+Shown = TypeVar("Shown", bound=BaseModel)
+
+
+def in_local_time(model: Shown, tz: tzinfo) -> Shown:
+    """The model with every aware date-time in it (in nested models and lists too) in local time, as all responses
+    show them. A dict is left as it is: a stored payload is shown as it was sent."""
+
+    def local(value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(tz)
+        if isinstance(value, BaseModel):
+            return in_local_time(value, tz)
+        if isinstance(value, list):
+            return [local(item) for item in value]
+        return value
+
+    return model.model_copy(update={name: local(getattr(model, name)) for name in type(model).model_fields})
