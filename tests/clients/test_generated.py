@@ -8,8 +8,10 @@ clients/package.json (``make test`` runs ``npm ci`` there). The commands are tho
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from app.auth.models import Role
 from tests.conftest import ROOT, LiveServer, complaint_body, issue_key
 
 DOCUMENT = ROOT / "openapi" / "openapi.json"
+GUIDE = ROOT / "docs" / "integrators.md"
 CLIENTS = ROOT / "clients"
 NODE_BIN = CLIENTS / "node_modules" / ".bin"
 VENV_BIN = Path(sys.executable).parent
@@ -40,6 +43,25 @@ def run(command: list[str], cwd: Path) -> list[str]:
     return output
 
 
+def documented(program: str) -> list[str]:
+    """The guide's command line that runs ``program`` (its "Generate a client"), as arguments: the test runs what
+    the guide says. The repository's files become absolute paths; what is written goes to the current folder."""
+    lines = GUIDE.read_text(encoding="utf-8").splitlines()
+    (line,) = [line for line in lines if line.removeprefix("npx ").startswith(program + " ")]
+    arguments = shlex.split(line.removeprefix("npx "))
+    return [str(ROOT / argument) if (ROOT / argument).is_file() else argument for argument in arguments[1:]]
+
+
+def test_the_guide_pins_the_versions_the_tests_use() -> None:
+    guide = GUIDE.read_text(encoding="utf-8")
+    package = json.loads((CLIENTS / "package.json").read_text(encoding="utf-8"))["devDependencies"]
+    assert f"npm install --save-dev openapi-typescript@{package['openapi-typescript']} typescript@" in guide
+    assert f"typescript@{package['typescript']}\n" in guide
+    pinned = re.search(r'"openapi-python-client==([0-9.]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pinned is not None
+    assert f"pip install openapi-python-client=={pinned[1]}" in guide
+
+
 def node_tool(name: str) -> Path:
     tool = NODE_BIN / name
     if not tool.exists():
@@ -54,21 +76,7 @@ def node_tool(name: str) -> Path:
 def python_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, list[str]]]:
     """The generated package ``tousu_client`` and what the generator printed."""
     folder = tmp_path_factory.mktemp("python-client")
-    output = run(
-        [
-            str(VENV_BIN / "openapi-python-client"),
-            "generate",
-            "--path",
-            str(DOCUMENT),
-            "--config",
-            str(CLIENTS / "openapi-python-client.yaml"),
-            "--meta",
-            "none",
-            "--output-path",
-            str(folder / "tousu_client"),
-        ],
-        cwd=folder,
-    )
+    output = run([str(VENV_BIN / "openapi-python-client"), *documented("openapi-python-client")], cwd=folder)
     sys.path.insert(0, str(folder))
     try:
         yield importlib.import_module("tousu_client"), output
@@ -86,9 +94,7 @@ def test_the_python_generator_warns_of_nothing(python_client: tuple[ModuleType, 
 def typescript_types(folder: Path) -> list[str]:
     """Generate ``tousu.d.ts`` in ``folder``; what the generator printed. A property with a default is optional
     (``--default-non-nullable false``): the same schemas describe request bodies, where it may be left out."""
-    generator = node_tool("openapi-typescript")
-    command = [str(generator), str(DOCUMENT), "--default-non-nullable", "false", "--output", "tousu.d.ts"]
-    return run(command, cwd=folder)
+    return run([str(node_tool("openapi-typescript")), *documented("openapi-typescript")], cwd=folder)
 
 
 def compile_typescript(folder: Path, source: str) -> subprocess.CompletedProcess[str]:
