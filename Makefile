@@ -8,7 +8,7 @@ NODE_STAMP := clients/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test openapi lint bench install clean
+.PHONY: run test test-fast typecheck browser openapi lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +24,33 @@ $(NODE_STAMP): clients/package.json clients/package-lock.json
 	npm ci --prefix clients --no-audit --no-fund --loglevel=error
 	touch $@
 
+# make run stops before it prints a URL another server answers: it binds HOST:PORT as uvicorn will, then lets go.
+FAMILY = $(if $(findstring :,$(HOST)),AF_INET6,AF_INET)
 run: $(STAMP)
+	@$(BIN)/python -c 'import socket; socket.create_server(("$(HOST)", $(PORT)), family=socket.$(FAMILY)).close()' \
+		2>/dev/null || { echo "make run: cannot listen on $(HOST):$(PORT) (another server?); try PORT=8001" >&2; exit 1; }
 	$(BIN)/tousu migrate
-	$(BIN)/tousu keys bootstrap
+	$(BIN)/tousu keys bootstrap --url http://$(HOST):$(PORT)
 	@echo "serving on http://$(HOST):$(PORT) (docs at http://$(HOST):$(PORT)/docs)"
-	TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} $(BIN)/tousu serve --host $(HOST) --port $(PORT)
+	TOUSU_LOG_FORMAT=$${TOUSU_LOG_FORMAT:-console} TOUSU_WEBHOOK_ALLOW_PRIVATE=$${TOUSU_WEBHOOK_ALLOW_PRIVATE:-1} \
+		$(BIN)/tousu serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(NODE_STAMP) typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Two pytest-xdist workers (each with its own SQLite file and PostgreSQL database): a third faster on 2 cores.
+PYTEST_WORKERS ?= 2
+
+test: $(STAMP) $(NODE_STAMP) typecheck browser
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The inner loop: SQLite only, without the long randomised runs (stateful, schemathesis).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --databases=sqlite -m "not slow" $(PYTEST_ARGS)
+
+# Debian's headless Chromium and its driver, for tests/test_api_docs.py (skipped without them, unless CI is set).
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+		|| echo "chromium is not installed: tests/test_api_docs.py will be skipped"
 
 openapi: $(STAMP)
 	$(BIN)/tousu openapi

@@ -58,7 +58,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         access_log=False,  # ours (tousu.access) leaves out query strings, which may hold phone numbers
-        log_config=logs.config(settings.log_level),
+        log_config=logs.config(settings.log_level, settings.log_format),
     )
 
 
@@ -83,7 +83,9 @@ def create_key(
 
 
 @keys.command("bootstrap")
-def bootstrap() -> None:
+def bootstrap(
+    url: Annotated[str, typer.Option(help="Where the API is served, for the example.")] = "http://127.0.0.1:8000",
+) -> None:
     """Create a first admin key if there is none, and say how to use it."""
     db = Database.from_settings(Settings())
     try:
@@ -100,7 +102,7 @@ def bootstrap() -> None:
         "\nFirst admin API key (shown once, keep it safe):\n\n"
         f"    {secret}\n\n"
         "Try it:\n"
-        f"    curl -H 'Authorization: Bearer {secret}' http://127.0.0.1:8000/v1/workflow\n"
+        f"    curl -H 'Authorization: Bearer {secret}' {url.rstrip('/')}/v1/workflow\n"
     )
 
 
@@ -134,7 +136,7 @@ def worker(
     if not (sweep or dispatch or housekeeping):
         typer.echo("error: every job is switched off (sweep, dispatch, housekeeping)", err=True)
         raise typer.Exit(2)
-    logging.config.dictConfig(logs.config(settings.log_level))
+    logging.config.dictConfig(logs.config(settings.log_level, settings.log_format))
     if dispatch:
         warn_if_private_targets_allowed(settings)
     db = Database.from_settings(settings)

@@ -7,6 +7,7 @@ from datetime import time
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'tousu.db'}"
+LogFormat = Literal["console", "json"]
 
 
 def parse_windows(text: str) -> tuple[tuple[time, time], ...]:
@@ -68,7 +70,10 @@ class Settings(BaseSettings):
     auth_failure_per_minute: float = Field(
         30, gt=0, description="How many more failed authentications a client address earns per minute."
     )
-    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the JSON logs.")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the logs.")
+    log_format: LogFormat = Field(
+        "json", description="`json`: a JSON object a line, for machines; `console`: a readable line (make run)."
+    )
     close_of_business: time = Field(
         time(18, 0), description="Working-day deadlines fall at this local time of their last working day."
     )

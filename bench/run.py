@@ -135,8 +135,9 @@ class Server:
     worker`` process beside them does, and its CPU counts as the app's.
     """
 
-    def __init__(self, name: str, app: list[str], env: dict[str, str]) -> None:
+    def __init__(self, name: str, app: list[str], env: dict[str, str], root: Path = ROOT) -> None:
         self.name = name
+        self.root = root  # the checkout whose code it runs (bench/versus.py runs an earlier one beside this)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = OUT / f"{name}.log"
@@ -154,12 +155,12 @@ class Server:
         say(f"starting {self.name}: {' '.join(self.command[1:])}")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
             if self.with_worker:
                 self.worker = subprocess.Popen(
                     [str(BIN / "tousu"), "worker"],
-                    cwd=ROOT,
+                    cwd=self.root,
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -439,17 +440,17 @@ def interleaved(pg: URL, contenders: list[Contender]) -> list[Run]:
 # Setup
 
 
-def tousu(env: dict[str, str], *args: str) -> str:
+def tousu(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
     finished = subprocess.run(
-        [str(BIN / "tousu"), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [str(BIN / "tousu"), *args], cwd=root, env=env, capture_output=True, text=True, check=False
     )
     if finished.returncode != 0:
         raise RuntimeError(f"tousu {' '.join(args)} failed:\n{finished.stdout}\n{finished.stderr}")
     return finished.stdout
 
 
-def create_key(env: dict[str, str], role: str, name: str, *extra: str) -> str:
-    return tousu(env, "keys", "create", "--role", role, "--name", name, *extra).strip().splitlines()[-1]
+def create_key(env: dict[str, str], role: str, name: str, *extra: str, root: Path = ROOT) -> str:
+    return tousu(env, "keys", "create", "--role", role, "--name", name, *extra, root=root).strip().splitlines()[-1]
 
 
 def create_bare_table(database: URL) -> None:

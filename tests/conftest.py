@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,11 +26,12 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
 
 from app import migrate
 from app.auth import service as keys
+from app.auth.limiter import FailureLimiter
 from app.auth.models import Role
 from app.auth.principal import Actor
 from app.complaints import service as complaints
@@ -76,15 +78,30 @@ def _libpq(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--databases",
+        default=",".join(DATABASES),
+        help="the databases to run the database tests on, comma-separated (default: %(default)s)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked ``postgresql_only`` or ``sqlite_only`` are about one database's own machinery: they are not
-    collected for the other."""
+    collected for the other. Nor is a test on a database left out of ``--databases``."""
+    chosen = {name.strip() for name in config.getoption("databases").split(",")}
+    if unknown := chosen - set(DATABASES):
+        raise pytest.UsageError(f"--databases: unknown {', '.join(sorted(unknown))} (known: {', '.join(DATABASES)})")
     kept, dropped = [], []
     for item in items:
         params = item.callspec.params if hasattr(item, "callspec") else {}
         database = params.get("database_url") or params.get("empty_database")
         other = {"sqlite": "postgresql_only", "postgresql": "sqlite_only"}.get(database or "")
-        (dropped if other and item.get_closest_marker(other) else kept).append(item)
+        left_out = database in DATABASES and database not in chosen
+        (dropped if left_out or (other and item.get_closest_marker(other)) else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -140,33 +157,90 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, sweep_in_serve=False, dispatch_in_serve=False)
 
 
-@pytest.fixture(autouse=True)
-def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test starts from empty tables (the schema stays: it was built by the migrations)."""
-    yield
-    if "database_url" not in request.fixturenames:
-        return
-    url = request.getfixturevalue("database_url")
-    engine = create_engine(url)
+# Which of the tables hold rows (and, on PostgreSQL, whether a day's number sequence was made): one query.
+WRITTEN = " UNION ALL ".join(f"SELECT '{table}' WHERE EXISTS (SELECT 1 FROM {table})" for table in TABLES)
+NUMBER_SEQUENCES_MADE = (
+    "SELECT 'number sequences' WHERE EXISTS "
+    "(SELECT 1 FROM pg_class WHERE relkind = 'S' AND relname ~ '^complaint_numbers_[0-9]{8}$')"
+)
+
+
+def empty_tables(engine: Engine) -> None:
+    """Delete the rows of the tables a test wrote (children first); on PostgreSQL drop the days' sequences.
+
+    DELETE, not TRUNCATE: the tables of a test hold a few rows, and on PostgreSQL a TRUNCATE of the twelve costs
+    some 200 ms (new files for each), a DELETE of them a few. No table has an identity column to restart.
+    """
+    postgresql = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-            connection.execute(text(DROP_NUMBER_SEQUENCES))
-        else:
-            for table in TABLES:
+        written = set(connection.scalars(text(WRITTEN + (f" UNION ALL {NUMBER_SEQUENCES_MADE}" if postgresql else ""))))
+        for table in TABLES:
+            if table in written:
                 connection.execute(text(f"DELETE FROM {table}"))
+        if "number sequences" in written:
+            connection.execute(text(DROP_NUMBER_SEQUENCES))
+
+
+@pytest.fixture(scope="session")
+def _tables_engine(database_url: str) -> Iterator[Engine]:
+    # Pinged: a test may have terminated every connection to the database (tests/test_unavailable.py).
+    engine = create_engine(database_url, pool_pre_ping=True)
+    yield engine
     engine.dispose()
 
 
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+@pytest.fixture(autouse=True)
+def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts from empty tables (the schema stays: it was built by the migrations)."""
+    if "database_url" not in request.fixturenames:
+        yield
+        return
+    engine: Engine = request.getfixturevalue("_tables_engine")
+    yield
+    empty_tables(engine)
+
+
+@dataclass
+class Started:
+    """An app started once for the run (its OpenAPI document, engines and pools are built once), with its client."""
+
+    settings: Settings
+    app: FastAPI
+    client: TestClient
+
+
+@pytest.fixture(scope="session")
+def _started_apps(database_url: str) -> Iterator[list[Started]]:
+    """The apps started on this database, one per distinct settings; stopped before the database goes."""
+    started: list[Started] = []
+    yield started
+    for each in started:
+        each.client.__exit__(None, None, None)
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as test_client:
-        yield test_client
+def app(settings: Settings, _started_apps: list[Started]) -> FastAPI:
+    """The app for these settings, started (by the first test that asked for them), with its per-process state as
+    a new process has it: settings as given, no key cached, no failure counted, no cookie."""
+    wanted = settings.model_dump()
+    started = next((each for each in _started_apps if each.settings.model_dump() == wanted), None)
+    if started is None:
+        made = create_app(settings)
+        client = TestClient(made, raise_server_exceptions=False)
+        client.__enter__()
+        started = Started(settings, made, client)
+        _started_apps.append(started)
+    state = started.app.state
+    state.settings = settings
+    state.keys.clear()
+    state.auth_failures = FailureLimiter(settings.auth_failure_burst, settings.auth_failure_per_minute)
+    started.client.cookies.clear()
+    return started.app
+
+
+@pytest.fixture
+def client(app: FastAPI, _started_apps: list[Started]) -> TestClient:
+    return next(each.client for each in _started_apps if each.app is app)
 
 
 @pytest.fixture
@@ -306,10 +380,17 @@ class LiveCaller:
         return {"Authorization": f"Bearer {self.key}", "X-Actor": quote(self.actor), **(extra or {})}
 
     def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.post(self.url + path, json=json, headers=self.headers(headers), timeout=30)
+        return live_http().post(self.url + path, json=json, headers=self.headers(headers))
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.get(self.url + path, headers=self.headers(headers), timeout=30)
+        return live_http().get(self.url + path, headers=self.headers(headers))
+
+
+@cache
+def live_http() -> httpx.Client:
+    """One HTTP client for every live caller: a client costs some 30 ms of CPU to make (its TLS context), more than
+    the request. It keeps a pool of connections, so requests sent at once from several threads still go at once."""
+    return httpx.Client(timeout=30)
 
 
 @pytest.fixture

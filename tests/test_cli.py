@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+
+from tests.conftest import ROOT
 
 TOUSU = Path(sys.executable).with_name("tousu")
 
@@ -54,3 +57,23 @@ def test_bootstrap_creates_one_admin_key_only(database_url: str, client: TestCli
     assert second.returncode == 0
     assert "tsk_" not in second.stdout
     assert len(client.get("/v1/api-keys", headers={"Authorization": f"Bearer {keys[0]}"}).json()) == 1
+
+
+def test_bootstrap_shows_the_key_at_work_on_the_url_given(database_url: str, client: TestClient) -> None:
+    result = tousu("keys", "bootstrap", "--url", "http://127.0.0.1:8731/", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    key = next(word for word in result.stdout.split() if word.startswith("tsk_"))
+    assert f"    curl -H 'Authorization: Bearer {key}' http://127.0.0.1:8731/v1/workflow\n" in result.stdout
+
+
+def test_make_run_stops_before_making_a_key_when_its_port_is_taken(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "TOUSU_DATABASE_URL": f"sqlite:///{tmp_path / 'tousu.db'}"}
+        # This interpreter's bin, and no install step: the test runs in an environment that is installed already.
+        make = ["make", "-s", "run", "HOST=127.0.0.1", f"PORT={port}", f"BIN={TOUSU.parent}", "STAMP="]
+        result = subprocess.run(make, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert f"make run: cannot listen on 127.0.0.1:{port} (another server?)" in result.stderr
+    assert "tsk_" not in result.stdout and "serving on" not in result.stdout
+    assert not (tmp_path / "tousu.db").exists()

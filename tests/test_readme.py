@@ -17,6 +17,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = ROOT / "docs"
 # The order a reader follows: a page may use the variables of the pages before it (API, ADMIN, CRM, C, ...).
 PAGES = ("integrators", "access", "clocks", "webhooks", "reports", "operations", "architecture")
+# Pages also in another language, docs/<language>/<name>.md: the same headings, commands, code, tables and links.
+TRANSLATIONS = {"zh-CN": ("integrators",)}
+TRANSLATED = [DOCS / language / f"{name}.md" for language, names in TRANSLATIONS.items() for name in names]
 
 
 def page(name: str) -> str:
@@ -52,12 +55,18 @@ def test_operations_page_documents_every_setting() -> None:
 def test_readme_is_a_front_door() -> None:
     assert len(README) < 12_000, f"the README has {len(README):,} characters"
     assert {path.stem for path in DOCS.glob("*.md")} == set(PAGES), "a page of docs/ is missing from PAGES"
-    for link in ("SECURITY.md", "bench/RESULTS.md", *(f"docs/{name}.md" for name in PAGES)):
+    assert set(DOCS.glob("*/*.md")) == set(TRANSLATED), "a translated page is missing from TRANSLATIONS"
+    translated = (path.relative_to(ROOT).as_posix() for path in TRANSLATED)
+    for link in ("SECURITY.md", "bench/RESULTS.md", *(f"docs/{name}.md" for name in PAGES), *translated):
         assert f"]({link})" in README, f"the README does not link {link}"
 
 
+def sh_blocks(text: str) -> list[str]:
+    return re.findall(r"^```sh\n(.*?)^```$", text, re.S | re.M)
+
+
 def curl_blocks(text: str) -> list[str]:
-    return [block for block in re.findall(r"^```sh\n(.*?)^```$", text, re.S | re.M) if "curl " in block]
+    return [block for block in sh_blocks(text) if "curl " in block]
 
 
 # Every curl reports its status on standard error; a curl whose answer is an error says so in the text with a
@@ -74,9 +83,21 @@ def settings(database_url: str) -> Settings:
 
 
 def test_every_curl_in_the_readme_and_docs_runs(live_server: LiveServer, tmp_path: Path) -> None:
-    texts = [README, *(page(name) for name in PAGES)]
-    blocks = [block for text in texts for block in curl_blocks(text)]
     assert len(curl_blocks(README)) == 1, "the README's first complaint is one block"
+    run_curls([README, *(page(name) for name in PAGES)], live_server, tmp_path)
+
+
+@pytest.mark.parametrize("translated", TRANSLATED, ids=lambda path: path.relative_to(DOCS).as_posix())
+def test_every_curl_of_a_translated_page_runs(translated: Path, live_server: LiveServer, tmp_path: Path) -> None:
+    """Its commands are the English page's (test_translated_pages_mirror_the_english_ones); its comments were
+    translated, and a broken quote among them would break the commands after it."""
+    run_curls([README, translated.read_text(encoding="utf-8")], live_server, tmp_path)
+
+
+def run_curls(texts: list[str], live_server: LiveServer, tmp_path: Path) -> None:
+    """The texts' curl blocks, one script in the order given, against the live server: every curl answers as the
+    text announces."""
+    blocks = [block for text in texts for block in curl_blocks(text)]
     script = "\n".join(blocks)
     assert "API=http://127.0.0.1:8000" in script and "ADMIN=tsk_..." in script
     script = script.replace("API=http://127.0.0.1:8000", f"API={live_server.url}").replace(
@@ -102,10 +123,40 @@ def anchors(text: str) -> set[str]:
     return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
 
 
+def links(source: Path) -> set[tuple[Path, str]]:
+    """Where the page's links lead (the file and the anchor), wherever the page itself is."""
+    found = re.findall(r"\]\(([^)#:]*)(?:#([^)]+))?\)", source.read_text(encoding="utf-8"))
+    return {((source.parent / target).resolve() if target else source, anchor) for target, anchor in found}
+
+
 def test_every_link_between_the_pages_arrives() -> None:
-    for source in [ROOT / "README.md", *(DOCS / f"{name}.md" for name in PAGES)]:
-        for target, anchor in re.findall(r"\]\(([^)#:]*)(?:#([^)]+))?\)", source.read_text(encoding="utf-8")):
-            path = (source.parent / target).resolve() if target else source
-            assert path.exists(), f"{source.name} links {target}, which does not exist"
+    for source in [ROOT / "README.md", *(DOCS / f"{name}.md" for name in PAGES), *TRANSLATED]:
+        for path, anchor in links(source):
+            assert path.exists(), f"{source.name} links {path}, which does not exist"
             if anchor:
-                assert anchor in anchors(path.read_text(encoding="utf-8")), f"{source.name} links {target}#{anchor}"
+                assert anchor in anchors(path.read_text(encoding="utf-8")), f"{source.name} links {path}#{anchor}"
+
+
+def commands(text: str) -> list[str]:
+    """The lines of the shell blocks without their comments, but with the statuses they announce (`# → 409`)."""
+    lines = []
+    for block in sh_blocks(text):
+        for line in block.splitlines():
+            line = re.sub(r"#\s*→\s*(\d{3}).*$", r"# → \1", line)
+            line = re.sub(r"(^|\s)#(?! → \d{3}$).*$", "", line).rstrip()
+            if line:
+                lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("translated", TRANSLATED, ids=lambda path: path.relative_to(DOCS).as_posix())
+def test_translated_pages_mirror_the_english_ones(translated: Path) -> None:
+    english = DOCS / translated.name
+    text, original = translated.read_text(encoding="utf-8"), english.read_text(encoding="utf-8")
+    stale = f"{translated.relative_to(ROOT)} no longer follows {english.relative_to(ROOT)}: translate the change"
+    assert re.findall(r"^(#+) ", text, re.M) == re.findall(r"^(#+) ", original, re.M), stale + " (headings)"
+    assert commands(text) == commands(original), stale + " (commands)"
+    assert len(re.findall(r"^\|", text, re.M)) == len(re.findall(r"^\|", original, re.M)), stale + " (table rows)"
+    assert set(re.findall(r"`[^`\n]+`", text)) == set(re.findall(r"`[^`\n]+`", original)), stale + " (code)"
+    pair = {(english.resolve(), ""), (translated.resolve(), "")}
+    assert links(translated) - pair == links(english) - pair, stale + " (links)"

@@ -284,6 +284,7 @@ def stage(live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[S
         assert successes >= SHARE * cases, f"only {successes} of {cases} valid cases answered 2xx"
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @hypothesis.settings(
     max_examples=FUZZ,

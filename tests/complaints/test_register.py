@@ -364,11 +364,12 @@ def test_the_first_registrations_of_a_day_arriving_together_get_a_number_each(li
         barrier.wait()
         return intake.post("/v1/complaints", json=complaint_body())
 
-    with ThreadPoolExecutor(20) as pool:
+    # Noon in Shanghai, the clock running: the burst and the reading of the day after it fall on one local day.
+    with time_machine.travel(datetime(2026, 7, 1, 4, 0, tzinfo=UTC), tick=True), ThreadPoolExecutor(20) as pool:
         responses = list(pool.map(send, range(20)))
+        day = datetime.now(ZoneInfo(live_server.settings.timezone)).strftime("%Y%m%d")
     assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses if r.status_code != 201]
     numbers = sorted(r.json()["number"] for r in responses)
-    day = datetime.now(ZoneInfo(live_server.settings.timezone)).strftime("%Y%m%d")
     assert numbers == [f"TS-{day}-{n:04d}" for n in range(1, 21)]
 
 

@@ -799,6 +799,13 @@ def lifecycle_machine(
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A walk sends hundreds of requests with a missing or unknown key from one address; the failure limiter (tested
+    in tests/auth/test_failures.py) would answer them 429 after its burst."""
+    return settings.model_copy(update={"auth_failure_burst": 1_000_000})
+
+
+@pytest.fixture
 def tally() -> Counter[str]:
     """How often each answer was seen (printed with ``-s``: what the walks reached)."""
     return Counter()
@@ -816,6 +823,7 @@ def machine(client: Any, make_caller: Any, settings: Settings, tally: Counter[st
     return lifecycle_machine(client, callers, authority, tally)
 
 
+@pytest.mark.slow
 def test_random_walks_through_the_lifecycle_keep_the_model(
     machine: type[RuleBasedStateMachine], tally: Counter[str]
 ) -> None:

@@ -89,8 +89,8 @@ def history(clock: dict[str, Any]) -> list[str]:
         ("2026-02-17", False, "holiday", "春节", "package", "public holiday: 春节"),
         ("2026-10-10", True, "adjusted_workday", None, "package", "adjusted working day (调休)"),
         ("2026-02-14", True, "adjusted_workday", None, "package", "adjusted working day (调休)"),
-        ("2027-03-10", True, "workday", None, "assumed", "working day (no published schedule for this year: assumed)"),
-        ("2027-03-13", False, "weekend", None, "assumed", "weekend (no published schedule for this year: assumed)"),
+        ("2083-03-10", True, "workday", None, "assumed", "working day (no published schedule for this year: assumed)"),
+        ("2083-03-13", False, "weekend", None, "assumed", "weekend (no published schedule for this year: assumed)"),
     ],
 )
 def test_a_day_says_whether_it_is_worked_and_why(
@@ -309,69 +309,70 @@ def test_delete_restores_a_holiday_that_was_opened(admin: Caller) -> None:
 
 
 def tousu(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TOUSU_DATABASE_URL": database_url}
+    # Wide enough that typer's boxed usage errors do not wrap a long temporary path (xdist's are longer).
+    env = {**os.environ, "TOUSU_DATABASE_URL": database_url, "COLUMNS": "500"}
     return subprocess.run([str(TOUSU), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
-SCHEDULE_2027 = """date,working,name
-2027-01-01,false,元旦
-2027-10-01,false,国庆节
-2027-10-04,false,国庆节
-2027-10-05,false,国庆节
-2027-10-06,false,国庆节
-2027-10-07,false,国庆节
-2027-10-09,true,国庆节调休
+SCHEDULE_2083 = """date,working,name
+2083-01-01,false,元旦
+2083-10-01,false,国庆节
+2083-10-04,false,国庆节
+2083-10-05,false,国庆节
+2083-10-06,false,国庆节
+2083-10-07,false,国庆节
+2083-10-09,true,国庆节调休
 """
 
 
-def schedule(tmp_path: Path, text: str, name: str = "2027.csv") -> Path:
+def schedule(tmp_path: Path, text: str, name: str = "2083.csv") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
 
 def test_import_makes_a_year_known(database_url: str, handler: Caller, tmp_path: Path) -> None:
-    assert day_of(handler, "2027-03-10")["source"] == "assumed"
-    result = tousu("calendar", "import", str(schedule(tmp_path, SCHEDULE_2027)), database_url=database_url)
+    assert day_of(handler, "2083-03-10")["source"] == "assumed"
+    result = tousu("calendar", "import", str(schedule(tmp_path, SCHEDULE_2083)), database_url=database_url)
     assert result.returncode == 0, result.stderr
-    assert "imported 7 days of 2027" in result.stdout
+    assert "imported 7 days of 2083" in result.stdout
 
-    new_year = day_of(handler, "2027-01-01")
+    new_year = day_of(handler, "2083-01-01")
     assert (new_year["working"], new_year["kind"], new_year["name"]) == (False, "closed", "元旦")
     assert new_year["source"] in ("override", "imported")
     assert "元旦" in new_year["reason"]
-    worked_saturday = day_of(handler, "2027-10-09")
+    worked_saturday = day_of(handler, "2083-10-09")
     assert (worked_saturday["working"], worked_saturday["kind"]) == (True, "opened")
     assert worked_saturday["source"] in ("override", "imported")
-    for day, working in [("2027-03-10", True), ("2027-03-13", False)]:
+    for day, working in [("2083-03-10", True), ("2083-03-13", False)]:
         seen = day_of(handler, day)
         assert (seen["working"], seen["source"]) == (working, "imported"), seen
         assert "assumed" not in seen["reason"]
-    assert day_of(handler, "2028-03-10")["source"] == "assumed", "only the years in the file"
+    assert day_of(handler, "2084-03-10")["source"] == "assumed", "only the years in the file"
 
 
 def test_import_is_safe_to_run_again(database_url: str, handler: Caller, tmp_path: Path) -> None:
-    path = schedule(tmp_path, SCHEDULE_2027)
+    path = schedule(tmp_path, SCHEDULE_2083)
     for _ in range(2):
         result = tousu("calendar", "import", str(path), database_url=database_url)
         assert result.returncode == 0, result.stderr
-    assert day_of(handler, "2027-01-01")["name"] == "元旦"
+    assert day_of(handler, "2083-01-01")["name"] == "元旦"
 
 
 def test_import_recomputes_a_clock_running_into_the_year(database_url: str, handler: Caller, tmp_path: Path) -> None:
-    complaint = dispatched(handler, 2026, 12, 31, 10, 0)  # assumed: 2027-01-01 counted, due 2027-01-04
+    complaint = dispatched(handler, 2082, 12, 31, 10, 0)  # assumed: 2083-01-01 counted, due 2083-01-04
     before = store_clock(handler, complaint["id"])
     assert before["calendar_assumed"] is True
-    assert instant(before["due_at"]) == local(2027, 1, 4, 18, 0)
+    assert instant(before["due_at"]) == local(2083, 1, 4, 18, 0)
 
-    path = schedule(tmp_path, SCHEDULE_2027)
+    path = schedule(tmp_path, SCHEDULE_2083)
     result = tousu("calendar", "import", str(path), "--actor", "admin-01", database_url=database_url)
     assert result.returncode == 0, result.stderr
     assert "1 running clocks recomputed" in result.stdout
 
     after = store_clock(handler, complaint["id"])
-    assert instant(after["warn_at"]) == local(2027, 1, 4, 18, 0), "元旦 is a day off now"
-    assert instant(after["due_at"]) == local(2027, 1, 5, 18, 0)
+    assert instant(after["warn_at"]) == local(2083, 1, 4, 18, 0), "元旦 is a day off now"
+    assert instant(after["due_at"]) == local(2083, 1, 5, 18, 0)
     assert "recomputed" in history(after)
     assert any("admin-01" in entry["detail"].get("why", "") for entry in after["history"])
     assert after["explanation"]["calendar_assumed"] is False
@@ -381,12 +382,12 @@ def test_import_recomputes_a_clock_running_into_the_year(database_url: str, hand
 def test_import_clears_the_assumption_of_a_clock_inside_the_year(
     database_url: str, handler: Caller, tmp_path: Path
 ) -> None:
-    complaint = dispatched(handler, 2027, 3, 10, 15, 0)  # no published schedule: assumed
+    complaint = dispatched(handler, 2083, 3, 10, 15, 0)  # no published schedule: assumed
     assert store_clock(handler, complaint["id"])["calendar_assumed"] is True
-    result = tousu("calendar", "import", str(schedule(tmp_path, SCHEDULE_2027)), database_url=database_url)
+    result = tousu("calendar", "import", str(schedule(tmp_path, SCHEDULE_2083)), database_url=database_url)
     assert result.returncode == 0, result.stderr
     after = store_clock(handler, complaint["id"])
-    assert instant(after["due_at"]) == local(2027, 3, 12, 18, 0), "no day of its window changed"
+    assert instant(after["due_at"]) == local(2083, 3, 12, 18, 0), "no day of its window changed"
     assert after["explanation"]["calendar_assumed"] is False
     assert after["calendar_assumed"] is False, "the clock's own mark agrees with its explanation"
 
@@ -394,13 +395,13 @@ def test_import_clears_the_assumption_of_a_clock_inside_the_year(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param("day,open\n2027-01-01,false\n", "date,working", id="wrong-header"),
-        pytest.param("date,working,name\n2027-01-01,false,元旦\n2027-02-30,false,x\n", "line 3", id="bad-date"),
-        pytest.param("date,working\n2027-01-01,maybe\n", "working must be true or false", id="bad-working"),
+        pytest.param("day,open\n2083-01-01,false\n", "date,working", id="wrong-header"),
+        pytest.param("date,working,name\n2083-01-01,false,元旦\n2083-02-30,false,x\n", "line 3", id="bad-date"),
+        pytest.param("date,working\n2083-01-01,maybe\n", "working must be true or false", id="bad-working"),
         pytest.param("date,working,name\n", "no days", id="no-days"),
-        pytest.param("date,working\n2027-01-01,false\n1999-12-31,false\n", "2000", id="year-out-of-range"),
-        pytest.param("date,working\n2027-01-01,false\n2027-01-02\n", "line 3", id="short-row"),
-        pytest.param(b"date,working,name\n2027-01-01,false,\xd4\xaa\xb5\xa9\n", "UTF-8", id="not-utf8-gbk"),
+        pytest.param("date,working\n2083-01-01,false\n1999-12-31,false\n", "2000", id="year-out-of-range"),
+        pytest.param("date,working\n2083-01-01,false\n2083-01-02\n", "line 3", id="short-row"),
+        pytest.param(b"date,working,name\n2083-01-01,false,\xd4\xaa\xb5\xa9\n", "UTF-8", id="not-utf8-gbk"),
     ],
 )
 def test_a_malformed_file_exits_2_with_a_clear_message_and_imports_nothing(
@@ -417,7 +418,7 @@ def test_a_malformed_file_exits_2_with_a_clear_message_and_imports_nothing(
     assert result.stderr.startswith("error:"), result.stderr
     assert message.lower() in result.stderr.lower(), result.stderr
     assert "imported" not in result.stdout
-    assert day_of(handler, "2027-01-01")["source"] == "assumed", "nothing of the file was kept"
+    assert day_of(handler, "2083-01-01")["source"] == "assumed", "nothing of the file was kept"
 
 
 def test_a_missing_file_exits_2(database_url: str, tmp_path: Path) -> None:

@@ -601,25 +601,25 @@ def test_the_list_refuses_an_unknown_clock_filter(handler: Caller) -> None:
 
 
 def test_a_dispatch_into_a_year_with_no_schedule_is_assumed_and_computed(handler: Caller, db: Database) -> None:
-    complaint = dispatched(handler, 2026, 12, 31, 10, 0)
+    complaint = dispatched(handler, 2082, 12, 31, 10, 0)
     clock = only(complaint, "store_feedback")
     assert clock["calendar_assumed"] is True
-    # 2027-01-01 (a Friday) counts on the weekend rule alone; the weekend does not.
-    assert parse(clock["warn_at"]) == local(2027, 1, 1, 18, 0)
-    assert parse(clock["due_at"]) == local(2027, 1, 4, 18, 0)
+    # 2083-01-01 (a Friday) counts on the weekend rule alone; the weekend does not.
+    assert parse(clock["warn_at"]) == local(2083, 1, 1, 18, 0)
+    assert parse(clock["due_at"]) == local(2083, 1, 4, 18, 0)
     assert only(complaint, "written_reply")["calendar_assumed"] is False, "calendar days need no schedule"
 
-    with frozen(2026, 12, 31, 10, 5):
+    with frozen(2082, 12, 31, 10, 5):
         store = next(c for c in explained(handler, complaint["id"]) if c["kind"] == "store_feedback")
     assert store["calendar_assumed"] is True
     assert store["explanation"]["calendar_assumed"] is True
     days = store["explanation"]["days"]
-    assert [day["date"] for day in days] == ["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"]
+    assert [day["date"] for day in days] == ["2083-01-01", "2083-01-02", "2083-01-03", "2083-01-04"]
     assert {day["source"] for day in days} == {"assumed"}
     assert all("assumed" in day["reason"] for day in days)
     assert started_assumed(store)
 
-    swept = sweep(db, now=local(2027, 1, 4, 18, 0))
+    swept = sweep(db, now=local(2083, 1, 4, 18, 0))
     assert swept.breached == 1
     assert moves(handler, complaint["id"])[-2:] == ["sla.breached", "complaint.escalated"]
     assert events(handler, complaint["id"])[-2]["payload"]["calendar_assumed"] is True
@@ -632,9 +632,9 @@ def started_assumed(clock: dict[str, Any]) -> bool:
 @pytest.mark.parametrize(
     ("moment", "due_at"),
     [
-        pytest.param((2027, 3, 10, 15, 0), (2027, 3, 12, 18, 0), id="wednesday"),
-        pytest.param((2027, 10, 1, 9, 0), (2027, 10, 5, 18, 0), id="national-day-unpublished"),
-        pytest.param((2027, 12, 31, 9, 0), (2028, 1, 4, 18, 0), id="into-2028"),
+        pytest.param((2083, 3, 10, 15, 0), (2083, 3, 12, 18, 0), id="wednesday"),
+        pytest.param((2083, 10, 1, 9, 0), (2083, 10, 5, 18, 0), id="national-day-unpublished"),
+        pytest.param((2083, 12, 31, 9, 0), (2084, 1, 4, 18, 0), id="into-2084"),
     ],
 )
 def test_dispatches_inside_an_unknown_year_never_crash(
