@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The TypeScript generator and compiler the tests check the OpenAPI document with (pinned in clients/).
+NODE_STAMP := clients/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -18,6 +20,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+$(NODE_STAMP): clients/package.json clients/package-lock.json
+	npm ci --prefix clients --no-audit --no-fund --loglevel=error
+	touch $@
+
 # make run stops before it prints a URL another server answers: it binds HOST:PORT as uvicorn will, then lets go.
 FAMILY = $(if $(findstring :,$(HOST)),AF_INET6,AF_INET)
 run: $(STAMP)
@@ -32,7 +38,7 @@ run: $(STAMP)
 # Two pytest-xdist workers (each with its own SQLite file and PostgreSQL database): a third faster on 2 cores.
 PYTEST_WORKERS ?= 2
 
-test: $(STAMP) typecheck browser
+test: $(STAMP) $(NODE_STAMP) typecheck browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The inner loop: SQLite only, without the long randomised runs (stateful, schemathesis).
@@ -64,4 +70,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.webhooks --append bench/RESULTS.md
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .hypothesis clients/node_modules

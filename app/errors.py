@@ -25,8 +25,17 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://tousu.dev/problems/"
 
 
+class FieldError(BaseModel):
+    """One way the request does not match the schema (the input itself is not echoed)."""
+
+    loc: list[str | int] = Field(description="Where: `body`, `query`, `path` or `header`, then the field's path.")
+    msg: str
+    type: str = Field(examples=["missing", "extra_forbidden", "string_too_long"])
+
+
 class Problem(BaseModel):
-    """An error, as RFC 9457 describes it. Extension members depend on the type."""
+    """An error, as RFC 9457 describes it. The extension members after `instance` are sent by the problem types
+    that name them, and absent otherwise."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -35,6 +44,57 @@ class Problem(BaseModel):
     status: int = Field(examples=[409])
     detail: str | None = Field(None, examples=["reject is not allowed in state investigating"])
     instance: str | None = None
+    state: str | None = Field(None, description="illegal-move: the complaint's current state.")
+    allowed_moves: list[str] | None = Field(
+        None, description="illegal-move, guard-refused: the moves this API key may make now.", examples=[["propose"]]
+    )
+    guard: str | None = Field(None, description="guard-refused: the guard that refused the move.")
+    allowed_roles: list[str] | None = Field(None, description="forbidden: the roles that may do this.")
+    current_version: int | None = Field(None, description="precondition-failed: the complaint's version now.")
+    etag: str | None = Field(None, description="precondition-failed: the complaint's ETag now.")
+    field: str | None = Field(None, description="invalid-input, not-own-unit: the input refused.")
+    idempotency_key: str | None = Field(None, description="conflict: the Idempotency-Key still being processed.")
+    retry_after: int | None = Field(None, description="too-many-failures: seconds to wait (also in Retry-After).")
+    errors: list[FieldError] | None = Field(None, description="validation: each way the request does not match.")
+    error_id: str | None = Field(None, description="internal: quote it to the operator; the log has the cause.")
+
+
+def problem_schemas(ref_template: str) -> dict[str, Any]:
+    """The Problem schema and those it refers to, for the document's components."""
+    schema = Problem.model_json_schema(ref_template=ref_template)
+    return {"Problem": schema, **schema.pop("$defs", {})}
+
+
+_HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The request's id in tousu's logs: the caller's own X-Request-ID if it sent a valid one.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {"description": "Seconds to wait before retrying.", "required": True, "schema": {"type": "integer"}},
+    "ETag": {
+        "description": "The complaint's current version, for If-Match.",
+        "required": True,
+        "schema": {"type": "string", "examples": ['"3"']},
+    },
+    "Location": {"description": "The new complaint's URL.", "required": True, "schema": {"type": "string"}},
+    "Idempotent-Replayed": {
+        "description": "`true` when this answer replays the first request with the same Idempotency-Key.",
+        "required": False,
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+
+def response_headers(status: str, *names: str) -> dict[str, dict[str, Any]]:
+    """The headers a response with this status always carries (X-Request-ID; Retry-After on 429 and 503; ETag on
+    412), and the named ones."""
+    names = ("X-Request-ID", *names)
+    if status in ("429", "503"):
+        names += ("Retry-After",)
+    if status == "412":
+        names += ("ETag",)
+    return {name: _HEADERS[name] for name in names}
 
 
 class TousuError(Exception):

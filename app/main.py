@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from app import api_docs, content_types, errors, migrate
 from app.auth.limiter import FailureLimiter
@@ -17,11 +18,12 @@ from app.auth.router import router as api_keys_router
 from app.auth.service import KeyCache
 from app.body_limit import BodyLimit
 from app.complaints.router import clocks_router as complaint_clocks_router
+from app.complaints.router import moves_router as complaint_moves_router
 from app.complaints.router import router as complaints_router
 from app.complaints.sweeper import Sweeper
 from app.config import Settings
 from app.db import Database
-from app.dependencies import reject_unknown_query
+from app.dependencies import reject_unknown_query, takes_input
 from app.health.router import router as health_router
 from app.housekeeping import Housekeeper
 from app.logs import RequestContext
@@ -41,6 +43,24 @@ responsible store or department, investigation, approval of the remedy, the writ
 Every request carries an API key (`Authorization: Bearer tsk_...`); every write names the person acting
 (`X-Actor`). Errors are `application/problem+json` (RFC 9457).
 """
+
+
+TAGS = [
+    {"name": "complaints", "description": "Register, find and read complaints; their history and notes."},
+    {"name": "moves", "description": "One operation per move of the lifecycle, and the workflow that lists them."},
+    {"name": "clocks", "description": "A complaint's deadlines (SLA clocks), explained day by day."},
+    {"name": "calendar", "description": "Working days, holidays and an administrator's overrides."},
+    {"name": "webhooks", "description": "Endpoints that receive signed events, and their deliveries."},
+    {"name": "reports", "description": "The summary analysis of a period, as JSON, CSV or a chart."},
+    {"name": "keys", "description": "API keys (admin)."},
+    {"name": "health", "description": "Liveness and readiness probes; no key needed."},
+]
+
+
+def camel_case_id(route: APIRoute) -> str:
+    """An operation without an explicit ``operation_id`` is named after its function: ``read_day`` is ``readDay``."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -85,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query)],
+        openapi_tags=TAGS,
+        generate_unique_id_function=camel_case_id,
         docs_url=None,  # /docs and /redoc load nothing from a CDN: app.api_docs
         redoc_url=None,
     )
@@ -100,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health_router)
     app.include_router(complaints_router)
+    app.include_router(complaint_moves_router)
     app.include_router(complaint_clocks_router)
     app.include_router(sla_router)
     app.include_router(api_keys_router)
@@ -124,26 +147,32 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
         webhooks=app.webhooks.routes,
+        tags=app.openapi_tags,
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["Problem"] = errors.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(errors.problem_schemas("#/components/schemas/{model}"))
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     for path in document["paths"].values():
         for operation in path.values():
-            # Every operation refuses unknown query parameters (reject_unknown_query): 422 is always possible.
-            operation["responses"].setdefault("422", {"description": "The request does not match the schema"})
-            if "401" in operation["responses"]:
+            responses = operation["responses"]
+            if takes_input(operation):
+                # Any input can be invalid, and an unknown query parameter is refused (reject_unknown_query).
+                responses.setdefault("422", {"description": "The request does not match the schema"})
+            else:
+                responses.pop("422", None)
+            if "401" in responses:
                 # A client that keeps failing to authenticate is stopped before its key is looked at.
-                operation["responses"].setdefault("429", {"description": errors.TooManyFailures.title})
+                responses.setdefault("429", {"description": errors.TooManyFailures.title})
             if "requestBody" in operation:
-                operation["responses"]["415"] = {"description": content_types.REFUSED}
-            for status, response in operation.get("responses", {}).items():
+                responses["415"] = {"description": content_types.REFUSED}
+            for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = {errors.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for webhook in document.get("webhooks", {}).values():
-        for operation in webhook.values():
-            # FastAPI's 422 for a receiver's body: what a receiver answers is its own (tousu retries all but 2xx).
-            operation["responses"].pop("422", None)
+                response.setdefault("headers", {}).update(errors.response_headers(status))
+    for item in document.get("webhooks", {}).values():
+        for operation in item.values():
+            # A receiver's answer is read for its status alone (2xx, 410 or anything else: see the description).
+            operation["responses"] = {"2XX": {"description": "Received"}}
     app.openapi_schema = document
     return document

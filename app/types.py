@@ -10,9 +10,19 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, JsonValue, StrictBool, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    StrictBool,
+    WithJsonSchema,
+)
 
 # NUL and the other C0 and C1 controls (tab and line breaks aside) are never text a person typed, and some are read
 # as line breaks (NEL, form feed) by whatever shows the text; PostgreSQL also refuses NUL in text, so they are
@@ -143,13 +153,29 @@ Yuan = Annotated[
     AfterValidator(lambda amount: amount.quantize(CENT)),
     WithJsonSchema(
         {
+            # The string first: it is what a client should send, and what every response holds (Money).
             "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": float(LARGEST_AMOUNT), "multipleOf": 0.01},
                 {"type": "string", "pattern": f"^{_AMOUNT.pattern}$"},
+                {"type": "number", "minimum": 0, "maximum": float(LARGEST_AMOUNT), "multipleOf": 0.01},
             ],
+            "description": 'Yuan, at most 2 decimals: a decimal string such as "300.50" (best), or a JSON number.',
             "examples": ["300.00"],
         }
     ),
+]
+
+
+def _cents(amount: Decimal) -> str:
+    return f"{amount.quantize(CENT)}"
+
+
+# An amount in a response: a decimal string with 2 decimals ("1000.50"), never a JSON number a client would read
+# into a float. The same schema in requests and responses, so that a model read back (a history snapshot) keeps one
+# name in the document.
+Money = Annotated[
+    Decimal,
+    PlainSerializer(_cents, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["1000.50"]}),
 ]
 
 
@@ -166,3 +192,22 @@ def local_times(payload: dict[str, Any], tz: tzinfo) -> dict[str, Any]:
                 value = moment.astimezone(tz).isoformat()
         shown[key] = value
     return shown
+
+
+Shown = TypeVar("Shown", bound=BaseModel)
+
+
+def in_local_time(model: Shown, tz: tzinfo) -> Shown:
+    """The model with every aware date-time in it (in nested models and lists too) in local time, as all responses
+    show them. A dict is left as it is: a stored payload is shown as it was sent."""
+
+    def local(value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(tz)
+        if isinstance(value, BaseModel):
+            return in_local_time(value, tz)
+        if isinstance(value, list):
+            return [local(item) for item in value]
+        return value
+
+    return model.model_copy(update={name: local(getattr(model, name)) for name in type(model).model_fields})

@@ -86,6 +86,99 @@ def test_move_routes_exist_for_every_move(document: dict[str, Any]) -> None:
         assert f"/v1/complaints/{{complaint_id}}/{move.name}" in document["paths"]
 
 
+CAMEL_CASE = re.compile(r"^[a-z][a-z0-9]*([A-Z][a-z0-9]*)*$")
+TAGS = {"complaints", "moves", "clocks", "calendar", "webhooks", "reports", "keys", "health"}
+
+
+def every_operation(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    yield from operations(document)
+    for event, item in document.get("webhooks", {}).items():
+        for method, operation in item.items():
+            yield f"webhook {event}", method, operation
+
+
+def test_every_operation_id_is_unique_and_camel_case(document: dict[str, Any]) -> None:
+    ids = [operation.get("operationId", "") for _, _, operation in every_operation(document)]
+    assert [i for i in ids if not CAMEL_CASE.fullmatch(i)] == []
+    assert len(ids) == len(set(ids))
+    some = {"registerComplaint", "listComplaints", "getComplaint", "approveComplaint", "getSummary"}
+    assert some <= set(ids)
+
+
+def test_a_move_is_named_move_complaint(document: dict[str, Any]) -> None:
+    from app.complaints.workflow import MOVES
+
+    ids = {path: item["post"]["operationId"] for path, item in document["paths"].items() if "post" in item}
+    assert ids["/v1/complaints/{complaint_id}/store-feedback"] == "storeFeedbackComplaint"
+    assert ids["/v1/complaints/{complaint_id}/send-back"] == "sendBackComplaint"
+    for move in MOVES:
+        expected = re.sub(r"-(\w)", lambda m: m[1].upper(), move.name) + "Complaint"
+        assert ids[f"/v1/complaints/{{complaint_id}}/{move.name}"] == expected
+
+
+def test_every_operation_has_one_tag_of_the_groups(document: dict[str, Any]) -> None:
+    tags = {f"{m} {p}": op.get("tags") for p, m, op in operations(document)}
+    assert {key: value for key, value in tags.items() if not value or len(value) != 1 or value[0] not in TAGS} == {}
+    assert {tag["name"] for tag in document["tags"]} == TAGS
+    assert {value[0] for value in tags.values() if value} == TAGS
+
+
+def test_every_schema_name_is_plain(document: dict[str, Any]) -> None:
+    """No FastAPI -Input/-Output pair, no module path: a generator gives each schema its own class."""
+    names = list(document["components"]["schemas"])
+    assert [name for name in names if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", name)] == []
+    titles = [schema.get("title", name) for name, schema in document["components"]["schemas"].items()]
+    assert len(titles) == len(set(titles)), "two schemas share a title"
+
+
+def test_the_problem_declares_its_extension_members(document: dict[str, Any]) -> None:
+    members = document["components"]["schemas"]["Problem"]["properties"]
+    for name in ("allowed_moves", "state", "guard", "allowed_roles", "current_version", "errors", "error_id"):
+        assert name in members, name
+    assert members["current_version"]["anyOf"][0] == {"type": "integer"}
+    assert members["errors"]["anyOf"][0]["items"] == {"$ref": "#/components/schemas/FieldError"}
+
+
+def test_response_headers_are_declared_where_they_are_sent(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            headers = response.get("headers", {})
+            assert "X-Request-ID" in headers, f"{method} {path} {status}"
+            if status in ("429", "503"):
+                assert "Retry-After" in headers, f"{method} {path} {status}"
+    registered = document["paths"]["/v1/complaints"]["post"]["responses"]["201"]["headers"]
+    assert {"Location", "ETag", "Idempotent-Replayed"} <= set(registered)
+    assert "ETag" in document["paths"]["/v1/complaints/{complaint_id}"]["get"]["responses"]["200"]["headers"]
+    assert "ETag" in document["paths"]["/v1/complaints/{complaint_id}/approve"]["post"]["responses"]["200"]["headers"]
+
+
+def test_422_only_where_the_request_has_input(document: dict[str, Any]) -> None:
+    assert "422" not in document["paths"]["/healthz"]["get"]["responses"]
+    for path, method, operation in operations(document):
+        has_input = bool(operation.get("parameters")) or "requestBody" in operation
+        assert ("422" in operation["responses"]) == has_input, f"{method} {path}"
+
+
+def test_money_is_a_decimal_string_in_every_response(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("RemedyOut", "RemedyTotal"):
+        assert schemas[name]["properties"]["amount"]["type"] == "string", name
+    accepted = schemas["RemedyIn"]["properties"]["amount"]
+    assert [branch["type"] for branch in accepted["anyOf"]] == ["string", "number"]
+
+
+def test_approve_takes_an_optional_body_that_is_not_null(document: dict[str, Any]) -> None:
+    body = document["paths"]["/v1/complaints/{complaint_id}/approve"]["post"]["requestBody"]
+    assert not body.get("required")
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ApproveBody"}
+
+
+def test_registration_says_a_store_or_a_department_is_required(document: dict[str, Any]) -> None:
+    schema = document["components"]["schemas"]["ComplaintCreate"]
+    assert schema["not"] == {"properties": {"store_id": {"type": "null"}, "department": {"type": "null"}}}
+    assert "one of them is required" in schema["description"]
+
+
 def test_every_reference_in_the_document_arrives(document: dict[str, Any]) -> None:
     """A $ref to nothing stops ReDoc ("Invalid reference token") and code generators."""
     text = json.dumps(document)

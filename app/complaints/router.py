@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,6 +42,7 @@ READ_ERRORS = errors.responses(Unauthorized, NotFound, 422, 503)
 WRITE_ERRORS = errors.responses(
     Unauthorized, Forbidden, NotOwnUnit, NotFound, IllegalMove, GuardRefused, PreconditionFailed, 413, InvalidInput, 503
 )
+WITH_ETAG: dict[int | str, dict[str, Any]] = {200: {"headers": errors.response_headers("200", "ETag")}}
 IfMatchHeader = Annotated[
     str | None,
     Header(
@@ -67,6 +68,7 @@ def _out(
 
 @router.post(
     "/complaints",
+    operation_id="registerComplaint",
     status_code=status.HTTP_201_CREATED,
     summary="Register a complaint (受理)",
     description="Registers a complaint from any channel. It starts in state `accepted`, gets a human-readable "
@@ -77,7 +79,10 @@ def _out(
     "while the first request with the key is still running, 409. Keys belong to the calling API key and are "
     "kept for at least 24 hours.",
     response_model=s.ComplaintOut,
-    responses=errors.responses(Unauthorized, Forbidden, Conflict, 413, InvalidInput, 503),
+    responses={
+        201: {"headers": errors.response_headers("201", "Location", "ETag", "Idempotent-Replayed")},
+        **errors.responses(Unauthorized, Forbidden, Conflict, 413, InvalidInput, 503),
+    },
 )
 async def register_complaint(
     body: s.ComplaintCreate,
@@ -128,6 +133,7 @@ class ListQuery(BaseModel):
 
 @router.get(
     "/complaints",
+    operation_id="listComplaints",
     summary="Find complaints",
     description="Newest first. Filters combine with AND. Follow `next_cursor` for the next page. A store key "
     "sees only the complaints dispatched to its store, with the complainant masked.",
@@ -161,10 +167,11 @@ def list_complaints(
 
 @router.get(
     "/complaints/{complaint_id}",
+    operation_id="getComplaint",
     summary="Read a complaint",
     description="The complaint with its state, version (also in `ETag`), owner, remedy, the time it entered each "
     "state, reopen count and the moves the calling key may make now.",
-    responses=READ_ERRORS,
+    responses={**WITH_ETAG, **READ_ERRORS},
 )
 def read_complaint(
     complaint_id: ComplaintId,
@@ -179,6 +186,7 @@ def read_complaint(
 
 @router.get(
     "/complaints/{complaint_id}/events",
+    operation_id="listComplaintEvents",
     summary="The complaint's history",
     description="Every move, note and store feedback, oldest first: move, from and to state, actor, API key, time "
     "and what was sent. A store key reads the entries of its own store (no internal note, no other store's "
@@ -193,6 +201,7 @@ def complaint_history(
 
 @router.post(
     "/complaints/{complaint_id}/notes",
+    operation_id="addComplaintNote",
     status_code=status.HTTP_201_CREATED,
     summary="Add an internal note",
     description="A note for colleagues; it changes no state and is kept in the history. Internal unless "
@@ -235,6 +244,8 @@ def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.Co
 
     # FastAPI reads each endpoint's body model from its annotation; the model is a variable here, which a static
     # checker cannot take as a type (valid-type), and the two definitions differ only in the body's default (misc).
+    # An optional body is the model, not "the model or null", with a default of None: the document
+    # then says "optional body: the model", which generated clients call with no argument at all.
     if _empty_is_valid(body_model):
 
         def endpoint(
@@ -243,7 +254,7 @@ def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.Co
             session: WriteSession,
             settings: CurrentSettings,
             response: Response,
-            body: Annotated[body_model | None, Body()] = None,  # type: ignore[valid-type]
+            body: Annotated[body_model, Body()] = None,  # type: ignore[valid-type]
             if_match: IfMatchHeader = None,
         ) -> s.ComplaintOut:
             return apply(complaint_id, actor, session, settings, response, body, if_match)
@@ -265,19 +276,30 @@ def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.Co
     return endpoint
 
 
+# The moves, and the workflow that describes them, are a group of their own in the OpenAPI document.
+moves_router = APIRouter(prefix="/v1", tags=["moves"])
+
+
+def operation_id(move: workflow.Move) -> str:
+    """``store-feedback`` is ``storeFeedbackComplaint``: the move's name in camelCase, then ``Complaint``."""
+    first, *rest = move.name.split("-")
+    return first + "".join(word.capitalize() for word in rest) + "Complaint"
+
+
 for _move in workflow.MOVES:
-    router.post(
+    moves_router.post(
         f"/complaints/{{complaint_id}}/{_move.name}",
+        operation_id=operation_id(_move),
         summary=_move.summary,
         description=f"{_move.description}\n\nFrom: {', '.join(_move.sources)}. To: {_move.dest or 'unchanged'}. "
         f"Roles: {', '.join(sorted(_move.roles))}.",
-        responses=WRITE_ERRORS,
+        responses={**WITH_ETAG, **WRITE_ERRORS},
     )(_move_endpoint(_move.name, _move.body))
 
 
-@router.get(
+@moves_router.get(
     "/workflow",
-    tags=["workflow"],
+    operation_id="getWorkflow",
     summary="The complaint lifecycle",
     description="States, moves with their guards in words, and the state diagram in Mermaid.",
     responses=errors.responses(Unauthorized),
@@ -310,6 +332,7 @@ clocks_router = APIRouter(prefix="/v1", tags=["clocks"])
 
 @clocks_router.get(
     "/complaints/{complaint_id}/clocks",
+    operation_id="listComplaintClocks",
     summary="Explain the complaint's clocks",
     description="Every clock of the complaint (store feedback, written reply, follow-up, one entry per run), "
     "with its deadline explained: the rule, and for working-day clocks each day from the start to the due "

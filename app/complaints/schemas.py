@@ -26,7 +26,7 @@ from app.complaints.models import (
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
-from app.types import LAST_MOMENT, Bool, Yuan, local_times, moment_rules, text_rules
+from app.types import LAST_MOMENT, Bool, Money, Yuan, local_times, moment_rules, text_rules
 from app.vocabulary import Priority
 
 
@@ -51,9 +51,12 @@ StoreId = Annotated[str, *text_rules(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$
 Department = Annotated[str, *text_rules(100), Field(examples=["物业工程部"])]
 
 
-# The rule the model validators below enforce, stated in the OpenAPI document: one of them at least is a string.
+# The rule the model validators below enforce, stated in the OpenAPI document: one of them at least is given. As
+# `not` (not both absent or null) rather than `anyOf` of two required lists, which generators make two classes of.
 STORE_OR_DEPARTMENT: dict[str, Any] = {
-    "anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in ("store_id", "department")]
+    "description": "Name the store (`store_id`) or the department (`department`): one of them is required, "
+    "and a request with neither is refused (422).",
+    "not": {"properties": {name: {"type": "null"} for name in ("store_id", "department")}},
 }
 
 
@@ -121,7 +124,11 @@ class ComplaintCreate(Body):
 
 class RemedyIn(Body):
     kind: RemedyKind
-    amount: Yuan = Field(Decimal("0.00"), description="Yuan; 0 for a remedy without money.")
+    amount: Yuan = Field(
+        Decimal("0.00"),
+        description='Yuan, at most 2 decimals: a decimal string such as "300.50" (best: responses show amounts so), '
+        'or a JSON number. "0.00" for a remedy without money.',
+    )
     description: Annotated[str, *text_rules(2_000)] | None = Field(None, examples=["退还商品货款"])
 
     @model_validator(mode="after")
@@ -221,7 +228,7 @@ class ComplainantOut(BaseModel):
 
 class RemedyOut(BaseModel):
     kind: RemedyKind
-    amount: Decimal
+    amount: Money = Field(description='Yuan; "0.00" for a remedy without money.')
     description: str | None
 
 

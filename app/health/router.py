@@ -21,13 +21,14 @@ class Readiness(BaseModel):
     migration: str
 
 
-@router.get("/healthz", summary="Alive", description="The process answers.")
+@router.get("/healthz", operation_id="getHealth", summary="Alive", description="The process answers.")
 def healthz() -> Health:
     return Health(status="ok")
 
 
 @router.get(
     "/readyz",
+    operation_id="getReadiness",
     response_model=Readiness,
     summary="Ready",
     description="The database answers and its schema is at the newest migration.",

@@ -96,6 +96,7 @@ def wants_csv(accept: str | None) -> bool:
 
 @router.get(
     "/summary",
+    operation_id="getSummary",
     summary="Summary analysis of a period (投诉汇总分析表)",
     description="Per group and in total: complaints received, rejected, resolved and still open; the reopen rate; "
     "the on-time rate of each clock (met / (met + breached); a clock still running past its deadline counts as "
@@ -136,6 +137,7 @@ def read_summary(
 
 @router.get(
     "/summary.svg",
+    operation_id="getSummaryChart",
     summary="The summary as a chart (SVG)",
     description="Complaints per ISO week (local Monday to Sunday) by category, stacked, and the on-time rate of "
     "each clock over the period, as an SVG picture to paste into a report. Labels are text in Chinese, drawn "

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.complaints.models import Category, RemedyKind
+from app.types import Money
 from app.vocabulary import ClockKind
 
 
@@ -51,7 +51,7 @@ class ReplyTime(BaseModel):
     p90_hours: float | None
 
 
-class Satisfaction(BaseModel):
+class SatisfactionFigures(BaseModel):
     """The latest follow-up call of each complaint (回访)."""
 
     satisfied: int
@@ -65,13 +65,13 @@ class Repeats(BaseModel):
     complaints: int = Field(description="The complaints they account for.")
 
 
-class Remedy(BaseModel):
+class RemedyTotal(BaseModel):
     kind: RemedyKind
     count: int
-    amount: Decimal = Field(description="Total in yuan.", examples=["300.00"])
+    amount: Money = Field(description="Total in yuan.")
 
 
-class Row(BaseModel):
+class SummaryRow(BaseModel):
     """The figures of one group, or of the whole period (the total)."""
 
     group: str | None = Field(
@@ -87,10 +87,10 @@ class Row(BaseModel):
     reopen_rate: float | None = Field(description="reopened / received.")
     clocks: dict[ClockKind, ClockFigures]
     reply_time: ReplyTime
-    satisfaction: Satisfaction
+    satisfaction: SatisfactionFigures
     repeat_complainants: Repeats = Field(description="Phones with more than one complaint in the group.")
     repeat_causes: Repeats = Field(description="Store and category pairs with more than one complaint in the group.")
-    remedies: list[Remedy] = Field(description="Granted remedies (resolved or revisited complaints) by kind.")
+    remedies: list[RemedyTotal] = Field(description="Granted remedies (resolved or revisited complaints) by kind.")
 
 
 class RepeatCause(BaseModel):
@@ -105,8 +105,8 @@ class Summary(BaseModel):
     period: Period
     group_by: GroupBy | None
     generated_at: datetime = Field(description="Clocks still running are judged against this moment.")
-    groups: list[Row] = Field(description="One row per group, ordered by group; empty without group_by.")
-    total: Row
+    groups: list[SummaryRow] = Field(description="One row per group, ordered by group; empty without group_by.")
+    total: SummaryRow
     top_repeat_causes: list[RepeatCause] = Field(
         description="The store and category pairs with the most complaints in the period, more than one each "
         "(at most 10)."

@@ -67,7 +67,7 @@ def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, 
     pairs = queries.repeated_causes(session, where)
     causes = _causes_by_group(session, where, group_by, pairs)
 
-    def row(g: Any) -> s.Row:
+    def row(g: Any) -> s.SummaryRow:
         group = None if g == TOTAL else g
         return _row(group, tallies[g], replies.get(g, (0, None, None)), phones.get(g, (0, 0)), causes.get(g, (0, 0)))
 
@@ -109,10 +109,10 @@ def _row(
     replies: tuple[int, float | None, float | None],
     phones: tuple[int, int],
     causes: tuple[int, int],
-) -> s.Row:
+) -> s.SummaryRow:
     answered = tally["satisfied"] + tally["neutral"] + tally["unsatisfied"]
     replied, median, p90 = replies
-    return s.Row(
+    return s.SummaryRow(
         group=group,
         received=tally["received"],
         rejected=tally["rejected"],
@@ -122,7 +122,7 @@ def _row(
         reopen_rate=_rate(tally["reopened"], tally["received"]),
         clocks={kind: _clock(tally, kind) for kind in ClockKind},
         reply_time=s.ReplyTime(replied=replied, median_hours=_hours(median), p90_hours=_hours(p90)),
-        satisfaction=s.Satisfaction(
+        satisfaction=s.SatisfactionFigures(
             satisfied=tally["satisfied"],
             neutral=tally["neutral"],
             unsatisfied=tally["unsatisfied"],
@@ -131,7 +131,7 @@ def _row(
         repeat_complainants=s.Repeats(count=phones[0], complaints=phones[1]),
         repeat_causes=s.Repeats(count=causes[0], complaints=causes[1]),
         remedies=[
-            s.Remedy(
+            s.RemedyTotal(
                 kind=kind,
                 count=tally[f"remedy_{kind}"],
                 amount=(Decimal(tally[f"remedy_{kind}_cents"]) / 100).quantize(CENT),

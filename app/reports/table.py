@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from app.complaints.models import RemedyKind
-from app.reports.schemas import Row, Summary
+from app.reports.schemas import Summary, SummaryRow
 
 BOM = "\ufeff"
 
@@ -28,7 +28,7 @@ def to_csv(summary: Summary) -> str:
     return BOM + out.getvalue()
 
 
-def _flatten(row: Row) -> dict[str, Any]:
+def _flatten(row: SummaryRow) -> dict[str, Any]:
     data = row.model_dump(mode="json", exclude={"remedies"})
     flat = dict(_items("", data))
     granted = {remedy.kind: remedy for remedy in row.remedies}

@@ -24,6 +24,7 @@ Day = Annotated[CalendarDate, Path(description="A local date, YYYY-MM-DD.", exam
 
 @router.get(
     "/calendar/days/{day}",
+    operation_id="getCalendarDay",
     tags=["calendar"],
     summary="Is this a working day?",
     description="What the calendar says of a day: working or not, and why (weekend, holiday, 调休 adjusted "
@@ -37,6 +38,7 @@ def read_day(day: Day, _principal: CurrentPrincipal, session: ReadSession) -> Da
 
 @router.put(
     "/calendar/days/{day}",
+    operation_id="setCalendarDay",
     tags=["calendar"],
     summary="Open or close a day (admin)",
     description="Overrides the published schedule for one day, for example next year's holidays before a "
@@ -52,6 +54,7 @@ def put_day(day: Day, body: DayIn, actor: CurrentActor, session: WriteSession, s
 
 @router.delete(
     "/calendar/days/{day}",
+    operation_id="deleteCalendarDay",
     tags=["calendar"],
     summary="Remove a day's override (admin)",
     description="The day is again what the published schedule says; running clocks are recomputed.",

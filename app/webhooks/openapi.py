@@ -76,17 +76,23 @@ def _receiver(model: type[BaseModel]) -> Callable[..., None]:
     return receive
 
 
+def operation_id(event_type: str) -> str:
+    """``complaint.store_feedback_received`` is ``complaintStoreFeedbackReceivedWebhook``."""
+    first, *rest = event_type.replace(".", "_").split("_")
+    return first + "".join(word.capitalize() for word in rest) + "Webhook"
+
+
 def document(app: FastAPI) -> None:
     for event_type, what in WHAT.items():
         app.webhooks.post(
             event_type.value,
             summary=what.split(":")[0].split(" (")[0].rstrip("."),
             description=what + SIGNED,
-            operation_id=f"webhook_{event_type.value.replace('.', '_')}",
+            operation_id=operation_id(event_type),
         )(_receiver(model_of(event_type)))
     app.webhooks.post(
         PING,
         summary="A test message",
         description="Sent by POST /v1/webhook-endpoints/{id}/test." + SIGNED,
-        operation_id="webhook_ping",
+        operation_id=operation_id(PING),
     )(_receiver(model_of(PING)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -186,14 +186,14 @@ def redeliver(session: Session, delivery_id: uuid.UUID, settings: Settings) -> W
     return delivery
 
 
-def ping(session: Session, endpoint_id: uuid.UUID) -> WebhookDelivery:
-    """Queue a ``ping`` to the endpoint; the dispatcher sends it like any other delivery."""
+def ping(session: Session, endpoint_id: uuid.UUID, tz: tzinfo) -> WebhookDelivery:
+    """Queue a ``ping`` to the endpoint; the dispatcher sends it like any other delivery, its time in local time."""
     endpoint = get_endpoint(session, endpoint_id)
     if not endpoint.enabled:
         raise Conflict("the endpoint is disabled: enable it first (PATCH enabled: true)")
     now = utcnow()
     message = PingMessage(
-        type=PING, timestamp=now, data=PingData(endpoint_id=endpoint.id, message="tousu 测试消息 (ping)")
+        type=PING, timestamp=now.astimezone(tz), data=PingData(endpoint_id=endpoint.id, message="tousu 测试消息 (ping)")
     )
     delivery = WebhookDelivery(
         endpoint_id=endpoint.id,
