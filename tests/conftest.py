@@ -7,8 +7,11 @@ are skipped with the reason, unless ``CI`` is set: then the run fails.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -357,6 +360,18 @@ def issue_key(settings: Settings, role: Role | str, store_id: str | None = None)
     finally:
         database.dispose()
     return secret
+
+
+def stop_served(server: subprocess.Popen[Any], sent: int = signal.SIGINT, timeout: float = 30) -> None:
+    """Stop a ``tousu serve`` started with ``start_new_session=True``: ``sent`` to its supervisor, then SIGKILL to
+    whatever of its process group is left (a worker orphaned by a killed supervisor would go on sweeping the test
+    database under the tests that follow)."""
+    server.send_signal(sent)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.wait(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
 
 
 @dataclass

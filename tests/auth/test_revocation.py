@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ from sqlalchemy.engine import make_url
 from app.auth.models import Role
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import ROOT, Caller, issue_key
+from tests.conftest import ROOT, Caller, issue_key, stop_served
 from tests.test_unavailable import Proxy
 
 REACH = 0.1  # seconds from a revocation's answer until no other app instance in this process accepts the key
@@ -201,7 +200,12 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     with (tmp_path / "serve.log").open("wb") as log:
         server = subprocess.Popen(
-            [str(TOUSU), "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log, stderr=log, cwd=ROOT
+            [str(TOUSU), "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+            start_new_session=True,
         )
         try:
             wait_for(lambda: listeners(settings) == 2, seconds=30)
@@ -209,11 +213,7 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
             wait_for(lambda: _answers(url), seconds=30)
             yield url
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_served(server, timeout=15)
 
 
 def listeners(settings: Settings) -> int:

@@ -29,7 +29,7 @@ from app.metrics import folder as metrics_folder
 from app.sla.models import Clock
 from app.vocabulary import ClockKind
 from tests.auth.test_revocation import TOUSU, free_port, wait_for
-from tests.conftest import ROOT, Caller, complaint_body, issue_key
+from tests.conftest import ROOT, Caller, complaint_body, issue_key, stop_served
 from tests.webhooks.conftest import Receiver
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -95,7 +95,12 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     (folder / "counter_1.db").write_bytes(b"left by an earlier run")
     with (tmp_path / "serve.log").open("wb") as log:
         server = subprocess.Popen(
-            [str(TOUSU), "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log, stderr=log, cwd=ROOT
+            [str(TOUSU), "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+            start_new_session=True,
         )
         served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}", folder)
         try:
@@ -103,12 +108,7 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
             wait_for(lambda: _answers(served.url + "/healthz") and _answers(served.metrics + "/metrics"), seconds=120)
             yield served
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_served(server)
     # Workers that shut down cleanly leave their pool gauges behind no more (one killed, by the test or by uvicorn
     # when it was slow to start, leaves them for the next scrape to drop).
     logged = (tmp_path / "serve.log").read_text()
@@ -259,19 +259,25 @@ def test_tousu_worker_serves_what_its_sweep_counted(handler: Caller, settings: S
     env.pop(metrics_folder.MULTIPROC_DIR, None)
     with (tmp_path / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
-            [str(TOUSU), "worker", "--no-dispatch", "--no-housekeeping"], env=env, stdout=log, stderr=log, cwd=ROOT
+            [str(TOUSU), "worker", "--no-dispatch", "--no-housekeeping"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=ROOT,
+            start_new_session=True,
         )
         metrics = Served("", f"http://127.0.0.1:{metrics_port}", tmp_path)
         try:
             wait_for(lambda: _answers(metrics.metrics + "/metrics"), seconds=60)
-            wait_for(lambda: value(metrics.scrape(), "tousu_clock_warnings_total", kind="store_feedback") == 1)
+            wait_for(
+                lambda: value(metrics.scrape(), "tousu_clock_warnings_total", kind="store_feedback") == 1, seconds=60
+            )
             scraped = metrics.scrape()
             assert value(scraped, "tousu_sweeper_lag_seconds") == 0
             assert value(scraped, "tousu_clocks_warning", kind="store_feedback") == 1
             assert value(scraped, "tousu_db_pool_size", pool="main") > 0
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=15)
+            stop_served(worker, signal.SIGTERM, timeout=15)
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
 
 
