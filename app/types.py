@@ -133,17 +133,13 @@ _AMOUNT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 
 
 def _plain_amount(value: Any) -> Any:
-    # Decimal() reads full-width digits, underscores, exponents, signs, surrounding blanks, NaN and -0: none of that
-    # is an amount. A JSON number arrives as an int or a float (its spelling is gone); a float keeps its sign.
+    # An amount is a string, as the schema says, so that no client (generated or not) holds money in a float. Decimal()
+    # reads full-width digits, underscores, exponents, signs, surrounding blanks, NaN and -0: none of that is one.
     if isinstance(value, str) and _AMOUNT.fullmatch(value):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, Decimal) and not value.is_signed():  # a model built in Python, not from JSON
         return value
-    if isinstance(value, float) and str(value)[0] != "-":
-        return value
-    if isinstance(value, Decimal) and not value.is_signed():
-        return value
-    raise ValueError('an amount is a number or a string of digits with at most 2 decimals, such as "300.50"')
+    raise ValueError('an amount is a string of digits with at most 2 decimals, such as "300.50" (not a JSON number)')
 
 
 Yuan = Annotated[
@@ -153,12 +149,9 @@ Yuan = Annotated[
     AfterValidator(lambda amount: amount.quantize(CENT)),
     WithJsonSchema(
         {
-            # The string first: it is what a client should send, and what every response holds (Money).
-            "anyOf": [
-                {"type": "string", "pattern": f"^{_AMOUNT.pattern}$"},
-                {"type": "number", "minimum": 0, "maximum": float(LARGEST_AMOUNT), "multipleOf": 0.01},
-            ],
-            "description": 'Yuan, at most 2 decimals: a decimal string such as "300.50" (best), or a JSON number.',
+            "type": "string",
+            "pattern": f"^{_AMOUNT.pattern}$",
+            "description": 'Yuan, at most 2 decimals, as a decimal string such as "300.50"; a JSON number is refused.',
             "examples": ["300.00"],
         }
     ),

@@ -268,6 +268,9 @@ def investigating(handler: Caller) -> str:
         ("refund", "NaN"),
         ("refund", True),
         ("refund", 300.123),
+        ("refund", 300),  # a JSON number, however plain: the schema says string
+        ("refund", 300.5),
+        ("apology", 0),
     ],
 )
 def test_an_amount_that_is_not_plain_is_422(handler: Caller, kind: str, amount: Any) -> None:
@@ -279,7 +282,7 @@ def test_an_amount_that_is_not_plain_is_422(handler: Caller, kind: str, amount: 
 
 @pytest.mark.parametrize(
     ("amount", "shown"),
-    [("300", "300.00"), ("300.5", "300.50"), ("300.50", "300.50"), (300, "300.00"), (300.5, "300.50")],
+    [("300", "300.00"), ("300.5", "300.50"), ("300.50", "300.50"), ("12", "12.00"), ("9999999999.99", "9999999999.99")],
 )
 def test_plain_amounts_are_taken_and_shown_with_two_decimals(handler: Caller, amount: Any, shown: str) -> None:
     complaint_id = investigating(handler)

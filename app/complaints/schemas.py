@@ -126,8 +126,8 @@ class RemedyIn(Body):
     kind: RemedyKind
     amount: Yuan = Field(
         Decimal("0.00"),
-        description='Yuan, at most 2 decimals: a decimal string such as "300.50" (best: responses show amounts so), '
-        'or a JSON number. "0.00" for a remedy without money.',
+        description='Yuan, at most 2 decimals, as a decimal string such as "300.50" (as responses show amounts); '
+        'a JSON number is refused. "0.00" for a remedy without money.',
     )
     description: Annotated[str, *text_rules(2_000)] | None = Field(None, examples=["退还商品货款"])
 

@@ -14,6 +14,7 @@ import re
 import shlex
 import subprocess
 import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -123,6 +124,16 @@ def test_the_typescript_walk_fails_to_compile_where_the_types_say_no(tmp_path: P
     compiled = compile_typescript(tmp_path, wrong)
     assert compiled.returncode != 0
     assert "TS2322" in compiled.stdout
+
+
+def test_no_money_field_of_the_generated_python_client_is_a_float(python_client: tuple[ModuleType, list[str]]) -> None:
+    """Amounts are strings both ways: a request's ``RemedyIn.amount`` as much as a response's ``RemedyOut.amount``."""
+    models = importlib.import_module("tousu_client.models")
+    seen = {}
+    for name in ("RemedyIn", "RemedyOut", "RemedyTotal"):
+        model = getattr(models, name)
+        seen[name] = typing.get_type_hints(model, vars(sys.modules[model.__module__]))["amount"]
+    assert all("float" not in str(hint) and "str" in str(hint) for hint in seen.values()), seen
 
 
 def test_the_generated_python_client_walks_a_complaint_to_its_follow_up(

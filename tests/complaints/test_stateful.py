@@ -299,7 +299,9 @@ TIME_DERIVED = {"remaining_seconds", "next_call_slot"}
 
 
 def yuan(raw: Any) -> Decimal | None:
-    """The amount as the schema takes it, or None when the schema refuses it."""
+    """The amount as the schema takes it, or None when the schema refuses it (a JSON number included)."""
+    if not isinstance(raw, str):
+        return None
     try:
         amount = Decimal(str(raw))
     except InvalidOperation:
