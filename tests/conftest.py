@@ -53,6 +53,7 @@ TABLES = (
     "calendar_years",
     "idempotency_keys",
     "complaint_events",
+    "attachments",
     "complaints",
     "complaint_number_counters",
     "api_keys",
