@@ -18,9 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import problem_response
 
 
+# The rest of the body is not read: the connection is closed after the answer, so that the server does not go on
+# receiving (and throwing away) what the client still sends.
+CLOSE = {"Connection": "close"}
+
+
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than {limit} bytes")
+        super().__init__(413, f"the request body is larger than {limit} bytes", headers=CLOSE)
 
 
 class BodyLimit:
