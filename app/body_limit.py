@@ -17,7 +17,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import problem_response
 
-
 # The rest of the body is not read: the connection is closed after the answer, so that the server does not go on
 # receiving (and throwing away) what the client still sends.
 CLOSE = {"Connection": "close"}
