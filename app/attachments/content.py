@@ -170,7 +170,10 @@ def _top_level_meta(source: BinaryIO) -> bytes:
         if kind == b"meta":
             if size == 0 or size - header_size > 16 * 1024 * 1024:
                 raise ValueError("meta box of no or too large size")
-            return source.read(size - header_size)
+            meta = source.read(size - header_size)
+            if len(meta) < size - header_size:
+                raise ValueError("the meta box is cut short")
+            return meta
         if size < header_size:
             raise ValueError("bad box size")
         source.seek(size - header_size, io.SEEK_CUR)
