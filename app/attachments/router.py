@@ -83,6 +83,26 @@ def list_attachments(
 
 
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+DOWNLOAD_HEADERS = {
+    "Content-Disposition": {
+        "description": "`attachment`, with the name it was uploaded with (RFC 6266; the UTF-8 name in `filename*`).",
+        "required": True,
+        "schema": {
+            "type": "string",
+            "examples": ["attachment; filename=\"__.jpg\"; filename*=UTF-8''%E5%B0%8F%E7%A5%A8.jpg"],
+        },
+    },
+    "X-Content-Type-Options": {
+        "description": "`nosniff`: the type is the one tousu read from the content.",
+        "required": True,
+        "schema": {"type": "string", "enum": ["nosniff"]},
+    },
+    "ETag": {
+        "description": "The SHA-256 of the bytes, quoted.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
 
 
 @router.get(
@@ -97,7 +117,7 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
         200: {
             "description": "The attachment's bytes",
             "content": dict.fromkeys(content.ACCEPTED, BINARY),
-            "headers": errors.response_headers("200"),
+            "headers": {**errors.response_headers("200"), **DOWNLOAD_HEADERS},
         },
         **errors.responses(Unauthorized, Forbidden, NotFound, 422, 503),
     },
