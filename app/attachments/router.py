@@ -115,8 +115,9 @@ DOWNLOAD_HEADERS = {
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "The attachment's bytes",
-            "content": dict.fromkeys(content.ACCEPTED, BINARY),
+            "description": "The attachment's bytes, with the type tousu read from them as `Content-Type` (a client "
+            "that does not look at it reads them as `application/octet-stream`)",
+            "content": {"application/octet-stream": BINARY, **dict.fromkeys(content.ACCEPTED, BINARY)},
             "headers": {**errors.response_headers("200"), **DOWNLOAD_HEADERS},
         },
         **errors.responses(Unauthorized, Forbidden, NotFound, 422, 503),
