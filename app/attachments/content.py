@@ -18,8 +18,8 @@ HEAD = 64
 GPS_IFD = 0x8825
 HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
 M4A_BRANDS = frozenset({b"M4A ", b"M4B "})
-# A photo's pixels are decoded to be saved again: a bigger one (a decompression bomb) is refused.
-MAX_PIXELS = 60_000_000
+# A photo with a location is decoded to be saved again: a bigger one (or a decompression bomb) is refused.
+MAX_PIXELS = 120_000_000
 
 
 class Unreadable(Exception):
@@ -74,21 +74,21 @@ def without_location(media_type: str, source: BinaryIO) -> bytes | None:
         return None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Opening reads the header and the metadata only; the size is checked below, before any decoding.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(source)
-            if image.width * image.height > MAX_PIXELS:
-                raise Unreadable(f"the image has more than {MAX_PIXELS} pixels")
-            exif = image.getexif()
-            gps = exif.get_ifd(GPS_IFD)
-            if not gps and GPS_IFD not in exif and not image.info.get("xmp"):
-                return None
-            exif.pop(GPS_IFD, None)
-            image.load()
-            source.seek(0)
-            # A WebP's image chunk comes first (after VP8X and ICCP): VP8L is lossless, VP8 lossy.
-            lossless = b"VP8L" in source.read(4096)
-            return _saved(image, media_type, exif.tobytes(), lossless)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        exif = image.getexif()
+        if not exif.get_ifd(GPS_IFD) and GPS_IFD not in exif and not image.info.get("xmp"):
+            return None
+        if image.width * image.height > MAX_PIXELS:
+            raise Unreadable(f"a photo with a location is decoded to remove it: at most {MAX_PIXELS} pixels")
+        exif.pop(GPS_IFD, None)
+        image.load()
+        source.seek(0)
+        # A WebP's image chunk comes first (after VP8X and ICCP): VP8L is lossless, VP8 lossy.
+        lossless = b"VP8L" in source.read(4096)
+        return _saved(image, media_type, exif.tobytes(), lossless)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise Unreadable(f"the image cannot be read ({type(exc).__name__})") from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import struct
 
 import pytest
@@ -93,3 +94,20 @@ def test_a_broken_jpeg_is_refused(handler: Caller) -> None:
     response = upload(handler, handler.register()["id"], broken)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_huge_photo_with_a_location_is_refused_before_it_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(content, "MAX_PIXELS", 64 * 48 - 1)
+    with pytest.raises(content.Unreadable, match="pixels"):
+        content.without_location(content.JPEG, io.BytesIO(photo(gps=True)))
+    assert content.without_location(content.JPEG, io.BytesIO(photo())) is None  # no location: kept as it came
+
+
+def test_nothing_of_an_upload_is_logged(handler: Caller, caplog: pytest.LogCaptureFixture) -> None:
+    planted = PDF + b"%PLANTED-LOG-BYTES-9d1c"
+    with caplog.at_level(logging.DEBUG):
+        assert upload(handler, handler.register()["id"], planted, filename="log-check.pdf").status_code == 201
+        assert upload(handler, handler.register()["id"], b"MZ-PLANTED-LOG-BYTES").status_code == 415
+    assert any(record.name == "tousu.access" for record in caplog.records)  # the logs were heard
+    assert "PLANTED-LOG-BYTES" not in caplog.text
+    assert all("PLANTED-LOG-BYTES" not in str(record.__dict__) for record in caplog.records)
