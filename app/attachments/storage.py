@@ -77,7 +77,8 @@ class S3Store:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self._key(sha256))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            # Without s3:ListBucket a missing key answers 403, not 404: the blob is written (again), which is harmless.
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied"):
                 return False
             raise
         return True

@@ -111,3 +111,13 @@ def test_nothing_of_an_upload_is_logged(handler: Caller, caplog: pytest.LogCaptu
     assert any(record.name == "tousu.access" for record in caplog.records)  # the logs were heard
     assert "PLANTED-LOG-BYTES" not in caplog.text
     assert all("PLANTED-LOG-BYTES" not in str(record.__dict__) for record in caplog.records)
+
+
+def test_an_s3_store_names_its_bucket() -> None:
+    from pydantic import ValidationError
+
+    from app.config import Settings
+
+    with pytest.raises(ValidationError, match="bucket"):
+        Settings(attachment_store="s3:///evidence")
+    assert Settings(attachment_store="s3://tousu-evidence").attachment_store == "s3://tousu-evidence"
