@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'tousu.db'}"
+DEFAULT_ATTACHMENT_STORE = str(ROOT / "var" / "attachments")
 LogFormat = Literal["console", "json"]
 
 
@@ -49,6 +50,22 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connection pool size per process.")
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="How long a SQLite writer waits for the lock.")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted (bytes); more is 413.")
+    max_attachment_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1,
+        description="Largest attachment accepted (bytes, default 10 MiB); more is 413, stopped as soon as it is "
+        "passed.",
+    )
+    attachment_store: str = Field(
+        DEFAULT_ATTACHMENT_STORE,
+        description="Where attachments are kept: a folder (default ./var/attachments, made on first use) or "
+        "s3://bucket/prefix on S3-compatible object storage.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="Endpoint of the S3-compatible storage (e.g. http://minio:9000); unset: AWS S3. Credentials and "
+        "region as boto3 reads them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).",
+    )
     idempotency_keep_hours: int = Field(
         24, ge=24, description="How long an Idempotency-Key and its response are kept (at least 24 hours)."
     )
@@ -134,6 +151,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("attachment_store")
+    @classmethod
+    def _bucket_named(cls, value: str) -> str:
+        if value.startswith("s3://") and not value.removeprefix("s3://").partition("/")[0]:
+            raise ValueError("s3:// names a bucket: s3://bucket/prefix")
         return value
 
     @field_validator("follow_up_windows")

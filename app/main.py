@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app import api_docs, content_types, errors, migrate
+from app.attachments import storage as attachment_storage
+from app.attachments.router import UPLOAD_PATH
+from app.attachments.router import router as attachments_router
 from app.auth.limiter import FailureLimiter
 from app.auth.revocations import watch as watch_revocations
 from app.auth.router import router as api_keys_router
@@ -44,6 +48,8 @@ Every request carries an API key (`Authorization: Bearer tsk_...`); every write 
 (`X-Actor`). Errors are `application/problem+json` (RFC 9457).
 """
 
+
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 TAGS = [
     {"name": "complaints", "description": "Register, find and read complaints; their history and notes."},
@@ -111,11 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(content_types.JsonBodies)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # An upload's body is the file and the form's own lines around it (boundaries, part headers).
+    uploads = {UPLOAD_PATH: settings.max_attachment_bytes + FORM_OVERHEAD_BYTES}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, uploads=uploads)
     app.add_middleware(RequestContext)
     app.add_middleware(HttpMetrics)  # outermost: counts and times every answer, a 413 or 415 included
     clocks.policy(settings)  # a bad TOUSU_SLA_POLICY_FILE stops the start, not the first registration
     app.state.settings = settings
+    app.state.attachments = attachment_storage.from_settings(settings)
     app.state.keys = KeyCache(settings.key_cache_seconds)
     app.state.auth_failures = FailureLimiter(settings.auth_failure_burst, settings.auth_failure_per_minute)
     app.state.migration_head = migrate.head(settings)
@@ -124,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(complaints_router)
     app.include_router(complaint_moves_router)
     app.include_router(complaint_clocks_router)
+    app.include_router(attachments_router)
     app.include_router(sla_router)
     app.include_router(api_keys_router)
     app.include_router(webhooks_router)
@@ -134,6 +144,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI's way to shape the document is to replace the app's openapi method.
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
+
+
+def _forms_named_plainly(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI names a form's schema ``Body_<operation>``: here ``<Operation>Form``, a plain name for generators."""
+    renamed = {
+        name: name[5].upper() + name[6:] + "Form"
+        for name in document["components"]["schemas"]
+        if name.startswith("Body_")
+    }
+    if not renamed:
+        return document
+    text = json.dumps(document)
+    for old, new in renamed.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    document = json.loads(text)
+    schemas = document["components"]["schemas"]
+    for old, new in renamed.items():
+        schemas[new] = {**schemas.pop(old), "title": new}
+    return document
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
@@ -153,6 +182,8 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas.update(errors.problem_schemas("#/components/schemas/{model}"))
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    document = _forms_named_plainly(document)
+    schemas = document["components"]["schemas"]
     for path in document["paths"].values():
         for operation in path.values():
             responses = operation["responses"]
@@ -165,7 +196,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
                 # A client that keeps failing to authenticate is stopped before its key is looked at.
                 responses.setdefault("429", {"description": errors.TooManyFailures.title})
             if "requestBody" in operation:
-                responses["415"] = {"description": content_types.REFUSED}
+                responses.setdefault("415", {"description": content_types.REFUSED})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = {errors.PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -1,5 +1,6 @@
 """Every ORM model, imported once so the metadata knows all tables (alembic, relationships)."""
 
+from app.attachments.models import Attachment
 from app.auth.models import ApiKey, ApiKeyChanges
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
 from app.idempotency import IdempotencyRecord
@@ -9,6 +10,7 @@ from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "ApiKey",
     "ApiKeyChanges",
+    "Attachment",
     "CalendarDay",
     "CalendarYear",
     "Clock",

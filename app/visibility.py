@@ -8,8 +8,11 @@ what it gets:
 - the filters it may use: none on personal data (``refuse_personal_filters``), or a search would be an oracle;
 - the history entries and clocks it may read (``sees_entry``, ``sees_clock``): no internal note, nothing that
   belongs to another unit (its feedback, its clocks and their warnings);
-- how it sees them (``complaint``, ``entry``): the complainant masked, and in every free text the complainant's
-  name, phone and e-mail (and any other mobile number or e-mail address) replaced by their masks.
+- the attachments it may read (``attachments``): only those marked visible to its unit, and the history entries
+  about them only when they say so;
+- how it sees them (``complaint``, ``entry``, ``attachment``): the complainant masked, and in every free text (an
+  attachment's file name too) the complainant's name, phone and e-mail (and any other mobile number or e-mail
+  address) replaced by their masks.
 
 JSON responses, CSV rows, webhook payloads and every later page are built through a ``Viewer``; no route masks on
 its own.
@@ -20,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, SQLColumnExpression
 
 from app.auth.principal import Principal
 from app.complaints.contact import Contact, mask_email, mask_name, mask_phone
@@ -35,6 +38,8 @@ PERSONAL_FILTERS = ("phone",)
 # History entries that belong to one unit: their payload names it (``store_id``).
 UNIT_ENTRIES = frozenset({"store-feedback", "sla.warning", "sla.breached", "complaint.escalated"})
 NOTE = "note"
+# History entries about an attachment: a bound viewer reads those whose payload says ``visible_to_unit``.
+ATTACHMENT_ENTRIES = frozenset({"attachment.added", "attachment.visibility_changed"})
 
 
 def contact_of(complaint: Complaint) -> Contact:
@@ -89,12 +94,19 @@ class Viewer:
         """Whether this viewer may read a history entry of a complaint it may read."""
         if not self.bound:
             return True
-        if entry.move == NOTE:
+        if entry.move == NOTE or entry.move in ATTACHMENT_ENTRIES:
             return bool(entry.payload.get("visible_to_unit"))
         if entry.move in UNIT_ENTRIES:
             unit = entry.payload.get("store_id")
             return unit is None or unit == self.store_id
         return True
+
+    def attachments(self, query: Select[T], visible_to_unit: SQLColumnExpression[bool]) -> Select[T]:
+        """``query`` (over the attachments of a complaint this viewer may read) narrowed to those it may read: a
+        bound viewer only those marked visible to its unit (``visible_to_unit``, the attachments' column)."""
+        if self.bound:
+            return query.where(visible_to_unit.is_(True))
+        return query
 
     def sees_clock(self, clock: Clock) -> bool:
         return not self.bound or clock.store_id in (None, self.store_id)
@@ -125,6 +137,13 @@ class Viewer:
             return out
         return out.model_copy(update={"payload": self.payload(out.payload, contact)})
 
+    def attachment(self, out: T, contact: Contact) -> T:
+        """An attachment's description (``AttachmentOut``) as this viewer may see it: its file name redacted."""
+        if not self.bound:
+            return out
+        shown: T = out.model_copy(update={"filename": contact.redact(out.filename)})
+        return shown
+
     def payload(self, payload: dict[str, Any], contact: Contact) -> dict[str, Any]:
         """What a move sent, as this viewer may read it: free text redacted."""
         return payload if not self.bound else _redacted(payload, contact)
@@ -142,7 +161,21 @@ def _redacted(value: Any, contact: Contact, key: str = "") -> Any:
 
 
 # Not free text: ids, times, and the company's own people (who may share a name with the complainant).
-_NOT_TEXT = frozenset({"id", "number", "owner", "actor", "proposed_by", "approved_by", "responsible_person"})
+_NOT_TEXT = frozenset(
+    {
+        "id",
+        "number",
+        "owner",
+        "actor",
+        "proposed_by",
+        "approved_by",
+        "responsible_person",
+        # An attachment's hash and type, and the path of its bytes: hex digits may look like a phone number.
+        "sha256",
+        "media_type",
+        "download",
+    }
+)
 
 
 def _is_identifier(key: str) -> bool:

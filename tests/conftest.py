@@ -53,6 +53,7 @@ TABLES = (
     "calendar_years",
     "idempotency_keys",
     "complaint_events",
+    "attachments",
     "complaints",
     "complaint_number_counters",
     "api_keys",
@@ -154,10 +155,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         drop_postgres_database(server, database)
 
 
+@pytest.fixture(scope="session")
+def attachment_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Where the run's apps keep attachments (not the checkout's ./var)."""
+    return str(tmp_path_factory.mktemp("attachments"))
+
+
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, attachment_folder: str) -> Settings:
     # The sweeper and the webhook dispatcher are driven by the tests themselves, with a controlled clock.
-    return Settings(database_url=database_url, sweep_in_serve=False, dispatch_in_serve=False)
+    return Settings(
+        database_url=database_url, sweep_in_serve=False, dispatch_in_serve=False, attachment_store=attachment_folder
+    )
 
 
 # Which of the tables hold rows (and, on PostgreSQL, whether a day's number sequence was made): one query.

@@ -75,10 +75,14 @@ CURL_STATUS = "curl() { command curl -w '%{stderr}curl-status %{http_code}\\n' \
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, attachment_folder: str) -> Settings:
     # As `make run` serves: webhooks may name any host (TOUSU_WEBHOOK_ALLOW_PRIVATE=1); nothing is swept or sent.
     return Settings(
-        database_url=database_url, sweep_in_serve=False, dispatch_in_serve=False, webhook_allow_private=True
+        database_url=database_url,
+        sweep_in_serve=False,
+        dispatch_in_serve=False,
+        webhook_allow_private=True,
+        attachment_store=attachment_folder,
     )
 
 

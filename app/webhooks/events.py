@@ -28,6 +28,8 @@ TYPE_OF_MOVE: dict[str, EventType] = {
     "complaint.escalated": EventType.escalated,
     "sla.warning": EventType.sla_warning,
     "sla.breached": EventType.sla_breached,
+    "attachment.added": EventType.attachment_added,
+    "attachment.visibility_changed": EventType.attachment_visibility_changed,
 }
 # The events of moves that may dispatch to a store: they carry the deadline of that store's feedback.
 DISPATCHING_TYPES = frozenset(EventType(move.event) for move in workflow.MOVES if move.dispatches)

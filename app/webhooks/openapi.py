@@ -33,6 +33,10 @@ WHAT = {
     EventType.escalated: "A complaint was escalated to supervisors: a media complaint, or a breached clock.",
     EventType.sla_warning: "A clock reached its warning time.",
     EventType.sla_breached: "A clock passed its deadline.",
+    EventType.attachment_added: "Evidence was attached (a photo, a receipt, a recording): `detail` has its name, type, "
+    "size, SHA-256 and `download`, the path of its bytes (GET with an API key); never the bytes.",
+    EventType.attachment_visibility_changed: "An attachment was shown to the responsible unit or made internal "
+    "again (`detail.visible_to_unit`), with the same details.",
 }
 MODELS: dict[str, type[BaseModel]] = {
     EventType.dispatched: DispatchedMessage,

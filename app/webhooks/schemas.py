@@ -27,6 +27,8 @@ class EventType(enum.StrEnum):
     revisited = "complaint.revisited"
     reopened = "complaint.reopened"
     escalated = "complaint.escalated"
+    attachment_added = "complaint.attachment_added"
+    attachment_visibility_changed = "complaint.attachment_visibility_changed"
     sla_warning = "sla.warning"
     sla_breached = "sla.breached"
 

@@ -21,10 +21,11 @@ from tests.conftest import Caller
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, attachment_folder: str) -> Settings:
     # The receivers listen on loopback: private targets allowed here; tests of the refusal turn it off.
     return Settings(
         database_url=database_url,
+        attachment_store=attachment_folder,
         sweep_in_serve=False,
         dispatch_in_serve=False,
         webhook_allow_private=True,

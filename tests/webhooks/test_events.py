@@ -13,6 +13,7 @@ from app.db import Database
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.openapi import model_of
 from app.webhooks.schemas import EventType
+from tests.attachments.conftest import PDF, upload
 from tests.conftest import Caller
 from tests.webhooks.conftest import Receiver, subscribe
 
@@ -60,6 +61,9 @@ def test_every_event_type_is_sent_by_what_should_send_it(
         handler.move(full["id"], "investigate", {"store_id": "SZ-FT-012"})
         first_feedback = clock(handler, full["id"], "store_feedback")
         store.move(full["id"], "store-feedback", FEEDBACK)
+        internal = upload(handler, full["id"], PDF, filename="内部评估.pdf").json()
+        receipt = upload(handler, full["id"], PDF + b"%receipt", filename="小票.pdf").json()
+        handler.client.patch(receipt["download"], json={"visible_to_unit": True}, headers=handler.headers())
         handler.move(full["id"], "propose", TOO_MUCH)
         supervisor.move(full["id"], "send-back", {"reason": "补偿金额过高，请与门店重新协商方案"})
         handler.move(full["id"], "propose", REFUND)
@@ -98,6 +102,12 @@ def test_every_event_type_is_sent_by_what_should_send_it(
     assert resolved["data"]["remedy"] == {"kind": "apology", "amount": "0.00", "description": None}
     (sent_back,) = everyone.of_type("complaint.sent_back")
     assert sent_back["data"]["detail"] == {"reason": "补偿金额过高，请与门店重新协商方案"}
+    added = everyone.of_type("complaint.attachment_added")
+    assert [m["data"]["detail"]["download"] for m in added] == [internal["download"], receipt["download"]]
+    (shown,) = first_store.of_type("complaint.attachment_visibility_changed")
+    assert shown["data"]["detail"]["filename"] == "小票.pdf" and shown["data"]["detail"]["visible_to_unit"] is True
+    assert "内部评估".encode() not in b"".join(r.body for r in first_store.received + second_store.received)
+    assert "内部评估".encode() in b"".join(r.body for r in everyone.received)
     (rejected,) = everyone.of_type("complaint.rejected")
     assert rejected["data"]["complaint"]["reply"] == "经核实，属于误会。"
     escalations = {
@@ -118,6 +128,7 @@ def test_every_event_type_is_sent_by_what_should_send_it(
         full["id"]: [
             "complaint.dispatched",
             "complaint.store_feedback_received",
+            "complaint.attachment_visibility_changed",  # not the two uploads: internal when they were made
             "complaint.submitted_for_approval",
             "complaint.sent_back",
             "complaint.submitted_for_approval",
