@@ -249,6 +249,18 @@ def test_its_own_complaint_is_seen_masked_in_every_byte(
         assert moves == ["register", "investigate", "note"], "the visible note only, not the internal one"
 
 
+def test_earlier_complaints_count_only_its_own(handler: Caller, department: Caller) -> None:
+    """The same phone complained to department B first: department A is not told of it, not even its number."""
+    theirs = registered(handler, MINE, store_id=None, department=DEPT_B)
+    handler.move(theirs["id"], "investigate", {"department": DEPT_B})
+    mine = registered(handler, MINE, store_id=None, department=DEPT_A)
+    handler.move(mine["id"], "investigate", {"department": DEPT_A})
+    assert handler.get(f"/v1/complaints/{mine['id']}").json()["earlier_complaints"]["count"] == 1
+    response = department.get(f"/v1/complaints/{mine['id']}")
+    assert response.json()["earlier_complaints"] == {"count": 0, "last": None}
+    assert theirs["id"] not in response.text and theirs["number"] not in response.text
+
+
 def test_the_summary_and_its_csv_hold_only_its_own(department: Caller, planted: dict[str, dict[str, Any]]) -> None:
     for group_by in ("department", "store", "category"):
         params = {**report_period(), "group_by": group_by}
