@@ -108,12 +108,15 @@ def create_key(
     role: Annotated[Role, typer.Option(help="What the key may do.")],
     name: Annotated[str, typer.Option(help="Who or what uses the key, e.g. the CRM's name.")],
     store: Annotated[str | None, typer.Option(help="The store a store key is bound to.")] = None,
+    department: Annotated[str | None, typer.Option(help="The department a department key is bound to.")] = None,
 ) -> None:
     """Issue an API key. The key is printed once, alone on the last line."""
     db = Database.from_settings(Settings())
     try:
         with db.writers.begin() as session:
-            key, secret = keys_service.create_key(session, name=name, role=role, store_id=store, created_by="cli")
+            key, secret = keys_service.create_key(
+                session, name=name, role=role, store_id=store, department=department, created_by="cli"
+            )
             typer.echo(f"# {key.role} key {key.name!r} ({key.prefix}...), id {key.id}")
     except InvalidInput as exc:
         typer.echo(f"error: {exc.detail}", err=True)

@@ -1,8 +1,8 @@
 """Who sees what: the one visibility model of tousu.
 
 Every caller is a viewer. Company-wide keys (intake, handler, supervisor, manager, reporter, admin) read every
-complaint as it is. A key bound to a responsible unit (a store) is a bound viewer, and this module alone decides
-what it gets:
+complaint as it is. A key bound to a responsible unit (a store or a department) is a bound viewer, and this module
+alone decides what it gets, the same way for both kinds of unit:
 
 - the complaints it may read: those dispatched to its unit now (``complaints`` narrows any query to them);
 - the filters it may use: none on personal data (``refuse_personal_filters``), or a search would be an oracle;
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, SQLColumnExpression
+from sqlalchemy import Select, SQLColumnExpression, and_, or_
 
 from app.auth.principal import Principal
 from app.complaints.contact import Contact, mask_email, mask_name, mask_phone
@@ -31,11 +31,12 @@ from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.schemas import ComplainantOut, ComplaintOut, EventOut
 from app.errors import Forbidden, NotOwnUnit
 from app.sla.models import Clock
+from app.vocabulary import ResponsibleUnit, UnitKind, unit_named
 
 T = TypeVar("T", bound=Any)
 
 PERSONAL_FILTERS = ("phone",)
-# History entries that belong to one unit: their payload names it (``store_id``).
+# History entries that belong to one unit: their payload names it (``store_id`` or ``department``).
 UNIT_ENTRIES = frozenset({"store-feedback", "sla.warning", "sla.breached", "complaint.escalated"})
 NOTE = "note"
 # History entries about an attachment: a bound viewer reads those whose payload says ``visible_to_unit``.
@@ -48,46 +49,70 @@ def contact_of(complaint: Complaint) -> Contact:
 
 @dataclass(frozen=True)
 class Viewer:
-    """A caller as the visibility model knows it: company-wide (``store_id`` None) or bound to one store."""
+    """A caller as the visibility model knows it: company-wide (``unit`` None) or bound to one store or department."""
 
-    store_id: str | None = None
+    unit: ResponsibleUnit | None = None
 
     @classmethod
     def of(cls, principal: Principal) -> Viewer:
-        return cls(principal.store_id if principal.is_store else None)
+        return cls(principal.unit)
+
+    @classmethod
+    def bound_to(cls, store_id: str | None, department: str | None) -> Viewer:
+        """The viewer of a binding (a webhook endpoint's): its store, else its department, else company-wide."""
+        return cls(unit_named(store_id, department))
 
     @property
     def bound(self) -> bool:
-        return self.store_id is not None
+        return self.unit is not None
+
+    def _sees_unit(self, named: ResponsibleUnit | None) -> bool:
+        """Whether what names ``named`` (None: no unit) is this viewer's to read."""
+        return named is None or named == self.unit
 
     # What it may read.
 
     def complaints(self, query: Select[T]) -> Select[T]:
-        """``query`` (over complaints) narrowed to the complaints this viewer may read."""
-        if self.store_id is not None:
-            return query.where(Complaint.responsible_store_id == self.store_id)
-        return query
+        """``query`` (over complaints) narrowed to the complaints this viewer may read: those dispatched to its
+        unit now."""
+        if self.unit is None:
+            return query
+        if self.unit.kind is UnitKind.store:
+            return query.where(Complaint.responsible_store_id == self.unit.id)
+        return query.where(Complaint.responsible_department == self.unit.id)
+
+    def clocks(self, query: Select[T]) -> Select[T]:
+        """``query`` (over clocks of complaints it may read) narrowed to the clocks this viewer may read: no other
+        unit's feedback clock (``sees_clock`` in SQL)."""
+        if self.unit is None:
+            return query
+        own = Clock.store_id if self.unit.kind is UnitKind.store else Clock.department
+        no_unit = and_(Clock.store_id.is_(None), Clock.department.is_(None))
+        return query.where(or_(no_unit, own == self.unit.id))
 
     def refuse_personal_filters(self, **filters: object) -> None:
         """A bound viewer may not filter on personal data: the right guess would return a complaint, a wrong one
         nothing, and ten thousand guesses tell the number."""
         used = [name for name in PERSONAL_FILTERS if filters.get(name) is not None]
-        if self.bound and used:
+        if self.unit is not None and used:
             raise Forbidden(
-                f"a store key may not search by personal data ({', '.join(used)})",
+                f"a {self.unit.kind} key may not search by personal data ({', '.join(used)})",
                 allowed_roles=["intake", "handler", "supervisor", "manager", "reporter", "admin"],
             )
 
     def own_unit(self, body: T) -> T:
         """A bound key speaks for its own unit only: a body naming another is refused (never recorded), one naming
         none is taken as naming its own."""
-        if not self.bound or body is None or not hasattr(body, "store_id"):
+        unit = self.unit
+        if unit is None or body is None or not hasattr(body, "store_id"):
             return body
-        if body.store_id not in (None, self.store_id):
-            raise NotOwnUnit(
-                f"a key of store {self.store_id} speaks for that store only, not for {body.store_id}", field="store_id"
-            )
-        own: T = body.model_copy(update={"store_id": self.store_id})
+        fields = {UnitKind.store: "store_id", UnitKind.department: "department"}
+        for kind, name in fields.items():
+            named = getattr(body, name, None)
+            if named is not None and (kind, named) != (unit.kind, unit.id):
+                detail = f"a key of {unit} speaks for that {unit.kind} only, not for {kind} {named}"
+                raise NotOwnUnit(detail, field=name)
+        own: T = body.model_copy(update={fields[unit.kind]: unit.id})
         return own
 
     def sees_entry(self, entry: ComplaintEvent) -> bool:
@@ -97,8 +122,7 @@ class Viewer:
         if entry.move == NOTE or entry.move in ATTACHMENT_ENTRIES:
             return bool(entry.payload.get("visible_to_unit"))
         if entry.move in UNIT_ENTRIES:
-            unit = entry.payload.get("store_id")
-            return unit is None or unit == self.store_id
+            return self._sees_unit(unit_named(entry.payload.get("store_id"), entry.payload.get("department")))
         return True
 
     def attachments(self, query: Select[T], visible_to_unit: SQLColumnExpression[bool]) -> Select[T]:
@@ -109,7 +133,7 @@ class Viewer:
         return query
 
     def sees_clock(self, clock: Clock) -> bool:
-        return not self.bound or clock.store_id in (None, self.store_id)
+        return not self.bound or self._sees_unit(unit_named(clock.store_id, clock.department))
 
     # How it sees it.
 
@@ -128,7 +152,7 @@ class Viewer:
                     phone=mask_phone(given.phone),
                     email=mask_email(given.email) if given.email else None,
                 ),
-                "clocks": [clock for clock in out.clocks if clock.store_id in (None, self.store_id)],
+                "clocks": [c for c in out.clocks if self._sees_unit(unit_named(c.store_id, c.department))],
             }
         )
 

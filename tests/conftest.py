@@ -320,10 +320,17 @@ def complaint_body(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def make_caller(client: TestClient, db: Database) -> Any:
-    def make(role: Role | str, store_id: str | None = None, actor: str = "agent-0042") -> Caller:
+    def make(
+        role: Role | str, store_id: str | None = None, actor: str = "agent-0042", department: str | None = None
+    ) -> Caller:
         with db.writers.begin() as session:
             _, secret = keys.create_key(
-                session, name=f"test {role}", role=Role(role), store_id=store_id, created_by="tests"
+                session,
+                name=f"test {role}",
+                role=Role(role),
+                store_id=store_id,
+                department=department,
+                created_by="tests",
             )
         return Caller(client, secret, actor)
 

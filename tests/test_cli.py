@@ -44,6 +44,27 @@ def test_keys_create_refuses_a_store_key_without_a_store(database_url: str) -> N
     assert "tsk_" not in result.stdout
 
 
+def test_keys_create_binds_a_department_key(database_url: str, client: TestClient) -> None:
+    result = tousu(
+        "keys",
+        "create",
+        "--role",
+        "department",
+        "--department",
+        "品管部",
+        "--name",
+        "品管部",
+        database_url=database_url,
+    )
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.splitlines()[-1]
+    response = client.get("/v1/complaints", headers={"Authorization": f"Bearer {key}"})
+    assert (response.status_code, response.json()["items"]) == (200, [])
+    refused = tousu("keys", "create", "--role", "department", "--name", "no department", database_url=database_url)
+    assert refused.returncode == 2
+    assert "department" in refused.stderr and "tsk_" not in refused.stdout
+
+
 def test_bootstrap_creates_one_admin_key_only(database_url: str, client: TestClient) -> None:
     first = tousu("keys", "bootstrap", database_url=database_url)
     assert first.returncode == 0, first.stderr

@@ -301,10 +301,10 @@ def _reopen_without_a_unit(handler: Caller, supervisor: Caller) -> tuple[Caller,
 @pytest.mark.parametrize(
     ("setup", "guard", "allowed"),
     [
-        (_resolve_beyond_authority, "within_own_authority", ["store-feedback", "propose", "resolve"]),
+        (_resolve_beyond_authority, "within_own_authority", ["reject", "store-feedback", "propose", "resolve"]),
         (_approve_own_proposal, "not_the_proposer", ["approve", "send-back"]),
         (_approve_beyond_authority, "authority_covers_amount", ["approve", "send-back"]),
-        (_feedback_for_another_store, "dispatched_store", ["store-feedback", "propose", "resolve"]),
+        (_feedback_for_another_store, "dispatched_store", ["reject", "store-feedback", "propose", "resolve"]),
         (_unsatisfied_revisit, "satisfied_or_neutral", ["revisit", "reopen"]),
         (_reopen_without_a_unit, "responsible_unit_named", ["reopen"]),
     ],

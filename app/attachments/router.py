@@ -42,8 +42,8 @@ def _store(request: Request) -> BlobStore:
     "the limit is passed. A photo's location (EXIF GPS, and any XMP packet) is removed before it is kept; a HEIC "
     "photo that carries EXIF is refused (422): send it as JPEG. The bytes are kept once however often they are "
     "uploaded (by their SHA-256); each upload is an attachment of its own, and an entry `attachment.added` of the "
-    "history. A new attachment is internal: `PATCH` it with `visible_to_unit: true` to show it to the store the "
-    "complaint is dispatched to.",
+    "history. A new attachment is internal: `PATCH` it with `visible_to_unit: true` to show it to the unit "
+    "(store or department) the complaint is dispatched to.",
     response_model=AttachmentOut,
     responses=errors.responses(
         Unauthorized, Forbidden, NotFound, AttachmentTooLarge, UnsupportedAttachmentType, UncleanableImage, 503
@@ -71,8 +71,8 @@ def add_attachment(
     operation_id="listComplaintAttachments",
     summary="List a complaint's attachments",
     description="Oldest first: name, type, size, SHA-256, whether it is visible to the responsible unit, who "
-    "uploaded it and when, and the path of its bytes. A store key lists only those marked visible to its store, "
-    "of complaints dispatched to it, with the complainant's details masked in file names.",
+    "uploaded it and when, and the path of its bytes. A store or department key lists only those "
+    "marked visible to its unit, of complaints dispatched to it, with the complainant's details masked in file names.",
     response_model=list[AttachmentOut],
     responses=errors.responses(Unauthorized, Forbidden, NotFound, 422, 503),
 )
@@ -110,8 +110,8 @@ DOWNLOAD_HEADERS = {
     operation_id="downloadComplaintAttachment",
     summary="Download an attachment's bytes",
     description="The bytes as kept (a photo without its location), with the type read from them, as a download "
-    "(`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`). An attachment a store key may not "
-    "read is 404, as one that does not exist.",
+    "(`Content-Disposition: attachment`, `X-Content-Type-Options: nosniff`). An attachment a store or department "
+    "key may not read is 404, as one that does not exist.",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -152,7 +152,7 @@ def _disposition(filename: str) -> str:
     "/complaints/{complaint_id}/attachments/{attachment_id}",
     operation_id="setComplaintAttachmentVisibility",
     summary="Mark an attachment internal or visible to the responsible unit",
-    description="`visible_to_unit: true` lets the store the complaint is dispatched to list and download it; "
+    description="`visible_to_unit: true` lets the unit the complaint is dispatched to list and download it; "
     "`false` makes it internal again. A change is an entry `attachment.visibility_changed` of the history.",
     response_model=AttachmentOut,
     responses=errors.responses(Unauthorized, Forbidden, NotFound, 413, 422, 503),

@@ -28,7 +28,7 @@ class AttachmentOut(BaseModel):
     size: int = Field(description="Bytes kept (a photo's, after its location was removed).", examples=[284133])
     sha256: str = Field(description="SHA-256 of the bytes kept, in hex.", pattern="^[0-9a-f]{64}$")
     visible_to_unit: bool = Field(
-        description="false (the default): internal; true: the store the complaint is dispatched to reads it too."
+        description="false (the default): internal; true: the unit the complaint is dispatched to reads it too."
     )
     uploaded_by: str = Field(examples=["agent-0042"])
     uploaded_at: datetime
@@ -59,5 +59,5 @@ class AttachmentVisibility(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     visible_to_unit: Bool = Field(
-        description="true: the store the complaint is dispatched to may list and download it; false: internal."
+        description="true: the unit the complaint is dispatched to may list and download it; false: internal."
     )

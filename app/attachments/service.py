@@ -28,9 +28,9 @@ from app.db import utcnow
 from app.errors import Forbidden, NotFound
 from app.visibility import Viewer, contact_of
 
-# Company staff who handle a complaint upload, read and mark; a store key reads what is marked visible to it.
+# Company staff who handle a complaint upload, read and mark; a unit's key reads what is marked visible to its unit.
 WRITE_ROLES = NOTE_ROLES
-READ_ROLES = NOTE_ROLES | {Role.store}
+READ_ROLES = NOTE_ROLES | {Role.store, Role.department}
 ADDED, VISIBILITY_CHANGED = "attachment.added", "attachment.visibility_changed"
 FILENAME_MAX = 255
 

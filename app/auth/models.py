@@ -16,6 +16,7 @@ class Role(enum.StrEnum):
     supervisor = "supervisor"
     manager = "manager"
     store = "store"
+    department = "department"
     reporter = "reporter"
     admin = "admin"
 
@@ -29,6 +30,7 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
     store_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.auth.models import Role
+from app.vocabulary import ResponsibleUnit, UnitKind
 
 HANDLING_ROLES = frozenset({Role.handler, Role.supervisor, Role.manager, Role.admin})
 APPROVING_ROLES = frozenset({Role.supervisor, Role.manager, Role.admin})
@@ -21,10 +22,20 @@ class Principal:
     role: Role
     store_id: str | None
     authority: Decimal | None  # yuan this key may grant or approve; None is no limit
+    department: str | None = None
 
     @property
     def is_store(self) -> bool:
         return self.role is Role.store
+
+    @property
+    def unit(self) -> ResponsibleUnit | None:
+        """The responsible unit a store or department key is bound to; None for a company-wide key."""
+        if self.role is Role.store and self.store_id is not None:
+            return ResponsibleUnit(UnitKind.store, self.store_id)
+        if self.role is Role.department and self.department is not None:
+            return ResponsibleUnit(UnitKind.department, self.department)
+        return None
 
     def covers(self, amount: Decimal) -> bool:
         return self.authority is None or amount <= self.authority

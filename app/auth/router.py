@@ -27,14 +27,20 @@ def _out(key: ApiKey, settings: Settings) -> ApiKeyOut:
     operation_id="createApiKey",
     status_code=status.HTTP_201_CREATED,
     summary="Issue an API key",
-    description="The key is in this response only; tousu keeps its SHA-256. A store key is bound to one store.",
+    description="The key is in this response only; tousu keeps its SHA-256. A store key is bound to one store, "
+    "a department key to one department.",
     responses=errors.responses(Unauthorized, Forbidden, InvalidInput),
 )
 def create_api_key(
     body: ApiKeyCreate, actor: ConfirmedAdminActor, session: WriteSession, settings: CurrentSettings
 ) -> ApiKeyCreated:
     key, secret = service.create_key(
-        session, name=body.name, role=body.role, store_id=body.store_id, created_by=actor.name
+        session,
+        name=body.name,
+        role=body.role,
+        store_id=body.store_id,
+        department=body.department,
+        created_by=actor.name,
     )
     return ApiKeyCreated(**_out(key, settings).model_dump(), key=secret)
 

@@ -40,14 +40,31 @@ def authority_of(role: Role, settings: Settings) -> Decimal | None:
 
 
 def create_key(
-    session: Session, *, name: str, role: Role, store_id: str | None, created_by: str | None
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    store_id: str | None,
+    created_by: str | None,
+    department: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Issue a key; returns the row and the secret, which is never available again."""
+    """Issue a key; returns the row and the secret, which is never available again. A store key is bound to one
+    store, a department key to one department (its name as complaints are dispatched to it)."""
     if (role is Role.store) != (store_id is not None):
         raise InvalidInput("a store key needs store_id, and only a store key may have one", field="store_id")
+    if (role is Role.department) != (department is not None):
+        raise InvalidInput(
+            "a department key needs department, and only a department key may have one", field="department"
+        )
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
-        name=name, role=role, store_id=store_id, prefix=secret[:12], secret_hash=_hash(secret), created_by=created_by
+        name=name,
+        role=role,
+        store_id=store_id,
+        department=department,
+        prefix=secret[:12],
+        secret_hash=_hash(secret),
+        created_by=created_by,
     )
     session.add(key)
     session.flush()
@@ -84,6 +101,7 @@ def _principal(key: ApiKey, settings: Settings) -> Principal:
         key_name=key.name,
         role=key.role,
         store_id=key.store_id,
+        department=key.department,
         authority=authority_of(key.role, settings),
     )
 

@@ -154,6 +154,7 @@ class Complaint(Base):
         Index("ix_complaints_state", "state"),
         Index("ix_complaints_store_id", "store_id"),
         Index("ix_complaints_responsible_store_id", "responsible_store_id"),
+        Index("ix_complaints_responsible_department", "responsible_department"),
         Index("ix_complaints_complainant_phone_id", "complainant_phone", "id"),
         Index("ix_complaints_received_at", "received_at"),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.complaints.models import Complaint
 from app.complaints.schemas import Earlier, LastComplaint
+from app.vocabulary import ResponsibleUnit, UnitKind
 
 
 def drop_number_sequences(session: Session, before: date) -> int:
@@ -29,27 +30,35 @@ def drop_number_sequences(session: Session, before: date) -> int:
     return len(old)
 
 
+# The column that says a complaint is dispatched to a unit of each kind.
+DISPATCHED_TO = {UnitKind.store: "responsible_store_id", UnitKind.department: "responsible_department"}
+
+
 def earlier_complaints(
-    session: Session | Connection, ids: Sequence[uuid.UUID], store_id: str | None
+    session: Session | Connection, ids: Sequence[uuid.UUID], unit: ResponsibleUnit | None
 ) -> dict[uuid.UUID, Earlier]:
-    """For each complaint, the earlier complaints from its phone; a store sees only those dispatched to it.
+    """For each complaint, the earlier complaints from its phone; a unit (store or department) sees only those
+    dispatched to it.
 
     Two index range scans per complaint on (complainant_phone, id), whatever the size of the table.
     """
     if not ids:
         return {}
-    query = earlier_query(store_id is not None)
-    rows = session.execute(query, {"ids": list(ids), "store_id": store_id})
+    query = earlier_query(unit.kind if unit is not None else None)
+    rows = session.execute(query, {"ids": list(ids), "unit": unit.id if unit is not None else None})
     return {row[0]: earlier_of(row[1:]) for row in rows}
 
 
 @cache
-def earlier_query(by_store: bool) -> Select[Any]:
+def earlier_query(by_unit: UnitKind | None) -> Select[Any]:
     """Built once: three aliases of a table of 35 columns cost a read more to build than to run. Parameters:
-    ``ids`` and, when ``by_store``, ``store_id``."""
+    ``ids`` and, when ``by_unit``, ``unit`` (the store's id or the department's name)."""
     this = Complaint.__table__.alias("this")
-    store_id = bindparam("store_id", type_=Complaint.__table__.c.responsible_store_id.type) if by_store else None
-    count, last, on = earlier_parts(this.c.complainant_phone, this.c.id, store_id)
+    unit = None
+    if by_unit:
+        column = DISPATCHED_TO[by_unit]
+        unit = (column, bindparam("unit", type_=Complaint.__table__.c[column].type))
+    count, last, on = earlier_parts(this.c.complainant_phone, this.c.id, unit)
     return (
         select(this.c.id, count, last.c.id, last.c.number, last.c.state, last.c.received_at)
         .select_from(this.outerjoin(last, on))
@@ -57,14 +66,16 @@ def earlier_query(by_store: bool) -> Select[Any]:
     )
 
 
-def earlier_parts(phone: Any, before: Any, store_id: Any) -> tuple[Any, Any, Any]:
-    """The count of earlier complaints (a scalar subquery), the last one (an alias) and how to join it."""
+def earlier_parts(phone: Any, before: Any, unit: tuple[str, Any] | None) -> tuple[Any, Any, Any]:
+    """The count of earlier complaints (a scalar subquery), the last one (an alias) and how to join it; with
+    ``unit`` (a column's name and its value), only the complaints dispatched to that unit."""
     table = Complaint.__table__
     earlier = table.alias("earlier")
     last = table.alias("last")
     conditions = [earlier.c.complainant_phone == phone, earlier.c.id < before]
-    if store_id is not None:
-        conditions.append(earlier.c.responsible_store_id == store_id)
+    if unit is not None:
+        column, value = unit
+        conditions.append(earlier.c[column] == value)
     count = select(func.count()).select_from(earlier).where(*conditions).scalar_subquery()
     last_id = select(earlier.c.id).where(*conditions).order_by(earlier.c.id.desc()).limit(1).scalar_subquery()
     return count, last, last.c.id == last_id

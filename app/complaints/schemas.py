@@ -163,11 +163,25 @@ class InvestigateBody(Body):
 
 
 class StoreFeedbackBody(Body):
+    """The feedback of the responsible unit (责任单位反馈): the store's or the department's the complaint was
+    dispatched to. A store or department key gives its own; a handler records it on the unit's behalf."""
+
     store_id: StoreId | None = Field(None, description="For a handler recording on a store's behalf.")
+    department: Department | None = Field(
+        None,
+        description="For a handler recording on a department's behalf. Name at most one unit; with neither, the "
+        "feedback is the one unit's the complaint was dispatched to.",
+    )
     cause: Annotated[str, *text_rules(5_000)] = Field(examples=["店员未按退货流程操作"])
     responsible_person: Annotated[str, *text_rules(100)] | None = Field(None, examples=["李四"])
     responsibility: Responsibility
     actions_taken: Annotated[str, *text_rules(5_000)] | None = Field(None, examples=["已对当班店员进行培训"])
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> Self:
+        if self.store_id and self.department:
+            raise ValueError("a feedback is one unit's: name the store_id or the department, not both")
+        return self
 
 
 class ProposeBody(Body):

@@ -34,7 +34,7 @@ from app.vocabulary import ClockKind, Priority
 
 def earlier_complaints(session: Session, complaints: list[Complaint], viewer: Viewer) -> dict[uuid.UUID, Earlier]:
     """For each complaint, the complaints its phone made before, of those the viewer may read."""
-    return repository.earlier_complaints(session, [c.id for c in complaints], viewer.store_id)
+    return repository.earlier_complaints(session, [c.id for c in complaints], viewer.unit)
 
 
 def show(session: Session, complaints: list[Complaint], principal: Principal, settings: Settings) -> list[ComplaintOut]:
@@ -105,7 +105,7 @@ def apply_move(
         ) from None
     session.add(entry)
     session.flush()
-    clocks.after_move(session, complaint, name, move.clocks, request.at, actor.name, settings)
+    clocks.after_move(session, complaint, name, move.clocks, request.at, actor.name, settings, unit=request.unit)
     session.flush()
     # With the clocks just started or stopped, in one query (a refresh would read the complaint again as well).
     set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))

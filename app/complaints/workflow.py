@@ -23,7 +23,7 @@ from app.complaints import schemas as s
 from app.complaints.models import Complaint, ComplaintEvent, Satisfaction, State
 from app.sla import effects as clock
 from app.sla.effects import ClockEffect, Effect
-from app.vocabulary import ClockKind
+from app.vocabulary import ClockKind, ResponsibleUnit, UnitKind, dispatched_units, unit_named
 
 
 class GuardFailed(Exception):
@@ -46,6 +46,7 @@ class MoveRequest:
     at: datetime
     body: Any = None
     records: list[ComplaintEvent] = field(default_factory=list)
+    unit: ResponsibleUnit | None = None  # the responsible unit the move speaks for (a feedback's), set by it
 
 
 def _request(event: EventData) -> MoveRequest:
@@ -78,14 +79,23 @@ class Guard:
         return True
 
 
+def feedback_unit(complaint: Complaint, body: Any) -> tuple[ResponsibleUnit | None, str | None]:
+    """The unit a feedback is for, or why it cannot be taken: the unit its body names (a store or department key's
+    body names its own: Viewer.own_unit), else the one unit the complaint was dispatched to."""
+    dispatched = dispatched_units(complaint.responsible_store_id, complaint.responsible_department)
+    if not dispatched:
+        return None, "the complaint was not dispatched to a store or department"
+    named = unit_named(body.store_id, body.department)
+    if named is None and len(dispatched) > 1:
+        return None, f"the complaint was dispatched to {' and '.join(map(str, dispatched))}: name the unit"
+    unit = named or dispatched[0]
+    if unit not in dispatched:
+        return None, f"feedback for {unit} but the complaint was dispatched to {' and '.join(map(str, dispatched))}"
+    return unit, None
+
+
 def _dispatched_store(complaint: Complaint, move: MoveRequest) -> str | None:
-    dispatched = complaint.responsible_store_id
-    if dispatched is None:
-        return "the complaint was not dispatched to a store"
-    store = move.body.store_id or dispatched  # a store key's body names its own store (Viewer.own_unit)
-    if store != dispatched:
-        return f"feedback for store {store} but the complaint was dispatched to store {dispatched}"
-    return None
+    return feedback_unit(complaint, move.body)[1]
 
 
 def _within_own_authority(complaint: Complaint, move: MoveRequest) -> str | None:
@@ -120,8 +130,11 @@ def _responsible_unit_named(complaint: Complaint, move: MoveRequest) -> str | No
     return "name the store or department responsible (store_id or department)"
 
 
+# Named for stores, as it always was: clients match the name. It guards a department's feedback the same way.
 DISPATCHED_STORE = Guard(
-    "dispatched_store", "only the store the complaint was dispatched to, or a handler on its behalf", _dispatched_store
+    "dispatched_store",
+    "only the store or department the complaint was dispatched to, or a handler on its behalf",
+    _dispatched_store,
 )
 WITHIN_OWN_AUTHORITY = Guard(
     "within_own_authority", "the remedy amount is within the acting key's own authority", _within_own_authority
@@ -150,7 +163,7 @@ def _reject(event: EventData) -> None:
 def _dispatch(complaint: Complaint, move: MoveRequest) -> None:
     complaint.responsible_store_id = move.body.store_id
     complaint.responsible_department = move.body.department
-    complaint.dispatched_at = move.at if move.body.store_id else None
+    complaint.dispatched_at = move.at if move.body.store_id or move.body.department else None
 
 
 def _investigate(event: EventData) -> None:
@@ -160,8 +173,12 @@ def _investigate(event: EventData) -> None:
 def _store_feedback(event: EventData) -> None:
     complaint, move = _step(event)
     complaint.responsibility = move.body.responsibility
-    # The history entry names the store the feedback is for, also when a handler records it on its behalf.
-    move.body = move.body.model_copy(update={"store_id": complaint.responsible_store_id})
+    unit, _ = feedback_unit(complaint, move.body)  # the guard has let it through: there is one
+    assert unit is not None
+    move.unit = unit
+    # The history entry names the unit the feedback is for, also when a handler records it on its behalf.
+    named = {"store_id": unit.id} if unit.kind is UnitKind.store else {"department": unit.id}
+    move.body = move.body.model_copy(update={"store_id": None, "department": None, **named})
 
 
 def _set_remedy(complaint: Complaint, body: Any) -> None:
@@ -249,10 +266,9 @@ STATE_LABELS = {
 }
 
 
-def _store_may_feed_back(complaint: Complaint, principal: Principal) -> bool:
-    if complaint.responsible_store_id is None:
-        return False
-    return not principal.is_store or principal.store_id == complaint.responsible_store_id
+def _unit_may_feed_back(complaint: Complaint, principal: Principal) -> bool:
+    dispatched = dispatched_units(complaint.responsible_store_id, complaint.responsible_department)
+    return bool(dispatched) and (principal.unit is None or principal.unit in dispatched)
 
 
 @dataclass(frozen=True)
@@ -278,7 +294,8 @@ class Move:
 
     @property
     def dispatches(self) -> bool:
-        """Whether the move may dispatch the complaint to a store (and so start that store's feedback clock)."""
+        """Whether the move may dispatch the complaint to a store or department (and so start its feedback
+        clock)."""
         return self.clocks[ClockKind.store_feedback].effect is Effect.dispatch
 
 
@@ -292,13 +309,15 @@ MOVES: tuple[Move, ...] = (
     Move(
         "reject",
         "驳回（投诉不成立）",
-        (State.accepted,),
+        (State.accepted, State.investigating),
         State.rejected,
         _ALL_HANDLERS,
         "an explanation to the customer, in writing, and a reason code",
         body=s.RejectBody,
         summary="Reject as unfounded (投诉不成立)",
-        description="Judges the complaint unfounded; the explanation is the written reply to the customer.",
+        description="Judges the complaint unfounded, at once or verified after investigation (经实地调查); the "
+        "explanation is the written reply to the customer. A responsible unit's feedback still owed is no longer "
+        "waited for.",
         event="complaint.rejected",
         clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: clock.LEAVE},
         after=_reject,
@@ -309,10 +328,11 @@ MOVES: tuple[Move, ...] = (
         (State.accepted,),
         State.investigating,
         _ALL_HANDLERS,
-        "the responsible store or department; a store is dispatched the complaint",
+        "the responsible store or department; each is dispatched the complaint",
         body=s.InvestigateBody,
         summary="Dispatch and investigate (调查)",
-        description="Names the responsible store or department. A store is dispatched the complaint record.",
+        description="Names the responsible store or department (or both). Each is dispatched the complaint record "
+        "and owes its feedback.",
         event="complaint.dispatched",
         clocks={
             ClockKind.store_feedback: clock.DISPATCH,
@@ -323,15 +343,17 @@ MOVES: tuple[Move, ...] = (
     ),
     Move(
         "store-feedback",
-        "门店反馈",
+        "责任单位反馈",
         (State.investigating,),
         None,
-        _ALL_HANDLERS | {Role.store},
+        _ALL_HANDLERS | {Role.store, Role.department},
         "cause, responsible person and responsibility finding",
         body=s.StoreFeedbackBody,
-        summary="Record the store's feedback (门店反馈)",
-        description="The store's findings: cause, responsible person, responsibility. Only the store the "
-        "complaint was dispatched to, or a handler on its behalf. The state does not change.",
+        summary="Record the responsible unit's feedback (门店/部门反馈)",
+        description="The findings of the store or department the complaint was dispatched to: cause, responsible "
+        "person, responsibility. Only that unit's key, or a handler on its behalf (naming `store_id` or "
+        "`department` when the complaint was dispatched to both). The state does not change; the unit's "
+        "feedback clock is met.",
         event="complaint.store_feedback_received",
         clocks={
             ClockKind.store_feedback: clock.met("feedback recorded by {actor}"),
@@ -340,7 +362,7 @@ MOVES: tuple[Move, ...] = (
         },
         guards=(DISPATCHED_STORE,),
         after=_store_feedback,
-        offered=_store_may_feed_back,
+        offered=_unit_may_feed_back,
     ),
     Move(
         "propose",

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     literal_column,
     null,
+    or_,
     select,
     tuple_,
     type_coerce,
@@ -36,7 +37,7 @@ from app.complaints.models import Category, Complaint, RemedyKind, Satisfaction,
 from app.db import UTCDateTime
 from app.sla.models import Clock, ClockState
 from app.visibility import Viewer
-from app.vocabulary import ClockKind
+from app.vocabulary import ClockKind, UnitKind
 
 RESOLVED = (State.resolved, State.revisited)
 OPEN = (State.accepted, State.investigating, State.awaiting_approval)
@@ -133,16 +134,18 @@ def complaint_tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tal
     )
 
 
-def clock_tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tally]:
+def clock_tallies(session: Session, where: Scope, key: Key, feedback_of: UnitKind | None = None) -> dict[Any, Tally]:
     """Per group and in total, each clock kind's runs (``written_reply_met``...): met, breached (or running past
-    their deadline now), running; cancelled runs count for nothing."""
+    their deadline now), running; cancelled runs count for nothing. With ``feedback_of`` (grouped by store or by
+    department), the feedback clocks counted are those of that kind of unit only. A store or department key counts
+    no other unit's feedback clock."""
     overdue = (Clock.state == ClockState.running) & (Clock.due_at < where.now)
     figure = case((overdue, ClockState.breached.value), else_=Clock.state).label("figure")
-    rows = (
-        where.select(Grouping(key).group(), Clock.kind, figure)
-        .join(Clock, Clock.complaint_id == Complaint.id)
-        .subquery()
-    )
+    query = where.select(Grouping(key).group(), Clock.kind, figure).join(Clock, Clock.complaint_id == Complaint.id)
+    if feedback_of is not None:
+        of_that_kind = Clock.department.is_(None) if feedback_of is UnitKind.store else Clock.department.is_not(None)
+        query = query.where(or_(Clock.kind != ClockKind.store_feedback, of_that_kind))
+    rows = where.viewer.clocks(query).subquery()
     c = _combinations(rows).c
     runs = func.sum(c.n)
     return _per_group(

@@ -22,7 +22,7 @@ from app.types import date_rules
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-REPORT_ROLES = frozenset({Role.reporter, Role.manager, Role.admin, Role.store})
+REPORT_ROLES = frozenset({Role.reporter, Role.manager, Role.admin, Role.store, Role.department})
 LONGEST_PERIOD_DAYS = 366
 # The days a period may name (as every date the API reads: 1970 to 2100).
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2100, 12, 31)
@@ -33,7 +33,8 @@ PERIOD_RULES = (
     "The period is `from` to `to`, local dates (`TOUSU_TIMEZONE`), both included, at most 366 days: "
     "`from=2026-10-01&to=2026-10-31` is October, from 00:00 on the 1st to 24:00 on the 31st local time. "
     "A complaint is in the period when it was received in it; its figures are as it stands now. "
-    "Roles reporter, manager and admin see every store; a store key sees only the complaints dispatched to its store."
+    "Roles reporter, manager and admin see every store; a store or department key sees only the complaints "
+    "dispatched to its unit, and no other unit's feedback clock."
 )
 
 
@@ -54,7 +55,8 @@ class SummaryQuery(BaseModel):
     group_by: GroupBy | None = Field(
         None,
         description="One row per responsible store (the store dispatched to, else the store complained about), "
-        "category, channel or responsible department. Without it: the total only.",
+        "category, channel or responsible department. Grouped by store, the feedback clocks counted are the stores'; "
+        "by department, the departments'. Without it: the total only.",
     )
 
 

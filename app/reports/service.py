@@ -20,7 +20,7 @@ from app.reports import queries
 from app.reports import schemas as s
 from app.reports.queries import STORE, TOTAL, Scope, Tally
 from app.visibility import Viewer
-from app.vocabulary import ClockKind
+from app.vocabulary import ClockKind, UnitKind
 
 TOP_CAUSES = 10
 RATE_DIGITS = 4
@@ -35,6 +35,8 @@ GROUP_KEYS: dict[s.GroupBy, queries.Column] = {
     s.GroupBy.channel: Complaint.channel,
     s.GroupBy.department: Complaint.responsible_department,
 }
+# Grouped by a kind of unit, a group's feedback clocks are those of that kind of unit (a store's, a department's).
+FEEDBACK_OF = {s.GroupBy.store: UnitKind.store, s.GroupBy.department: UnitKind.department}
 
 
 def period(first: date, last: date, tz: ZoneInfo) -> s.Period:
@@ -60,7 +62,8 @@ def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, 
     _prepare(session)
     key = GROUP_KEYS[group_by] if group_by is not None else None
     tallies = queries.complaint_tallies(session, where, key)
-    for group, runs in queries.clock_tallies(session, where, key).items():
+    feedback_of = FEEDBACK_OF.get(group_by) if group_by is not None else None
+    for group, runs in queries.clock_tallies(session, where, key, feedback_of).items():
         tallies[group].update(runs)
     replies = queries.reply_seconds(session, where, key)
     phones = queries.repeats(session, where, key, Complaint.complainant_phone)

@@ -24,7 +24,7 @@ from app.sla.calendar import Calendar, Day
 from app.sla.effects import DISPATCHED_AGAIN, ClockEffect, Effect
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import Policy, Target, Unit, load_policy
-from app.vocabulary import ClockKind, Priority
+from app.vocabulary import ClockKind, Priority, ResponsibleUnit, UnitKind, dispatched_units
 
 MAX_DAYS = 400  # a deadline further than this in working days means the calendar closed (almost) every day
 
@@ -53,6 +53,9 @@ class Timed(Protocol[Entry]):
 
     @property
     def responsible_store_id(self) -> str | None: ...
+
+    @property
+    def responsible_department(self) -> str | None: ...
 
     def system_entry(self, move: str, at: datetime, payload: dict[str, Any]) -> Entry:
         """An entry of its history written by tousu itself (no API key, no person), not yet added."""
@@ -140,6 +143,7 @@ def clock_detail(clock: Clock) -> dict[str, Any]:
         "clock": clock.kind.value,
         "clock_id": str(clock.id),
         "store_id": clock.store_id,
+        "department": clock.department,
         "due_at": clock.due_at,
         "warn_at": clock.warn_at,
         "calendar_assumed": clock.calendar_assumed,
@@ -168,9 +172,9 @@ def start(
     settings: Settings,
     *,
     why: str,
-    store_id: str | None = None,
+    unit: ResponsibleUnit | None = None,
 ) -> Clock:
-    clock, started = new_clock(Calendar(session), complaint, kind, at, settings, why=why, store_id=store_id)
+    clock, started = new_clock(Calendar(session), complaint, kind, at, settings, why=why, unit=unit)
     session.add_all([clock, started])
     return clock
 
@@ -183,10 +187,11 @@ def new_clock(
     settings: Settings,
     *,
     why: str,
-    store_id: str | None = None,
+    unit: ResponsibleUnit | None = None,
 ) -> tuple[Clock, ClockEvent]:
-    """A running clock and its ``started`` event, not yet added to any session."""
-    target = policy(settings).target(complaint.priority, kind)
+    """A running clock and its ``started`` event, not yet added to any session; a feedback clock waits for
+    ``unit`` (a store or a department), whose kind chooses its target."""
+    target = policy(settings).target(complaint.priority, kind, unit.kind if unit is not None else None)
     due = deadline(at, target, calendar, settings)
     clock = Clock(
         id=uuid7(),
@@ -195,7 +200,8 @@ def new_clock(
         unit=target.unit,
         target=target.due,
         warn_after=target.warn,
-        store_id=store_id,
+        store_id=unit.id if unit is not None and unit.kind is UnitKind.store else None,
+        department=unit.id if unit is not None and unit.kind is UnitKind.department else None,
         started_at=at,
         warn_at=due.warn_at,
         due_at=due.due_at,
@@ -233,18 +239,31 @@ def stop(session: Session, complaint: Timed[Any], clock: Clock, at: datetime, *,
     record_event(session, clock, kind, at, why=why)
 
 
-def running(session: Session, complaint: Timed[Any], *kinds: ClockKind) -> list[Clock]:
+def running(
+    session: Session, complaint: Timed[Any], *kinds: ClockKind, unit: ResponsibleUnit | None = None
+) -> list[Clock]:
+    """The complaint's running clocks (of these kinds; with ``unit``, only those waiting for that unit)."""
     query = select(Clock).where(Clock.complaint_id == complaint.id, Clock.stopped_at.is_(None))
     if kinds:
         query = query.where(Clock.kind.in_(kinds))
+    if unit is not None:
+        column = Clock.store_id if unit.kind is UnitKind.store else Clock.department
+        query = query.where(column == unit.id)
     return list(session.scalars(query.with_for_update()))
 
 
 def _stop_all(
-    session: Session, complaint: Timed[Any], kind: ClockKind, at: datetime, why: str, *, met: bool = True
+    session: Session,
+    complaint: Timed[Any],
+    kind: ClockKind,
+    at: datetime,
+    why: str,
+    *,
+    met: bool = True,
+    unit: ResponsibleUnit | None = None,
 ) -> None:
-    """Stop the complaint's running clocks of this kind."""
-    for clock in running(session, complaint, kind):
+    """Stop the complaint's running clocks of this kind (with ``unit``: those waiting for that unit only)."""
+    for clock in running(session, complaint, kind, unit=unit):
         stop(session, complaint, clock, at, why=why, met=met)
 
 
@@ -279,22 +298,33 @@ def after_move(
     at: datetime,
     actor: str,
     settings: Settings,
+    *,
+    unit: ResponsibleUnit | None = None,
 ) -> None:
-    """Start and stop the complaint's clocks as the move just made declares (``effects``: one per kind of clock)."""
+    """Start and stop the complaint's clocks as the move just made declares (``effects``: one per kind of clock).
+
+    ``unit`` is the responsible unit the move speaks for (a feedback's store or department): a feedback clock it
+    stops is that unit's alone, so that a store's feedback does not stop the clock of a department dispatched the
+    same complaint."""
     for kind in ClockKind:
         declared = effects[kind]  # every kind has its declared effect: no default
-        why = declared.why.format(move=move, actor=actor, store=complaint.responsible_store_id)
+        why = declared.why.format(move=move, actor=actor, unit=unit or "")
         match declared.effect:
             case Effect.leave:
                 pass
             case Effect.start:
                 start(session, complaint, kind, at, settings, why=why)
             case Effect.met | Effect.cancel:
-                _stop_all(session, complaint, kind, at, why, met=declared.effect is Effect.met)
+                own = unit if kind is ClockKind.store_feedback else None
+                _stop_all(session, complaint, kind, at, why, met=declared.effect is Effect.met, unit=own)
             case Effect.dispatch:
                 if complaint.dispatched_at == at:  # dispatched (again) by this move
                     _stop_all(session, complaint, kind, at, DISPATCHED_AGAIN, met=False)
-                    start(session, complaint, kind, at, settings, why=why, store_id=complaint.responsible_store_id)
+                    for dispatched in dispatched_units(
+                        complaint.responsible_store_id, complaint.responsible_department
+                    ):
+                        reason = declared.why.format(move=move, actor=actor, unit=dispatched)
+                        start(session, complaint, kind, at, settings, why=reason, unit=dispatched)
             case unknown:
                 assert_never(unknown)
 

@@ -12,20 +12,21 @@ class Effect(enum.StrEnum):
     start = "start"  # a new clock starts
     met = "met"  # the running clocks stop, met (breached when late): what they waited for happened
     cancel = "cancel"  # the running clocks stop, cancelled: they no longer apply
-    # When the move dispatched the complaint to a store: the running clocks stop, cancelled (another store no longer
-    # owes anything), and a clock for the store it was dispatched to starts. Otherwise: left alone.
+    # When the move dispatched the complaint to a unit (a store, a department, or both): the running clocks stop,
+    # cancelled (another unit no longer owes anything), and a clock starts for each unit it was dispatched to.
+    # Otherwise: left alone.
     dispatch = "dispatch"
 
 
 @dataclass(frozen=True)
 class ClockEffect:
     effect: Effect
-    why: str = ""  # the reason the clock event records; ``{move}``, ``{actor}`` and ``{store}`` are filled in
+    why: str = ""  # the reason the clock event records; ``{move}``, ``{actor}`` and ``{unit}`` are filled in
 
 
 LEAVE = ClockEffect(Effect.leave)
-DISPATCH = ClockEffect(Effect.dispatch, "dispatched to store {store}")
-DISPATCHED_AGAIN = "dispatched again"  # why the previous store's clock is cancelled by a dispatch
+DISPATCH = ClockEffect(Effect.dispatch, "dispatched to {unit}")  # "dispatched to store SZ-FT-012"
+DISPATCHED_AGAIN = "dispatched again"  # why the previous unit's clock is cancelled by a dispatch
 
 
 def start(why: str) -> ClockEffect:

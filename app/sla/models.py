@@ -35,6 +35,7 @@ class Clock(Base):
     target: Mapped[int] = mapped_column(Integer)
     warn_after: Mapped[int] = mapped_column(Integer)
     store_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(100))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     warn_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -49,7 +50,9 @@ class Clock(Base):
 
     __table_args__ = (
         # The summary report counts the clocks of a period's complaints from this index alone (PostgreSQL).
-        Index("ix_sla_clocks_complaint_id", "complaint_id", postgresql_include=["kind", "state", "due_at"]),
+        Index(
+            "ix_sla_clocks_complaint_id", "complaint_id", postgresql_include=["kind", "state", "due_at", "department"]
+        ),
         Index(
             "ix_sla_clocks_next_check_at",
             "next_check_at",

@@ -2,7 +2,8 @@
 
 A target counts in working days (due at close of business of the Nth working day after the day the clock
 started), in calendar days or in hours (both from the moment it started). The warning comes after ``warn`` of the
-same units. Example file::
+same units. The feedback clock has a target per kind of responsible unit: ``store_feedback`` for a store,
+``department_feedback`` for a department (by default the same as a store's). Example file::
 
     escalate_at_registration = ["media"]
 
@@ -10,6 +11,11 @@ same units. Example file::
     unit = "hours"
     due = 8
     warn = 4
+
+    [normal.department_feedback]
+    unit = "working_days"
+    due = 3
+    warn = 2
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.vocabulary import ClockKind, Priority
+from app.vocabulary import ClockKind, Priority, UnitKind
 
 
 class Unit(enum.StrEnum):
@@ -53,10 +59,16 @@ class PriorityTargets(BaseModel):
     store_feedback: Target
     written_reply: Target
     follow_up: Target
+    # The feedback clock of a department (ClockKind.store_feedback, run for a department).
+    department_feedback: Target
 
     def __getitem__(self, kind: ClockKind) -> Target:
         target: Target = getattr(self, kind.value)
         return target
+
+    def feedback(self, unit: UnitKind) -> Target:
+        """The feedback clock's target for this kind of responsible unit."""
+        return self.department_feedback if unit is UnitKind.department else self.store_feedback
 
 
 def _wd(due: int, warn: int) -> Target:
@@ -70,21 +82,27 @@ class Policy(BaseModel):
         store_feedback=_wd(2, 1),  # 000: 1~2个工作日内反馈
         written_reply=Target(unit=Unit.days, due=7, warn=5),  # 003: 所有對策答復均應在七日內為之
         follow_up=_wd(2, 1),  # 004: 回访时效在2个工作日内执行
+        department_feedback=_wd(2, 1),  # a department answers like a store
     )
     urgent: PriorityTargets = PriorityTargets(
         store_feedback=Target(unit=Unit.hours, due=24, warn=12),
         written_reply=Target(unit=Unit.days, due=3, warn=2),
         follow_up=_wd(2, 1),
+        department_feedback=Target(unit=Unit.hours, due=24, warn=12),
     )
     media: PriorityTargets = PriorityTargets(  # 000 媒体投诉: escalate at once, tighter clocks
         store_feedback=Target(unit=Unit.hours, due=8, warn=4),
         written_reply=Target(unit=Unit.days, due=2, warn=1),
         follow_up=_wd(2, 1),
+        department_feedback=Target(unit=Unit.hours, due=8, warn=4),
     )
     escalate_at_registration: frozenset[Priority] = frozenset({Priority.media})
 
-    def target(self, priority: Priority, kind: ClockKind) -> Target:
+    def target(self, priority: Priority, kind: ClockKind, unit: UnitKind | None = None) -> Target:
+        """The target of a clock of ``kind``; for the feedback clock, that of the ``unit`` it waits for."""
         targets: PriorityTargets = getattr(self, priority.value)
+        if kind is ClockKind.store_feedback and unit is not None:
+            return targets.feedback(unit)
         return targets[kind]
 
 

@@ -25,10 +25,16 @@ class CallSlot(BaseModel):
 
 class ClockOut(BaseModel):
     id: uuid.UUID
-    kind: ClockKind = Field(description="store_feedback, written_reply or follow_up.")
+    kind: ClockKind = Field(
+        description="store_feedback (the responsible unit's feedback: a store's or a department's), written_reply "
+        "or follow_up."
+    )
     state: ClockState = Field(description="running, met, breached, or cancelled (no longer applies).")
     warning: bool = Field(description="True once the warning has fired on a clock still running.")
     store_id: str | None = Field(description="For store_feedback: the store whose feedback it waits for.")
+    department: str | None = Field(
+        None, description="For store_feedback: the department whose feedback it waits for.", examples=["品管部"]
+    )
     target: str = Field(examples=["2 working days, warning after 1"])
     started_at: datetime
     warn_at: datetime
@@ -58,6 +64,7 @@ class ClockOut(BaseModel):
             state=clock.state,
             warning=clock.state is ClockState.running and clock.warned_at is not None,
             store_id=clock.store_id,
+            department=clock.department,
             target=_target_words(clock),
             started_at=clock.started_at.astimezone(tz),
             warn_at=clock.warn_at.astimezone(tz),

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.sla.models import ClockState
 from app.types import local_times
 from app.visibility import Viewer, contact_of
-from app.vocabulary import ClockKind
+from app.vocabulary import ClockKind, ResponsibleUnit, dispatched_units, unit_named
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.openapi import model_of
 from app.webhooks.schemas import EventType
@@ -31,7 +31,7 @@ TYPE_OF_MOVE: dict[str, EventType] = {
     "attachment.added": EventType.attachment_added,
     "attachment.visibility_changed": EventType.attachment_visibility_changed,
 }
-# The events of moves that may dispatch to a store: they carry the deadline of that store's feedback.
+# The events of moves that may dispatch to a store or department: they carry the deadline of its feedback.
 DISPATCHING_TYPES = frozenset(EventType(move.event) for move in workflow.MOVES if move.dispatches)
 CLOCK_EVENTS = frozenset({EventType.sla_warning, EventType.sla_breached, EventType.escalated})
 
@@ -40,25 +40,33 @@ def type_of(event: ComplaintEvent) -> EventType | None:
     return TYPE_OF_MOVE.get(event.move)
 
 
-def store_then(entry: ComplaintEvent, complaint: Complaint) -> str | None:
-    """The store responsible for the complaint just after ``entry`` (it may have been dispatched elsewhere since)."""
-    return complaint.responsible_store_id if entry.snapshot is None else entry.snapshot["responsible_store_id"]
+def viewer_of(endpoint: WebhookEndpoint) -> Viewer:
+    """Who the endpoint is to the visibility model: the store or department it is bound to, or company-wide."""
+    return Viewer.bound_to(endpoint.store_id, endpoint.department)
 
 
-def wants(endpoint: WebhookEndpoint, event_type: EventType, entry: ComplaintEvent, store: str | None) -> bool:
-    """Whether the endpoint gets this event. One bound to a store gets what that store's key may read of the
-    complaints that were the store's when the event happened (``store``: see ``store_then``), and the clock events
-    of its own feedback."""
+def units_then(entry: ComplaintEvent, complaint: Complaint) -> list[ResponsibleUnit]:
+    """The units responsible for the complaint just after ``entry`` (it may have been dispatched elsewhere since)."""
+    if entry.snapshot is None:
+        return dispatched_units(complaint.responsible_store_id, complaint.responsible_department)
+    return dispatched_units(entry.snapshot["responsible_store_id"], entry.snapshot.get("responsible_department"))
+
+
+def wants(
+    endpoint: WebhookEndpoint, event_type: EventType, entry: ComplaintEvent, units: list[ResponsibleUnit]
+) -> bool:
+    """Whether the endpoint gets this event. One bound to a store or department gets what that unit's key may read
+    of the complaints that were the unit's when the event happened (``units``: see ``units_then``), and the clock
+    events of its own feedback."""
     if endpoint.event_types is not None and event_type not in endpoint.event_types:
         return False
-    viewer = Viewer(endpoint.store_id)
-    if not viewer.bound:
+    viewer = viewer_of(endpoint)
+    if viewer.unit is None:
         return True
     if event_type in CLOCK_EVENTS:
-        return entry.payload.get("clock") == ClockKind.store_feedback and entry.payload.get("store_id") == (
-            endpoint.store_id
-        )
-    return store == endpoint.store_id and viewer.sees_entry(entry)
+        clock_unit = unit_named(entry.payload.get("store_id"), entry.payload.get("department"))
+        return entry.payload.get("clock") == ClockKind.store_feedback and clock_unit == viewer.unit
+    return viewer.unit in units and viewer.sees_entry(entry)
 
 
 def as_it_was(entry: ComplaintEvent, complaint: Complaint, earlier: Earlier, settings: Settings) -> ComplaintOut:
@@ -100,7 +108,8 @@ def body(
 
 
 def _feedback_due(complaint: ComplaintOut) -> datetime | None:
-    """The deadline of the store's feedback this move started, if it dispatched to a store."""
+    """The deadline of the feedback this move started, if it dispatched to a store or department (for a
+    company-wide endpoint of a complaint dispatched to both, the store's)."""
     running = ClockKind.store_feedback, ClockState.running
     return next((clock.due_at for clock in complaint.clocks if (clock.kind, clock.state) == running), None)
 

@@ -19,7 +19,8 @@ class DeliveryStatus(enum.StrEnum):
 
 
 class WebhookEndpoint(Base):
-    """A subscriber: a URL, the event types it wants, optionally bound to one store, and its signing secret."""
+    """A subscriber: a URL, the event types it wants, optionally bound to one store or one department, and its
+    signing secret."""
 
     __tablename__ = "webhook_endpoints"
 
@@ -28,6 +29,7 @@ class WebhookEndpoint(Base):
     description: Mapped[str | None] = mapped_column(String(200))
     event_types: Mapped[list[str] | None] = mapped_column(JSON)  # NULL: every type
     store_id: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(100))
     enabled: Mapped[bool] = mapped_column(Boolean)
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -70,12 +70,12 @@ def _deliveries(
         if event_type is None:
             continue
         complaint = complaints[entry.complaint_id]
-        store = events.store_then(entry, complaint)
+        units = events.units_then(entry, complaint)
         bodies: dict[Viewer, str] = {}  # built once per viewer and entry
         for endpoint in endpoints:
-            if not events.wants(endpoint, event_type, entry, store):
+            if not events.wants(endpoint, event_type, entry, units):
                 continue
-            viewer = Viewer(endpoint.store_id)
+            viewer = events.viewer_of(endpoint)
             if viewer not in bodies:
                 if viewer not in earlier:
                     earlier[viewer] = complaint_service.earlier_complaints(session, list(complaints.values()), viewer)
@@ -100,7 +100,7 @@ def _deliveries(
 
 
 def rebuild(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpoint, settings: Settings) -> bool:
-    """A delivery built for an earlier generation of its endpoint (another URL or store binding), made again for the
+    """A delivery built for an earlier generation of its endpoint (another URL or unit binding), made again for the
     endpoint as it is now: nothing built for one target goes to another. False when the endpoint as it is now does
     not get this event at all."""
     delivery.generation = endpoint.generation
@@ -112,9 +112,9 @@ def rebuild(session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpoi
     complaint = session.get(Complaint, delivery.complaint_id, options=clocks)
     assert complaint is not None
     event_type = events.type_of(entry)
-    if event_type is None or not events.wants(endpoint, event_type, entry, events.store_then(entry, complaint)):
+    if event_type is None or not events.wants(endpoint, event_type, entry, events.units_then(entry, complaint)):
         return False
-    viewer = Viewer(endpoint.store_id)
+    viewer = events.viewer_of(endpoint)
     earlier = complaint_service.earlier_complaints(session, [complaint], viewer)[complaint.id]
     delivery.payload = events.body(event_type, entry, complaint, viewer, earlier, settings)
     return True

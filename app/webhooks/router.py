@@ -70,8 +70,8 @@ def _delivery(logged: service.LoggedDelivery, settings: Settings) -> DeliveryOut
     status_code=status.HTTP_201_CREATED,
     summary="Subscribe a webhook endpoint",
     description="The URL must be https on a public address (checked now and again at every delivery). The "
-    "answer carries the signing secret, the only time it is shown. A store-bound endpoint receives only the "
-    "complaints dispatched to that store, with the complainant masked.",
+    "answer carries the signing secret, the only time it is shown. A store- or department-bound endpoint "
+    "receives only the complaints dispatched to that unit, with the complainant masked.",
     responses=errors.responses(Unauthorized, Forbidden, 413, InvalidInput, 503),
 )
 def create_endpoint(
@@ -176,8 +176,8 @@ def list_deliveries(
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a delivery again",
     description="The same body and `webhook-id` are sent again as soon as the dispatcher gets to it; its retry "
-    "schedule starts over. If the endpoint's URL or store changed since the delivery was made, the body is built "
-    "again for the endpoint as it is now (masked for its store), and an event the endpoint no longer gets is 409.",
+    "schedule starts over. If the endpoint's URL or binding changed since the delivery was made, the body is "
+    "built again for the endpoint as it is now (masked for its unit), and an event the endpoint no longer gets is 409.",
     responses=errors.responses(Unauthorized, Forbidden, NotFound, Conflict, 422, 503),
 )
 def redeliver(

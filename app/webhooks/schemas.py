@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.complaints.models import State
-from app.complaints.schemas import ComplaintOut, RemedyOut, StoreId
+from app.complaints.schemas import ComplaintOut, Department, RemedyOut, StoreId
 from app.types import Bool, text_rules
 from app.webhooks import urls
 from app.webhooks.models import DeliveryStatus
@@ -54,7 +54,18 @@ class EndpointCreate(BaseModel):
     store_id: StoreId | None = Field(
         None, description="Bind to one store: only its complaints, with the complainant masked as for store keys."
     )
+    department: Department | None = Field(
+        None,
+        description="Bind to one department (its name as complaints are dispatched to it): only the complaints "
+        "dispatched to it, masked as for department keys. Not with `store_id`.",
+    )
     enabled: Bool = True
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> EndpointCreate:
+        if self.store_id is not None and self.department is not None:
+            raise ValueError("an endpoint is bound to one store or one department, not both")
+        return self
 
 
 class EndpointUpdate(BaseModel):
@@ -67,6 +78,7 @@ class EndpointUpdate(BaseModel):
     description: Description | None = Field(None, examples=["呼叫中心 CRM"])
     event_types: EventTypes = Field(None, min_length=1)
     store_id: StoreId | None = None
+    department: Department | None = Field(None, description="Bind to this department (null: to none).")
     enabled: Bool = Field(None)  # type: ignore[assignment]  # absent: unchanged, as above
 
 
@@ -76,6 +88,7 @@ class EndpointOut(BaseModel):
     description: str | None = Field(examples=["福田店门店系统"])
     event_types: list[EventType] | None = Field(description="null: every event type.")
     store_id: str | None = Field(examples=["SZ-FT-012"])
+    department: str | None = Field(examples=["品管部"])
     enabled: bool
     disabled_reason: str | None = Field(
         description="Why tousu disabled it (410 Gone, or failing for too long), or `disabled by <actor>`.",
@@ -147,21 +160,21 @@ class EventData(BaseModel):
     )
     complaint: ComplaintOut = Field(
         description="The complaint as the event left it (as GET /v1/complaints/{id} showed it right after the "
-        "change), masked for an endpoint bound to a store as for that store's key. `allowed_moves` is empty; "
-        "`earlier_complaints` is counted when the event is sent out."
+        "change), masked for an endpoint bound to a store or department as for that unit's key. `allowed_moves` "
+        "is empty; `earlier_complaints` is counted when the event is sent out."
     )
 
 
 class DispatchedData(EventData):
     store_feedback_due_at: datetime | None = Field(
-        description="When the store's feedback is due (null when dispatched to a department)."
+        description="When the feedback of the unit dispatched to (store or department) is due."
     )
 
 
 class ReopenedData(EventData):
     store_feedback_due_at: datetime | None = Field(
-        description="When the store's feedback is due, if the reopen dispatched the complaint to a store (again); "
-        "null otherwise."
+        description="When the feedback is due, if the reopen dispatched the complaint to a store or department "
+        "(again); null otherwise."
     )
 
 

@@ -45,6 +45,7 @@ def create_endpoint(
         description=body.description,
         event_types=_event_types(body.event_types),
         store_id=body.store_id,
+        department=body.department,
         enabled=body.enabled,
         disabled_reason=None if body.enabled else f"disabled by {actor.name}",
         disabled_at=None if body.enabled else now,
@@ -77,7 +78,7 @@ def update_endpoint(
     endpoint = get_endpoint(session, endpoint_id, for_update=True)
     sent = body.model_fields_set
     now = utcnow()
-    target = endpoint.url, endpoint.store_id
+    target = endpoint.url, endpoint.store_id, endpoint.department
     if "url" in sent:
         endpoint.url = _checked_url(body.url, settings)
     if "description" in sent:
@@ -86,7 +87,11 @@ def update_endpoint(
         endpoint.event_types = _event_types(body.event_types)
     if "store_id" in sent:
         endpoint.store_id = body.store_id
-    if (endpoint.url, endpoint.store_id) != target:
+    if "department" in sent:
+        endpoint.department = body.department
+    if endpoint.store_id is not None and endpoint.department is not None:
+        raise InvalidInput("an endpoint is bound to one store or one department, not both", field="department")
+    if (endpoint.url, endpoint.store_id, endpoint.department) != target:
         # Another target: what was built for the old one is rebuilt for this one before it is sent (dispatcher).
         endpoint.generation += 1
     if "enabled" in sent and body.enabled != endpoint.enabled:
@@ -168,7 +173,7 @@ def logged(session: Session, delivery: WebhookDelivery) -> LoggedDelivery:
 
 def redeliver(session: Session, delivery_id: uuid.UUID, settings: Settings) -> WebhookDelivery:
     """Send a delivery again, now, with the same webhook-id; its retry schedule starts over. The body is the same,
-    unless the endpoint's URL or store changed since: then it is built again for the endpoint as it is now."""
+    unless the endpoint's URL or binding changed since: then it is built again for the endpoint as it is now."""
     delivery = session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
     if delivery is None:
         raise NotFound(f"no webhook delivery {delivery_id}")
@@ -179,7 +184,7 @@ def redeliver(session: Session, delivery_id: uuid.UUID, settings: Settings) -> W
     if delivery.claimed_until is not None and delivery.claimed_until > now:
         raise Conflict("this delivery is being sent right now")
     if delivery.generation != endpoint.generation and not outbox.rebuild(session, delivery, endpoint, settings):
-        raise Conflict("the endpoint's URL or store changed since, and it does not get this event any more")
+        raise Conflict("the endpoint's URL or binding changed since, and it does not get this event any more")
     delivery.status, delivery.attempt_count, delivery.next_attempt_at = DeliveryStatus.pending, 0, now
     delivery.claimed_until = delivery.delivered_at = delivery.failed_at = None
     session.flush()

@@ -351,7 +351,18 @@ def test_keys_made_by_the_fixtures_are_hashed_too(make_caller: Any, db: Database
 def test_the_key_is_shown_once_and_never_listed(admin: Caller) -> None:
     created = create_key(admin, name="呼叫中心 CRM", role="handler")
     secret = created["key"]
-    assert set(created) == {"id", "name", "role", "store_id", "prefix", "created_at", "created_by", "revoked_at", "key"}
+    assert set(created) == {
+        "id",
+        "name",
+        "role",
+        "store_id",
+        "department",
+        "prefix",
+        "created_at",
+        "created_by",
+        "revoked_at",
+        "key",
+    }
     assert created["created_by"] == "admin-01"
     for params in ({}, {"include_revoked": "true"}):
         listing = admin.get("/v1/api-keys", params=params)

@@ -58,7 +58,7 @@ def gaps(move: workflow.Move, document: dict[str, Any]) -> list[str]:
     for kind, effect in move.clocks.items():
         if not isinstance(effect, ClockEffect):
             found.append(f"the effect on {kind} is not a ClockEffect")
-        elif effect.effect is not Effect.leave and not effect.why.format(move="m", actor="a", store="s"):
+        elif effect.effect is not Effect.leave and not effect.why.format(move="m", actor="a", unit="store s"):
             found.append(f"the effect on {kind} gives the clock's history no reason")
     return found
 

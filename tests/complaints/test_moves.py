@@ -77,12 +77,13 @@ def test_investigate_dispatches_to_a_store(handler: Caller) -> None:
     assert complaint["store_id"] == "SZ-FT-012", "the store complained about stays as registered"
 
 
-def test_investigate_by_a_department_dispatches_no_store(handler: Caller) -> None:
+def test_investigate_by_a_department_dispatches_the_department(handler: Caller) -> None:
     complaint = handler.register(store_id=None, department="物业工程部")
     moved = handler.move(complaint["id"], "investigate", {"department": "物业工程部"})
     assert moved["responsible_department"] == "物业工程部"
-    assert moved["dispatched_at"] is None
-    assert "store-feedback" not in moved["allowed_moves"]
+    assert moved["responsible_store_id"] is None
+    assert moved["dispatched_at"] is not None
+    assert "store-feedback" in moved["allowed_moves"], "the department's feedback, recorded on its behalf"
 
 
 def test_investigate_requires_a_responsible_unit(handler: Caller) -> None:
@@ -120,11 +121,15 @@ def test_store_feedback_guard_refuses_another_store(handler: Caller) -> None:
     assert history(handler, complaint["id"]) == ["register", "investigate"]
 
 
-def test_store_feedback_guard_refuses_a_complaint_with_no_store(handler: Caller) -> None:
+def test_store_feedback_guard_refuses_a_store_on_a_complaint_dispatched_to_a_department(handler: Caller) -> None:
     complaint = handler.register(store_id=None, department="物业工程部")
     handler.move(complaint["id"], "investigate", {"department": "物业工程部"})
-    refused = problem(handler.post(f"/v1/complaints/{complaint['id']}/store-feedback", json=FEEDBACK), 409)
+    body = {**FEEDBACK, "store_id": "SZ-FT-012"}
+    refused = problem(handler.post(f"/v1/complaints/{complaint['id']}/store-feedback", json=body), 409)
     assert refused["guard"] == "dispatched_store"
+    assert refused["detail"] == (
+        "feedback for store SZ-FT-012 but the complaint was dispatched to department 物业工程部"
+    )
 
 
 def test_propose_waits_for_approval(handler: Caller) -> None:

@@ -92,23 +92,25 @@ def _events(caller: LiveCaller, complaint_id: str) -> list[str]:
     return [e["move"] for e in caller.get(f"/v1/complaints/{complaint_id}/events").json()]
 
 
-def test_reject_racing_investigate_one_wins(live_server: LiveServer) -> None:
+def test_reject_racing_resolve_one_wins(live_server: LiveServer) -> None:
+    """Both start from investigating (reject too, after the investigation); each ends where the other may not."""
     handler = live_server.caller("handler", actor="handler-07")
     colleague = LiveCaller(handler.url, handler.key, actor="handler-11")
     for _ in range(ROUNDS):
         complaint = handler.post("/v1/complaints", json=complaint_body()).json()
         path = f"/v1/complaints/{complaint['id']}"
+        handler.post(f"{path}/investigate", json={"store_id": "SZ-FT-012"})
         responses = race(
             lambda path=path: handler.post(f"{path}/reject", json=REJECT),
-            lambda path=path: colleague.post(f"{path}/investigate", json={"store_id": "SZ-FT-012"}),
+            lambda path=path: colleague.post(f"{path}/resolve", json=APOLOGY),
         )
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200, 409], [r.text for r in responses]
         winner = next(r for r in responses if r.status_code == 200).json()
         events = _events(handler, complaint["id"])
-        assert len(events) == 2 and events[1] in ("reject", "investigate")
-        assert winner["state"] == ("rejected" if events[1] == "reject" else "investigating")
-        assert winner["version"] == 2
+        assert len(events) == 3 and events[2] in ("reject", "resolve")
+        assert winner["state"] == ("rejected" if events[2] == "reject" else "resolved")
+        assert winner["version"] == 3
 
 
 def test_two_moves_with_the_same_if_match_one_wins(live_server: LiveServer) -> None:

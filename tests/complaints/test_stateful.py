@@ -74,9 +74,9 @@ class MoveSpec:
 
 # The move table of docs/integrators.md, in the workflow's order (allowed_moves lists moves in this order).
 SPEC: dict[str, MoveSpec] = {
-    "reject": MoveSpec(frozenset({"accepted"}), "rejected", HANDLING),
+    "reject": MoveSpec(frozenset({"accepted", "investigating"}), "rejected", HANDLING),
     "investigate": MoveSpec(frozenset({"accepted"}), "investigating", HANDLING),
-    "store-feedback": MoveSpec(frozenset({"investigating"}), None, HANDLING | {"store"}),
+    "store-feedback": MoveSpec(frozenset({"investigating"}), None, HANDLING | {"store", "department"}),
     "propose": MoveSpec(frozenset({"investigating"}), "awaiting_approval", HANDLING),
     "resolve": MoveSpec(frozenset({"investigating"}), "resolved", HANDLING),
     "approve": MoveSpec(frozenset({"awaiting_approval"}), "resolved", APPROVING),
@@ -92,6 +92,15 @@ REQUEST_EVENTS = {"register", "note", *MOVES}
 class Key:
     role: str
     store_id: str | None = None
+    department: str | None = None
+
+    @property
+    def unit(self) -> tuple[str, str] | None:
+        if self.role == "store" and self.store_id:
+            return ("store", self.store_id)
+        if self.role == "department" and self.department:
+            return ("department", self.department)
+        return None
 
 
 KEYS: dict[str, Key] = {
@@ -103,6 +112,7 @@ KEYS: dict[str, Key] = {
     "reporter": Key("reporter"),
     "store-ft": Key("store", "SZ-FT-012"),
     "store-lh": Key("store", "SZ-LH-003"),
+    "dept-wg": Key("department", department="物业工程部"),
 }
 # Keys drawn for moves: the roles that may move things come up more often, so walks get deep.
 
@@ -174,6 +184,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
         optional={
             "responsible_person": st.just("李四"),
             "store_id": st.sampled_from([*STORES, "SZ-XX-999"]),
+            "department": st.sampled_from([*DEPARTMENTS, "不存在部"]),
             "actions_taken": TEXTS,
         },
     ),
@@ -328,6 +339,8 @@ def body_is_valid(move: str, body: Any) -> bool:
         return False
     if move in ("propose", "resolve"):
         return remedy_amount(body["remedy"]) is not None
+    if move == "store-feedback":
+        return not (body.get("store_id") and body.get("department"))  # one unit's feedback
     return True
 
 
@@ -370,8 +383,13 @@ class Model:
             "reopen_count": self.reopen_count,
         }
 
+    def units(self) -> list[tuple[str, str]]:
+        """The units the complaint is dispatched to: each owes its feedback."""
+        found = [("store", self.responsible_store_id)] if self.responsible_store_id else []
+        return found + ([("department", self.responsible_department)] if self.responsible_department else [])
+
     def visible_to(self, key: Key) -> bool:
-        return key.role != "store" or key.store_id == self.responsible_store_id
+        return key.unit is None or key.unit in self.units()
 
     def allowed_moves(self, key: Key) -> list[str]:
         return [
@@ -379,7 +397,7 @@ class Model:
             for name, spec in SPEC.items()
             if self.state in spec.sources
             and key.role in spec.roles
-            and (name != "store-feedback" or (self.responsible_store_id is not None and self.visible_to(key)))
+            and (name != "store-feedback" or (bool(self.units()) and self.visible_to(key)))
         ]
 
 
@@ -393,7 +411,7 @@ class Outcome:
 PICK = st.integers(0, 3)
 ALL_KEYS = st.sampled_from(list(KEYS))
 APPROVER_KEYS = keys_for("supervisor", "manager", "admin")
-FEEDBACK_KEYS = keys_for("store-ft", "store-lh", "handler", "supervisor")
+FEEDBACK_KEYS = keys_for("store-ft", "store-lh", "dept-wg", "handler", "supervisor")
 # Any move or a note with any body, for any complaint: mostly refused, which is the point.
 ACTIONS = st.sampled_from([*MOVES, "notes"]).flatmap(lambda path: st.tuples(st.just(path), bodies(path)))
 NOWHERE = "01a20000-0000-7000-8000-000000000000"  # a complaint id no one registered
@@ -429,9 +447,13 @@ def lifecycle_machine(
 
         def refusing_guard(self, model: Model, key: Key, actor: str, move: str, body: Any) -> str | None:
             if move == "store-feedback":
-                dispatched = model.responsible_store_id
-                store = key.store_id if key.role == "store" else (body.get("store_id") or dispatched)
-                if dispatched is None or store != dispatched:
+                units = model.units()
+                named = key.unit
+                if named is None and body.get("store_id"):
+                    named = ("store", body["store_id"])
+                elif named is None and body.get("department"):
+                    named = ("department", body["department"])
+                if not units or (named is None and len(units) > 1) or (named or units[0]) not in units:
                     return "dispatched_store"
             elif move == "resolve":
                 if not self.covers(key, remedy_amount(body["remedy"]) or Decimal(0)):
@@ -457,8 +479,10 @@ def lifecycle_machine(
                 return Outcome(404, "not-found")
             if key.role not in SPEC[move].roles:
                 return Outcome(403, "forbidden")
-            if key.role == "store" and body.get("store_id") not in (None, key.store_id):
-                return Outcome(403, "not-own-unit")  # a store key speaks for its own store only
+            if key.unit is not None and move == "store-feedback":
+                for kind, name in (("store", "store_id"), ("department", "department")):
+                    if body.get(name) is not None and (kind, body[name]) != key.unit:
+                        return Outcome(403, "not-own-unit")  # a unit's key speaks for its own unit only
             if model.state not in SPEC[move].sources:
                 return Outcome(409, "illegal-move")
             guard = self.refusing_guard(model, key, actor, move, body)
@@ -542,12 +566,12 @@ def lifecycle_machine(
             times = body["times"]
             assert times[f"{model.state}_at"] is not None, (what, times)
             assert (times["reopened_at"] is None) == (model.reopen_count == 0), (what, times)
-            assert (body["dispatched_at"] is None) == (model.responsible_store_id is None), (
+            assert (body["dispatched_at"] is None) == (not model.units()), (
                 what,
                 body["dispatched_at"],
             )
             assert body["allowed_moves"] == model.allowed_moves(key), (what, key, body["allowed_moves"])
-            if key.role == "store":
+            if key.unit is not None:
                 assert body["complainant"] == {
                     "name": "张*",
                     "phone": "138****8000",
@@ -774,6 +798,10 @@ def lifecycle_machine(
                     recorded = {k for k, v in (sent or {}).items() if v is not None} | ALWAYS_RECORDED.get(
                         event["move"], set()
                     )
+                    if event["move"] == "store-feedback":  # it names the one unit it is for: a store or a department
+                        unit = set(event["payload"]) & {"store_id", "department"}
+                        assert len(unit) == 1, event
+                        recorded = (recorded - {"store_id", "department"}) | unit
                     assert set(event["payload"]) == recorded, (event, sent)
                 if complaint not in self.changed:
                     assert events == self.seen_events[complaint], "a refused request changed the history"
@@ -815,7 +843,9 @@ def tally() -> Counter[str]:
 
 @pytest.fixture
 def machine(client: Any, make_caller: Any, settings: Settings, tally: Counter[str]) -> type[RuleBasedStateMachine]:
-    callers = {name: make_caller(key.role, store_id=key.store_id) for name, key in KEYS.items()}
+    callers = {
+        name: make_caller(key.role, store_id=key.store_id, department=key.department) for name, key in KEYS.items()
+    }
     authority: dict[str, Decimal | None] = {
         "handler": settings.authority_handler,
         "supervisor": settings.authority_supervisor,

@@ -18,7 +18,7 @@ def test_roles_that_handle_complaints_may_not_read_reports(make_caller: Any, rol
     response = report(make_caller(role), path)
     assert response.status_code == 403, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["allowed_roles"] == ["admin", "manager", "reporter", "store"]
+    assert response.json()["allowed_roles"] == ["admin", "department", "manager", "reporter", "store"]
 
 
 @pytest.mark.parametrize("role", ["reporter", "manager", "admin"])

@@ -178,11 +178,15 @@ def test_dispatch_to_a_store_starts_store_feedback_due_on_the_second_working_day
     assert (first, second) == (local(*warn_at).date(), local(*due_at).date())
 
 
-def test_a_department_dispatch_starts_no_store_feedback_clock(handler: Caller) -> None:
+def test_a_department_dispatch_starts_the_departments_feedback_clock(handler: Caller) -> None:
+    """A department is a responsible unit like a store: its feedback clock has the store's default target."""
     with frozen(2026, 11, 20, 16, 0):
         complaint = handler.register(store_id=None, department="物业工程部")
         moved = handler.move(complaint["id"], "investigate", {"department": "物业工程部"})
-    assert clocks(moved, "store_feedback") == []
+    store = only(dispatched(handler, 2026, 11, 20, 16, 0), "store_feedback")
+    clock = only(moved, "store_feedback")
+    assert (clock["department"], clock["store_id"], clock["state"]) == ("物业工程部", None, "running")
+    assert (clock["target"], clock["due_at"], clock["warn_at"]) == (store["target"], store["due_at"], store["warn_at"])
 
 
 @pytest.mark.parametrize("by", ["store-key", "handler-on-its-behalf"])
