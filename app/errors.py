@@ -151,6 +151,10 @@ class PreconditionFailed(TousuError):
         return {"ETag": self.extensions["etag"]}
 
 
+class PreconditionRequired(TousuError):
+    status, slug, title = 428, "precondition-required", "Send If-Match with the complaint's ETag"
+
+
 class InvalidInput(TousuError):
     status, slug, title = 422, "invalid-input", "Invalid input"
 

@@ -6,10 +6,13 @@ what it gets:
 
 - the complaints it may read: those dispatched to its unit now (``complaints`` narrows any query to them);
 - the filters it may use: none on personal data (``refuse_personal_filters``), or a search would be an oracle;
+  what it is shown whole (the complaint's number, its order or receipt number, the calling system's ticket id, the
+  owner) it may search by: those find only the complaints it reads anyway;
 - the history entries and clocks it may read (``sees_entry``, ``sees_clock``): no internal note, nothing that
   belongs to another unit (its feedback, its clocks and their warnings);
-- how it sees them (``complaint``, ``entry``): the complainant masked, and in every free text the complainant's
-  name, phone and e-mail (and any other mobile number or e-mail address) replaced by their masks.
+- how it sees them (``complaint``, ``entry``): the complainant masked (the address down to its province and
+  city), and in every free text the complainant's name, phone, e-mail and address (and any other mobile number or
+  e-mail address) replaced by their masks.
 
 JSON responses, CSV rows, webhook payloads and every later page are built through a ``Viewer``; no route masks on
 its own.
@@ -23,7 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select
 
 from app.auth.principal import Principal
-from app.complaints.contact import Contact, mask_email, mask_name, mask_phone
+from app.complaints.contact import Contact, mask_address, mask_email, mask_name, mask_phone
 from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.schemas import ComplainantOut, ComplaintOut, EventOut
 from app.errors import Forbidden, NotOwnUnit
@@ -31,14 +34,20 @@ from app.sla.models import Clock
 
 T = TypeVar("T", bound=Any)
 
-PERSONAL_FILTERS = ("phone",)
+# The customer's reference in the CRM identifies the person, and a store never sees it: no search by it either.
+PERSONAL_FILTERS = ("phone", "customer_ref")
 # History entries that belong to one unit: their payload names it (``store_id``).
 UNIT_ENTRIES = frozenset({"store-feedback", "sla.warning", "sla.breached", "complaint.escalated"})
 NOTE = "note"
 
 
 def contact_of(complaint: Complaint) -> Contact:
-    return Contact(complaint.complainant_name, complaint.complainant_phone, complaint.complainant_email)
+    return Contact(
+        complaint.complainant_name,
+        complaint.complainant_phone,
+        complaint.complainant_email,
+        complaint.complainant_address,
+    )
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ class Viewer:
         if not self.bound:
             return out
         given = out.complainant
-        contact = Contact(given.name, given.phone, given.email)
+        contact = Contact(given.name, given.phone, given.email, given.address)
         shown = _redacted(out.model_dump(exclude={"complainant", "clocks"}), contact)
         return ComplaintOut.model_validate(
             {
@@ -115,6 +124,7 @@ class Viewer:
                     name=mask_name(given.name),
                     phone=mask_phone(given.phone),
                     email=mask_email(given.email) if given.email else None,
+                    address=mask_address(given.address) if given.address else None,
                 ),
                 "clocks": [clock for clock in out.clocks if clock.store_id in (None, self.store_id)],
             }
@@ -142,7 +152,9 @@ def _redacted(value: Any, contact: Contact, key: str = "") -> Any:
 
 
 # Not free text: ids, times, and the company's own people (who may share a name with the complainant).
-_NOT_TEXT = frozenset({"id", "number", "owner", "actor", "proposed_by", "approved_by", "responsible_person"})
+_NOT_TEXT = frozenset(
+    {"id", "number", "owner", "previous_owner", "actor", "proposed_by", "approved_by", "responsible_person"}
+)
 
 
 def _is_identifier(key: str) -> bool:

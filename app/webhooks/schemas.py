@@ -26,6 +26,8 @@ class EventType(enum.StrEnum):
     resolved = "complaint.resolved"
     revisited = "complaint.revisited"
     reopened = "complaint.reopened"
+    reassigned = "complaint.reassigned"
+    corrected = "complaint.corrected"
     escalated = "complaint.escalated"
     sla_warning = "sla.warning"
     sla_breached = "sla.breached"
