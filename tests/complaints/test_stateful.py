@@ -553,6 +553,7 @@ def lifecycle_machine(
                     "phone": "138****8000",
                     "email": None,
                     "customer_ref": None,
+                    "address": None,
                 }
 
         # -- sending -----------------------------------------------------------------------------------------
