@@ -42,11 +42,12 @@ NOTE = "note"
 
 
 def contact_of(complaint: Complaint) -> Contact:
-    return Contact(
+    return Contact.of(
         complaint.complainant_name,
         complaint.complainant_phone,
         complaint.complainant_email,
         complaint.complainant_address,
+        complaint.former_contacts,
     )
 
 
@@ -115,7 +116,7 @@ class Viewer:
         if not self.bound:
             return out
         given = out.complainant
-        contact = Contact(given.name, given.phone, given.email, given.address)
+        contact = given.contact()
         shown = _redacted(out.model_dump(exclude={"complainant", "clocks"}), contact)
         return ComplaintOut.model_validate(
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _SEPARATORS = re.compile(r"[\s\-()（）]")
 _MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -84,12 +85,21 @@ class Contact:
     phone: str
     email: str | None = None
     address: str | None = None
+    former: tuple[Contact, ...] = ()  # the contact as it was before corrections: older texts may quote it
+
+    @classmethod
+    def of(cls, name: str, phone: str, email: str | None, address: str | None, former: Any) -> Contact:
+        """The contact, with the former ones a complaint keeps (``former_contacts``)."""
+        before = tuple(cls(d["name"], d["phone"], d.get("email"), d.get("address")) for d in former or ())
+        return cls(name, phone, email, address, before)
 
     def redact(self, text: str) -> str:
         """``text`` with the complainant's name, phone and e-mail, and any other mobile number or e-mail address,
         replaced by their masks: an agent's notes and the description often quote them. The address is masked where
         it is quoted whole, and so is the part of it after the city (the street and the door) where that is quoted
         alone."""
+        for earlier in self.former:
+            text = earlier.redact(text)
         if self.address:
             rest = _region_and_rest(self.address)[1]
             text = text.replace(self.address, mask_address(self.address))

@@ -53,6 +53,8 @@ PARTS = {
     "purchase": s.PURCHASE_COLUMNS,
     "claim": s.CLAIM_COLUMNS,
 }
+FORMER = ("name", "phone", "email", "address")
+CONTACT_COLUMNS = frozenset(COMPLAINANT[field] for field in FORMER)
 FIELD_OF = {column: name for name, column in TOP.items()} | {
     column: f"{part}.{name}" for part, columns in PARTS.items() for name, column in columns.items()
 }
@@ -102,6 +104,7 @@ def correct(
     if_match.check(complaint.version)
     changed = {column: value for column, value in requested(body).items() if getattr(complaint, column) != value}
     if not changed:
+        set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
         return complaint
     after = {column: changed.get(column, getattr(complaint, column)) for column in FIELD_OF}
     _check(complaint, after)
@@ -115,6 +118,10 @@ def correct(
     }
     if body.reason:
         payload["reason"] = body.reason
+    if CONTACT_COLUMNS & changed.keys():
+        # The contact as it was, for masking wherever a text still quotes it (app.visibility); not in the history.
+        former = {field: getattr(complaint, column) for field, column in COMPLAINANT.items() if field in FORMER}
+        complaint.former_contacts = [*(complaint.former_contacts or []), former]
     for column, value in changed.items():
         setattr(complaint, column, value)
     complaint.updated_at = now

@@ -120,6 +120,11 @@ class Complaint(Base):
     # What identifies the purchase (all optional): the product, the order or receipt, the purchase, the incident,
     # where the customer lives (personal data, like the contact) and what the customer claims.
     complainant_address: Mapped[str | None] = mapped_column(String(500))
+    # The contact as it was before each correction of it ({name, phone, email, address}): a description or note
+    # written before may still quote it, and a store sees it masked there too. Personal data, kept here alone.
+    former_contacts: Mapped[list[dict[str, str | None]] | None] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql")
+    )
     product_name: Mapped[str | None] = mapped_column(String(200))
     product_sku: Mapped[str | None] = mapped_column(String(64))
     product_specification: Mapped[str | None] = mapped_column(String(200))

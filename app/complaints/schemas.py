@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from app.complaints import contact
 from app.complaints.models import (
@@ -387,15 +387,23 @@ class ComplainantOut(BaseModel):
     customer_ref: str | None = None
     address: str | None = Field(None, description="A store key sees its province and city only (广东省深圳市***).")
 
+    # The contact as it was before corrections (never shown): what the visibility model masks in older texts.
+    _former: list[dict[str, str | None]] | None = PrivateAttr(default=None)
+
     @classmethod
     def of(cls, c: Complaint) -> ComplainantOut:
-        return cls(
+        shown = cls(
             name=c.complainant_name,
             phone=c.complainant_phone,
             email=c.complainant_email,
             customer_ref=c.customer_ref,
             address=c.complainant_address,
         )
+        shown._former = c.former_contacts
+        return shown
+
+    def contact(self) -> contact.Contact:
+        return contact.Contact.of(self.name, self.phone, self.email, self.address, self._former)
 
 
 class ProductOut(BaseModel):

@@ -6,7 +6,9 @@ Create Date: 2026-12-03 15:00:00
 
 Optional columns on complaints for what identifies the purchase (the product, its batch and production date, the
 order or receipt number, the purchase's date, store and amount, when the incident happened), the customer's
-address and the claim (its type and the amount claimed). All NULL on the complaints registered before.
+address and the claim (its type and the amount claimed). All NULL on the complaints registered before. And the
+complainant's contact as it was before each correction of it (``former_contacts``), to mask it where older texts
+quote it.
 
 The list is searched by order number, external reference, customer reference and owner, newest first: each has an
 index with the time-ordered id after it, as the phone has (migration 0004).
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0011"
 down_revision: str | None = "0009"
@@ -24,6 +27,7 @@ depends_on: str | Sequence[str] | None = None
 
 COLUMNS = (
     ("complainant_address", sa.String(length=500)),
+    ("former_contacts", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
     ("product_name", sa.String(length=200)),
     ("product_sku", sa.String(length=64)),
     ("product_specification", sa.String(length=200)),
