@@ -455,9 +455,8 @@ def lifecycle_machine(
                 named = body.get("store_id") or body.get("department")
                 if not (model.responsible_store_id or model.responsible_department or named):
                     return "responsible_unit_named"
-            elif move == "reassign":
-                if body["owner"].strip().casefold() == model.registered["owner"].casefold():
-                    return "someone_else"
+            elif move == "reassign" and body["owner"].strip().casefold() == model.registered["owner"].casefold():
+                return "someone_else"
             return None
 
         def expect_move(self, model: Model, key: Key, actor: str, move: str, body: Any) -> Outcome:
