@@ -239,17 +239,15 @@ def correct_complaint(
     settings: CurrentSettings,
     response: Response,
     if_match: Annotated[
-        str | None,
+        str,
         Header(
             alias="If-Match",
-            description="The `ETag` of the complaint as last read: required. When it has changed since, the "
-            "correction is refused with 412 and the current version.",
+            description="The `ETag` of the complaint as last read: required (428 without it). When it has changed "
+            "since, the correction is refused with 412 and the current version.",
             examples=['"3"'],
         ),
-    ] = None,
+    ],
 ) -> s.ComplaintOut:
-    if if_match is None:
-        raise PreconditionRequired("send If-Match with the ETag of the complaint as last read", field="If-Match")
     complaint = corrections.correct(session, complaint_id, actor, body, settings, IfMatch.parse(if_match))
     return _out(session, complaint, actor.principal, settings, response)
 

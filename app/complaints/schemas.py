@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -316,7 +317,23 @@ NOT_CORRECTED = {
 }
 
 
+def _not_null(*names: str) -> Callable[[dict[str, Any]], None]:
+    """What the schema says of fields a patch may leave out but never clear (required on the complaint): no null."""
+
+    def without_null(schema: dict[str, Any]) -> None:
+        for name in names:
+            shown = schema["properties"][name]
+            kinds = [kind for kind in shown.pop("anyOf") if kind != {"type": "null"}]
+            shown.pop("default", None)
+            shown.update(kinds[0])
+        return None
+
+    return without_null
+
+
 class ComplainantPatch(Body):
+    model_config = ConfigDict(json_schema_extra=_not_null("name", "phone"))
+
     name: Annotated[str, *text_rules(100)] | None = None
     phone: Phone | None = None
     email: Annotated[str, *text_rules(254, pattern=EMAIL_PATTERN)] | None = None
@@ -351,11 +368,7 @@ class ComplaintPatch(Body):
         None, description="Why: kept in the history; required to change the priority.", examples=["客户更正了订单号"]
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"order_number": "POS-012-20261120-0088", "product": {"batch": "B20261015-03"}}]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra=_not_null("complainant", "category", "priority"))
 
     @model_validator(mode="before")
     @classmethod
