@@ -4,11 +4,20 @@ them (the address down to its province and city, in every byte). Over HTTP, on S
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import URL
 
-from tests.conftest import Caller, complaint_body
+from app import migrate
+from app.complaints.models import Complaint
+from app.config import Settings
+from tests.conftest import Caller, complaint_body, create_postgres_database, drop_postgres_database
 from tests.planted import OWN
 
 ADDRESS = "江苏省苏州市姑苏区平江路219号梧桐里5幢"
@@ -178,3 +187,70 @@ def test_a_store_sees_the_purchase_and_the_address_down_to_the_city(
         assert response.status_code == 200, response.text
         for planted in (ADDRESS, STREET, "平江路219号", "VIP-88231", "慕容雪", "13711112233"):
             assert planted not in response.text, (response.url, planted)
+
+
+# The migration: a database filled by the schema before it goes up, and down again, its complaints kept.
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server: URL = request.getfixturevalue("postgres_server")
+    database = create_postgres_database(server)
+    try:
+        yield database.render_as_string(hide_password=False)
+    finally:
+        drop_postgres_database(server, database)
+
+
+def test_the_migration_keeps_the_complaints_registered_before_it_up_and_down(empty_database: str) -> None:
+    settings = Settings(database_url=empty_database)
+    migrate.upgrade(settings, "0009")
+    table = Complaint.__table__
+    complaint_id, now = uuid.uuid4(), datetime(2026, 11, 22, 2, 15, tzinfo=UTC)
+    before = {
+        "id": complaint_id,
+        "number": "TS-20261122-0001",
+        "state": "accepted",
+        "version": 1,
+        "complainant_name": "张三",
+        "complainant_phone": "13812348000",
+        "customer_ref": "VIP-1",
+        "channel": "phone",
+        "category": "product_quality",
+        "priority": "normal",
+        "store_id": OWN,
+        "description": "牛奶变质。",
+        "external_ref": "CRM-1",
+        "received_at": now,
+        "owner": "agent-0042",
+        "reopen_count": 0,
+        "accepted_at": now,
+        "updated_at": now,
+    }
+    engine = create_engine(empty_database)
+    try:
+        with engine.begin() as connection:
+            connection.execute(table.insert().values(before))
+        migrate.upgrade(settings)
+        with engine.begin() as connection:
+            row = connection.execute(select(table).where(table.c.id == complaint_id)).one()._mapping
+            assert {key: row[key] for key in before} == before
+            assert [row[name] for name in ("order_number", "product_name", "claim_type", "former_contacts")] == [
+                None
+            ] * 4
+            connection.execute(
+                table.update().where(table.c.id == complaint_id).values(order_number="P-1", claim_amount=599)
+            )
+            found = select(table.c.id).where(table.c.order_number == "P-1", table.c.owner == "agent-0042")
+            assert connection.scalars(found).all() == [complaint_id]
+        migrate.downgrade(settings, "0009")
+        with engine.begin() as connection:
+            kept = connection.execute(text("SELECT number, owner FROM complaints")).all()
+            assert [tuple(r) for r in kept] == [("TS-20261122-0001", "agent-0042")]
+            assert "order_number" not in {c["name"] for c in inspect(connection).get_columns("complaints")}
+        migrate.upgrade(settings)
+    finally:
+        engine.dispose()
