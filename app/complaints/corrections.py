@@ -141,6 +141,12 @@ def correct(
         shown_at = now.astimezone(settings.tz).isoformat(timespec="seconds")
         why = f"restarted on a priority change from {before_priority} to {complaint.priority} at {shown_at}"
         clocks.restart_on_priority(session, complaint, now, settings, why=why)
+        escalating = clocks.policy(settings).escalate_at_registration
+        if complaint.priority in escalating and before_priority not in escalating:
+            # Raised to a priority that escalates at registration (media): escalated now, as it would have been.
+            reason = f"priority raised to {complaint.priority}: escalated"
+            payload = {"reason": reason, "priority": complaint.priority}
+            clocks.complaint_event(session, complaint, "complaint.escalated", now, payload)
         session.flush()
     set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
     service.keep_snapshot(session, complaint, entry.id, settings)

@@ -450,3 +450,17 @@ def test_a_priority_change_leaves_a_breached_clock_breached(handler: Caller, sup
     assert response.status_code == 200, response.text
     feedback = [(c["state"], c["target"]) for c in response.json()["clocks"] if c["kind"] == "store_feedback"]
     assert feedback == [("breached", "2 working days, warning after 1")]
+
+
+def test_a_priority_raised_to_media_escalates_at_once(handler: Caller, manager: Caller) -> None:
+    complaint = handler.register()
+    response = patch(manager, complaint, {"priority": "media", "reason": "记者来电采访"})
+    assert response.status_code == 200, response.text
+    entries = history(handler, complaint)[-2:]
+    assert [(e["move"], e["actor"]) for e in entries] == [
+        ("complaint.corrected", "manager-01"),
+        ("complaint.escalated", "tousu"),
+    ]
+    assert entries[1]["payload"] == {"reason": "priority raised to media: escalated", "priority": "media"}
+    (reply,) = [c for c in response.json()["clocks"] if c["state"] == "running"]
+    assert reply["target"] == "2 calendar days, warning after 1"
