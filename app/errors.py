@@ -151,6 +151,10 @@ class PreconditionFailed(TousuError):
         return {"ETag": self.extensions["etag"]}
 
 
+class PreconditionRequired(TousuError):
+    status, slug, title = 428, "precondition-required", "Send If-Match with the complaint's ETag"
+
+
 class InvalidInput(TousuError):
     status, slug, title = 422, "invalid-input", "Invalid input"
 
@@ -197,6 +201,10 @@ async def _tousu_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if exc.errors() and all(_if_match_missing(error) for error in exc.errors()):
+        # A write that requires If-Match (a correction) sent without it: 428, as RFC 6585 says, not a schema error.
+        refused = PreconditionRequired("send If-Match with the ETag of the complaint as last read", field="If-Match")
+        return await _tousu_error(_request, refused)
     return problem_response(
         422,
         "Invalid request",
@@ -204,6 +212,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         detail="The request does not match the schema.",
         errors=_validation_errors(exc.errors()),
     )
+
+
+def _if_match_missing(error: Any) -> bool:
+    return error.get("type") == "missing" and tuple(error.get("loc", ())) == ("header", "If-Match")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

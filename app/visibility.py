@@ -6,13 +6,15 @@ alone decides what it gets, the same way for both kinds of unit:
 
 - the complaints it may read: those dispatched to its unit now (``complaints`` narrows any query to them);
 - the filters it may use: none on personal data (``refuse_personal_filters``), or a search would be an oracle;
+  what it is shown whole (the complaint's number, its order or receipt number, the calling system's ticket id, the
+  owner) it may search by: those find only the complaints it reads anyway;
 - the history entries and clocks it may read (``sees_entry``, ``sees_clock``): no internal note, nothing that
   belongs to another unit (its feedback, its clocks and their warnings);
 - the attachments it may read (``attachments``): only those marked visible to its unit, and the history entries
   about them only when they say so;
-- how it sees them (``complaint``, ``entry``, ``attachment``): the complainant masked, and in every free text (an
-  attachment's file name too) the complainant's name, phone and e-mail (and any other mobile number or e-mail
-  address) replaced by their masks.
+- how it sees them (``complaint``, ``entry``, ``attachment``): the complainant masked (the address down to its
+  province and city), and in every free text (an attachment's file name too) the complainant's name, phone, e-mail
+  and address (and any other mobile number or e-mail address) replaced by their masks.
 
 JSON responses, CSV rows, webhook payloads and every later page are built through a ``Viewer``; no route masks on
 its own.
@@ -26,7 +28,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, SQLColumnExpression, and_, or_
 
 from app.auth.principal import Principal
-from app.complaints.contact import Contact, mask_email, mask_name, mask_phone
+from app.complaints.contact import Contact, mask_address, mask_email, mask_name, mask_phone
 from app.complaints.models import Complaint, ComplaintEvent
 from app.complaints.schemas import ComplainantOut, ComplaintOut, EventOut
 from app.errors import Forbidden, NotOwnUnit
@@ -35,7 +37,8 @@ from app.vocabulary import ResponsibleUnit, UnitKind, unit_named
 
 T = TypeVar("T", bound=Any)
 
-PERSONAL_FILTERS = ("phone",)
+# The customer's reference in the CRM identifies the person, and a unit never sees it: no search by it either.
+PERSONAL_FILTERS = ("phone", "customer_ref")
 # History entries that belong to one unit: their payload names it (``store_id`` or ``department``).
 UNIT_ENTRIES = frozenset({"store-feedback", "sla.warning", "sla.breached", "complaint.escalated"})
 NOTE = "note"
@@ -44,7 +47,13 @@ ATTACHMENT_ENTRIES = frozenset({"attachment.added", "attachment.visibility_chang
 
 
 def contact_of(complaint: Complaint) -> Contact:
-    return Contact(complaint.complainant_name, complaint.complainant_phone, complaint.complainant_email)
+    return Contact.of(
+        complaint.complainant_name,
+        complaint.complainant_phone,
+        complaint.complainant_email,
+        complaint.complainant_address,
+        complaint.former_contacts,
+    )
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,7 @@ class Viewer:
         if not self.bound:
             return out
         given = out.complainant
-        contact = Contact(given.name, given.phone, given.email)
+        contact = given.contact()
         shown = _redacted(out.model_dump(exclude={"complainant", "clocks"}), contact)
         return ComplaintOut.model_validate(
             {
@@ -151,6 +160,7 @@ class Viewer:
                     name=mask_name(given.name),
                     phone=mask_phone(given.phone),
                     email=mask_email(given.email) if given.email else None,
+                    address=mask_address(given.address) if given.address else None,
                 ),
                 "clocks": [c for c in out.clocks if self._sees_unit(unit_named(c.store_id, c.department))],
             }
@@ -190,6 +200,7 @@ _NOT_TEXT = frozenset(
         "id",
         "number",
         "owner",
+        "previous_owner",
         "actor",
         "proposed_by",
         "approved_by",

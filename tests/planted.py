@@ -1,4 +1,4 @@
-"""Planted personal data: distinctive names, phone numbers and e-mail addresses on the complaints of two stores,
+"""Planted personal data: distinctive names, phone numbers, e-mail and postal addresses on the complaints of two stores,
 in the contact fields and quoted in free text, and the search for them in what a store key or a store-bound webhook
 endpoint gets (tests/test_visibility.py, tests/webhooks/test_targets.py)."""
 
@@ -13,23 +13,36 @@ from tests.conftest import Caller
 OWN, OTHER = "SZ-FT-012", "GZ-TH-003"
 
 # Planted on the complaint of store OWN: the store may see these masked, never whole.
-MINE = {"name": "欧阳靖宇", "phone": "13987654321", "email": "jingyu.ouyang@example.org"}
+MINE = {
+    "name": "欧阳靖宇",
+    "phone": "13987654321",
+    "email": "jingyu.ouyang@example.org",
+    "address": "浙江省杭州市西湖区文三路478号华星大厦7楼",
+}
+MY_STREET = "西湖区文三路478号华星大厦7楼"  # the address after its province and city: a store never sees it
 # Planted on the complaint of store OTHER: the store may see nothing of these, masked or not.
-THEIRS = {"name": "司马光明", "phone": "15811112222", "email": "guangming.sima@example.net"}
+THEIRS = {
+    "name": "司马光明",
+    "phone": "15811112222",
+    "email": "guangming.sima@example.net",
+    "address": "四川省成都市武侯区科华北路65号2单元1102",
+}
+THEIR_STREET = "武侯区科华北路65号2单元1102"
 THEIR_MARK = "THEIR-MARK-7Q4Z"  # in the other complaint's description and notes
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
 
 
 def quoting(person: dict[str, str]) -> str:
-    """A description as an agent types it: the customer's name, number (spaced) and e-mail quoted."""
+    """A description as an agent types it: the customer's name, number (spaced), e-mail and address quoted."""
     spaced = f"{person['phone'][:3]} {person['phone'][3:7]} {person['phone'][7:]}"
-    return f"客户{person['name']}（电话 {spaced}，邮箱 {person['email']}）反映店员态度恶劣。"
+    return f"客户{person['name']}（电话 {spaced}，邮箱 {person['email']}，住址 {person['address']}）反映店员态度恶劣。"
 
 
 def forbidden_values(person: dict[str, str]) -> list[str]:
     phone = person["phone"]
-    return [person["name"], phone, f"{phone[:3]} {phone[3:7]} {phone[7:]}", person["email"]]
+    street = MY_STREET if person is MINE else THEIR_STREET
+    return [person["name"], phone, f"{phone[:3]} {phone[3:7]} {phone[7:]}", person["email"], person["address"], street]
 
 
 def plant(handler: Caller) -> dict[str, dict[str, Any]]:

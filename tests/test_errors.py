@@ -53,7 +53,7 @@ def test_an_unknown_route_is_404_with_a_key_too(handler: Caller) -> None:
     ("method", "path", "allowed"),
     [
         ("DELETE", "/v1/complaints", {"GET", "POST"}),
-        ("PUT", "/v1/complaints/{id}", {"GET"}),
+        ("PUT", "/v1/complaints/{id}", {"GET", "PATCH"}),
         ("GET", "/v1/complaints/{id}/reject", {"POST"}),
         ("PATCH", "/v1/api-keys", {"GET", "POST"}),
         ("POST", "/healthz", {"GET"}),
@@ -244,7 +244,7 @@ def test_an_illegal_move_is_409_with_the_state_and_allowed_moves(handler: Caller
     body = problem(handler.post(f"/v1/complaints/{complaint['id']}/propose", json=REFUND), 409)
     assert body["type"] == "https://tousu.dev/problems/illegal-move"
     assert body["state"] == "accepted"
-    assert body["allowed_moves"] == ["reject", "investigate"]
+    assert body["allowed_moves"] == ["reject", "investigate", "reassign"]
     assert "propose" in body["detail"] and "accepted" in body["detail"]
 
     handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
@@ -252,8 +252,8 @@ def test_an_illegal_move_is_409_with_the_state_and_allowed_moves(handler: Caller
     as_handler = problem(handler.post(f"/v1/complaints/{complaint['id']}/resolve", json=APOLOGY), 409)
     as_supervisor = problem(supervisor.post(f"/v1/complaints/{complaint['id']}/resolve", json=APOLOGY), 409)
     assert as_handler["state"] == as_supervisor["state"] == "awaiting_approval"
-    assert as_handler["allowed_moves"] == ["send-back"], "the moves this key may make"
-    assert as_supervisor["allowed_moves"] == ["approve", "send-back"]
+    assert as_handler["allowed_moves"] == ["send-back", "reassign"], "the moves this key may make"
+    assert as_supervisor["allowed_moves"] == ["approve", "send-back", "reassign"]
 
 
 def guards_of(caller: Caller, move: str) -> list[str]:
@@ -301,11 +301,19 @@ def _reopen_without_a_unit(handler: Caller, supervisor: Caller) -> tuple[Caller,
 @pytest.mark.parametrize(
     ("setup", "guard", "allowed"),
     [
-        (_resolve_beyond_authority, "within_own_authority", ["reject", "store-feedback", "propose", "resolve"]),
-        (_approve_own_proposal, "not_the_proposer", ["approve", "send-back"]),
-        (_approve_beyond_authority, "authority_covers_amount", ["approve", "send-back"]),
-        (_feedback_for_another_store, "dispatched_store", ["reject", "store-feedback", "propose", "resolve"]),
-        (_unsatisfied_revisit, "satisfied_or_neutral", ["revisit", "reopen"]),
+        (
+            _resolve_beyond_authority,
+            "within_own_authority",
+            ["reject", "store-feedback", "propose", "resolve", "reassign"],
+        ),
+        (_approve_own_proposal, "not_the_proposer", ["approve", "send-back", "reassign"]),
+        (_approve_beyond_authority, "authority_covers_amount", ["approve", "send-back", "reassign"]),
+        (
+            _feedback_for_another_store,
+            "dispatched_store",
+            ["reject", "store-feedback", "propose", "resolve", "reassign"],
+        ),
+        (_unsatisfied_revisit, "satisfied_or_neutral", ["revisit", "reopen", "reassign"]),
         (_reopen_without_a_unit, "responsible_unit_named", ["reopen"]),
     ],
     ids=lambda v: v if isinstance(v, str) else None,

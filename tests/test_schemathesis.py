@@ -105,7 +105,11 @@ config = SchemathesisConfig.from_dict(
     {
         # Never generated: the test sends a real key and actor with every case.
         "headers": {"Authorization": PLACEHOLDER, "X-Actor": PLACEHOLDER},
-        "checks": {"positive_data_acceptance": {"enabled": False}},
+        # A correction without its required If-Match is 428 (RFC 6585), as well as the usual refusals.
+        "checks": {
+            "positive_data_acceptance": {"enabled": False},
+            "missing_required_header": {"expected-statuses": [400, 401, 403, 406, 415, 422, 428]},
+        },
     }
 )
 schema = schemathesis.openapi.from_dict(
@@ -117,6 +121,7 @@ ROLES = {
     ("POST", "/v1/complaints"): "intake",
     ("POST", "/v1/complaints/{complaint_id}/approve"): "supervisor",
     ("POST", "/v1/complaints/{complaint_id}/send-back"): "supervisor",
+    ("PATCH", "/v1/complaints/{complaint_id}"): "manager",  # who may also raise and lower the priority
     ("PUT", "/v1/calendar/days/{day}"): "admin",
     ("DELETE", "/v1/calendar/days/{day}"): "admin",
     ("GET", "/v1/reports/summary"): "reporter",

@@ -87,8 +87,12 @@ def test_the_store_sees_its_own_complaint_masked_and_redacted(
         "phone": "139****4321",
         "email": "j***@example.org",
         "customer_ref": None,
+        "address": "浙江省杭州市***",
     }
-    assert mine["description"] == "客户欧***（电话 139****4321，邮箱 j***@example.org）反映店员态度恶劣。"
+    assert (
+        mine["description"]
+        == "客户欧***（电话 139****4321，邮箱 j***@example.org，住址 浙江省杭州市***）反映店员态度恶劣。"
+    )
     assert mine["customer_request"] == "请回电 139****4321"
 
 

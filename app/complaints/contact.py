@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _SEPARATORS = re.compile(r"[\s\-()（）]")
 _MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -58,6 +59,24 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+# The province (or autonomous region, or SAR) and the city (or prefecture) an address starts with.
+_REGION = re.compile(r"^\s*((?:[^\s\d]{1,10}?(?:省|自治区|特别行政区))?(?:[^\s\d]{1,10}?(?:市|自治州|地区|盟))?)")
+ADDRESS_MASK = "***"
+_SHORTEST_REST = 4  # a part of the address this short is not looked for in free text (it would blank common words)
+
+
+def _region_and_rest(address: str) -> tuple[str, str]:
+    region = _REGION.match(address)
+    kept = region.group(1) if region else ""
+    return kept, address[len(region.group(0)) if region else 0 :].strip()
+
+
+def mask_address(address: str) -> str:
+    """``广东省深圳市福田区福华路88号`` → ``广东省深圳市***``; ``北京市朝阳区…`` → ``北京市***``: the province and the
+    city only, the rest hidden (its length too). An address with neither (``Room 5, 8 Queen's Road``) is all hidden."""
+    return _region_and_rest(address)[0] + ADDRESS_MASK
+
+
 @dataclass(frozen=True)
 class Contact:
     """Whose details a text must not show a responsible unit: the complainant's."""
@@ -65,10 +84,27 @@ class Contact:
     name: str
     phone: str
     email: str | None = None
+    address: str | None = None
+    former: tuple[Contact, ...] = ()  # the contact as it was before corrections: older texts may quote it
+
+    @classmethod
+    def of(cls, name: str, phone: str, email: str | None, address: str | None, former: Any) -> Contact:
+        """The contact, with the former ones a complaint keeps (``former_contacts``)."""
+        before = tuple(cls(d["name"], d["phone"], d.get("email"), d.get("address")) for d in former or ())
+        return cls(name, phone, email, address, before)
 
     def redact(self, text: str) -> str:
         """``text`` with the complainant's name, phone and e-mail, and any other mobile number or e-mail address,
-        replaced by their masks: an agent's notes and the description often quote them."""
+        replaced by their masks: an agent's notes and the description often quote them. The address is masked where
+        it is quoted whole, and so is the part of it after the city (the street and the door) where that is quoted
+        alone."""
+        for earlier in self.former:
+            text = earlier.redact(text)
+        if self.address:
+            rest = _region_and_rest(self.address)[1]
+            text = text.replace(self.address, mask_address(self.address))
+            if len(rest) >= _SHORTEST_REST:
+                text = text.replace(rest, ADDRESS_MASK)
         if len(self.name) >= 2:  # a one-character name would blank that character everywhere in the text
             text = text.replace(self.name, mask_name(self.name))
         if self.email:

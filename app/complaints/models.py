@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 SYSTEM_ACTOR = "tousu"  # the actor of the entries tousu writes itself (clock warnings, breaches, escalations)
+CORRECTED = "complaint.corrected"  # the history entry of a correction of intake details (PATCH)
 
 
 class State(enum.StrEnum):
@@ -82,6 +83,15 @@ class Satisfaction(enum.StrEnum):
     unsatisfied = "unsatisfied"
 
 
+class ClaimType(enum.StrEnum):
+    """What the customer claims: an appeal (申诉), compensation (索赔), or a complaint about no product fault
+    (非质量抱怨)."""
+
+    appeal = "appeal"
+    compensation = "compensation"
+    non_quality = "non_quality"
+
+
 class Complaint(Base):
     """A customer complaint (投诉) and where it stands in its lifecycle."""
 
@@ -106,6 +116,27 @@ class Complaint(Base):
     external_ref: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     owner: Mapped[str] = mapped_column(String(100))
+
+    # What identifies the purchase (all optional): the product, the order or receipt, the purchase, the incident,
+    # where the customer lives (personal data, like the contact) and what the customer claims.
+    complainant_address: Mapped[str | None] = mapped_column(String(500))
+    # The contact as it was before each correction of it ({name, phone, email, address}): a description or note
+    # written before may still quote it, and a store sees it masked there too. Personal data, kept here alone.
+    former_contacts: Mapped[list[dict[str, str | None]] | None] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql")
+    )
+    product_name: Mapped[str | None] = mapped_column(String(200))
+    product_sku: Mapped[str | None] = mapped_column(String(64))
+    product_specification: Mapped[str | None] = mapped_column(String(200))
+    product_batch: Mapped[str | None] = mapped_column(String(64))
+    product_production_date: Mapped[date | None] = mapped_column(Date)
+    order_number: Mapped[str | None] = mapped_column(String(64))
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    purchase_store_id: Mapped[str | None] = mapped_column(String(64))
+    purchase_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    incident_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_type: Mapped[ClaimType | None] = mapped_column(str_enum(ClaimType))
+    claim_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
 
     responsible_store_id: Mapped[str | None] = mapped_column(String(64))
     responsible_department: Mapped[str | None] = mapped_column(String(100))
@@ -157,6 +188,11 @@ class Complaint(Base):
         Index("ix_complaints_responsible_department", "responsible_department"),
         Index("ix_complaints_complainant_phone_id", "complainant_phone", "id"),
         Index("ix_complaints_received_at", "received_at"),
+        # The searches by reference (newest first) and by owner.
+        Index("ix_complaints_order_number_id", "order_number", "id"),
+        Index("ix_complaints_external_ref_id", "external_ref", "id"),
+        Index("ix_complaints_customer_ref_id", "customer_ref", "id"),
+        Index("ix_complaints_owner_id", "owner", "id"),
     )
 
 

@@ -110,6 +110,8 @@ def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings:
     now = utcnow()
     if body.received_at is not None and body.received_at > now + CLOCK_SKEW:
         raise InvalidInput("received_at is in the future", field="received_at")
+    if body.incident_at is not None and body.incident_at > (body.received_at or now) + CLOCK_SKEW:
+        raise InvalidInput("incident_at is after the complaint was received", field="incident_at")
     row = row_of(Complaint, complaint_columns(body, actor, now))
     complaint = transient(Complaint, row)
     complaint.number = ""  # drawn by the write below; a snapshot leaves it out
@@ -139,6 +141,8 @@ def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dic
         "owner": body.owner or actor.name,
         "accepted_at": now,
         "updated_at": now,
+        # Only those given: a registration without them keeps its statement (and its parameters) as it was.
+        **body.intake_columns(),
     }
 
 

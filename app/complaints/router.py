@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app import errors, idempotency
 from app.auth.dependencies import CurrentActor, CurrentPrincipal
 from app.auth.principal import REGISTER_ROLES, Actor, Principal
-from app.complaints import registration, service, workflow
+from app.complaints import corrections, registration, service, workflow
 from app.complaints import schemas as s
 from app.complaints.contact import normalize_phone
 from app.complaints.models import Category, Channel, Complaint, State
@@ -27,6 +27,7 @@ from app.errors import (
     NotFound,
     NotOwnUnit,
     PreconditionFailed,
+    PreconditionRequired,
     Unauthorized,
 )
 from app.preconditions import IfMatch, etag
@@ -41,6 +42,16 @@ ComplaintId = Annotated[uuid.UUID, Field(description="The complaint's stable id.
 READ_ERRORS = errors.responses(Unauthorized, NotFound, 422, 503)
 WRITE_ERRORS = errors.responses(
     Unauthorized, Forbidden, NotOwnUnit, NotFound, IllegalMove, GuardRefused, PreconditionFailed, 413, InvalidInput, 503
+)
+WRITE_ERRORS_OF_PATCH = (
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    413,
+    InvalidInput,
+    PreconditionRequired,
+    503,
 )
 WITH_ETAG: dict[int | str, dict[str, Any]] = {200: {"headers": errors.response_headers("200", "ETag")}}
 IfMatchHeader = Annotated[
@@ -119,7 +130,20 @@ class ListQuery(BaseModel):
     channel: Channel | None = None
     priority: Priority | None = None
     phone: Annotated[str, *text_rules(32, pattern=s.PHONE_PATTERN)] | None = Field(
-        None, description="Any spelling: spaces, dashes and +86 are ignored."
+        None, description="Any spelling: spaces, dashes and +86 are ignored. Not for a store key (personal data)."
+    )
+    number: Annotated[str, *text_rules(32)] | None = Field(
+        None, description="The complaint's number, exactly.", examples=["TS-20261122-0001"]
+    )
+    order_number: s.Reference | None = Field(None, description="The order or receipt number, exactly.")
+    external_ref: Annotated[str, *text_rules(100)] | None = Field(
+        None, description="The ticket id in the calling system, exactly."
+    )
+    customer_ref: Annotated[str, *text_rules(100)] | None = Field(
+        None, description="The customer's id in the calling CRM, exactly. Not for a store key (personal data)."
+    )
+    owner: Annotated[str, *text_rules(100)] | None = Field(
+        None, description="Whoever follows the complaint (首问责任人), exactly."
     )
     received_from: SearchMoment | None = Field(None, description="Received at or after (with offset).")
     received_to: SearchMoment | None = Field(None, description="Received before (with offset).")
@@ -136,8 +160,9 @@ class ListQuery(BaseModel):
     operation_id="listComplaints",
     summary="Find complaints",
     description="Newest first. Filters combine with AND. Follow `next_cursor` for the next page. A store key "
-    "sees only the complaints dispatched to its store, with the complainant masked.",
-    responses=errors.responses(Unauthorized, InvalidInput, 422, 503),
+    "sees only the complaints dispatched to its store, with the complainant masked; it may search by number, "
+    "order number, external reference and owner, not by phone or customer reference (403).",
+    responses=errors.responses(Unauthorized, Forbidden, InvalidInput, 422, 503),
 )
 def list_complaints(
     query: Annotated[ListQuery, Query()],
@@ -156,6 +181,11 @@ def list_complaints(
         channel=query.channel,
         priority=query.priority,
         phone=phone,
+        number=query.number,
+        order_number=query.order_number,
+        external_ref=query.external_ref,
+        customer_ref=query.customer_ref,
+        owner=query.owner,
         received_from=query.received_from,
         received_to=query.received_to,
         clock=query.clock,
@@ -182,6 +212,44 @@ def read_complaint(
 ) -> s.ComplaintOut:
     complaint = service.get(session, complaint_id, principal, with_clocks=True)
     return _out(session, complaint, principal, settings, response)
+
+
+@router.patch(
+    "/complaints/{complaint_id}",
+    operation_id="correctComplaint",
+    summary="Correct intake details",
+    description="Corrects what intake recorded: the complainant's contact (name, phone, e-mail, customer "
+    "reference, address), the category, the store or department complained about, the product, the order number, "
+    "the purchase, when the incident happened, the claim, and the priority. A JSON merge patch (RFC 7396), sent "
+    "as `application/merge-patch+json` or `application/json`: a field left out stays, null clears it, an object "
+    "is merged field by field.\n\n"
+    "`If-Match` is required (428 without it, 412 when stale). The state, version, owner, clocks, number, channel "
+    "and receipt time cannot be corrected (422 naming the field). A correction that changes something is one "
+    "history entry `complaint.corrected` with each changed field before and after (the contact masked) and a "
+    "webhook `complaint.corrected`; one that changes nothing answers 200 and writes nothing.\n\n"
+    "Roles: intake, handler, supervisor, manager, admin. The priority: raised by a supervisor or manager, lowered "
+    "by a manager, with a `reason`; the running clocks restart on the new priority's targets.",
+    responses={**WITH_ETAG, **errors.responses(*WRITE_ERRORS_OF_PATCH)},
+)
+def correct_complaint(
+    complaint_id: ComplaintId,
+    body: s.ComplaintPatch,
+    actor: CurrentActor,
+    session: WriteSession,
+    settings: CurrentSettings,
+    response: Response,
+    if_match: Annotated[
+        str,
+        Header(
+            alias="If-Match",
+            description="The `ETag` of the complaint as last read: required (428 without it). When it has changed "
+            "since, the correction is refused with 412 and the current version.",
+            examples=['"3"'],
+        ),
+    ],
+) -> s.ComplaintOut:
+    complaint = corrections.correct(session, complaint_id, actor, body, settings, IfMatch.parse(if_match))
+    return _out(session, complaint, actor.principal, settings, response)
 
 
 @router.get(

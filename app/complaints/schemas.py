@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from app.complaints import contact
 from app.complaints.models import (
     Category,
     Channel,
+    ClaimType,
     Complaint,
     ComplaintEvent,
     RejectionReason,
@@ -26,7 +28,7 @@ from app.complaints.models import (
 from app.config import Settings
 from app.db import utcnow
 from app.sla.schemas import ClockOut
-from app.types import LAST_MOMENT, Bool, Money, Yuan, local_times, moment_rules, text_rules
+from app.types import LAST_MOMENT, Bool, Money, Yuan, date_rules, local_times, moment_rules, text_rules
 from app.vocabulary import Priority
 
 
@@ -49,6 +51,12 @@ Phone = Annotated[
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
 StoreId = Annotated[str, *text_rules(64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"), Field(examples=["SZ-FT-012"])]
 Department = Annotated[str, *text_rules(100), Field(examples=["物业工程部"])]
+# A day of the purchase or of production: from 1990 (a durable good is kept for years) to 2100.
+Day = Annotated[date, *date_rules(date(1990, 1, 1), date(2100, 12, 31))]
+# When the incident happened: like a receipt time, never far ahead of tousu's clock (checked where it is set).
+IncidentTime = Annotated[AwareDatetime, *moment_rules(datetime(1990, 1, 1, tzinfo=UTC), LAST_MOMENT)]
+Reference = Annotated[str, *text_rules(64)]
+Address = Annotated[str, *text_rules(500)]
 
 
 # The rule the model validators below enforce, stated in the OpenAPI document: one of them at least is given. As
@@ -68,6 +76,40 @@ class ComplainantIn(Body):
     )
     customer_ref: Annotated[str, *text_rules(100)] | None = Field(
         None, description="The customer's id in the calling CRM."
+    )
+    address: Address | None = Field(
+        None,
+        description="The customer's address (personal data: a store key sees only its province and city).",
+        examples=["广东省深圳市福田区福华路88号3栋1201室"],
+    )
+
+
+class ProductIn(Body):
+    """The product complained about, as its packaging and receipt name it (规格, 生产日期, 生产批号)."""
+
+    name: Annotated[str, *text_rules(200)] | None = Field(None, examples=["全脂纯牛奶 250ml"])
+    sku: Annotated[str, *text_rules(64)] | None = Field(
+        None, description="The SKU or barcode.", examples=["6901234567892"]
+    )
+    specification: Annotated[str, *text_rules(200)] | None = Field(None, examples=["250ml×12盒"])
+    batch: Annotated[str, *text_rules(64)] | None = Field(
+        None, description="The batch or lot number (生产批号).", examples=["B20261015-03"]
+    )
+    production_date: Day | None = Field(None, examples=["2026-10-15"])
+
+
+class PurchaseIn(Body):
+    date: Day | None = Field(None, description="The day of the purchase.", examples=["2026-11-20"])
+    store_id: StoreId | None = Field(
+        None, description="Where it was bought (may differ from the store complained about)."
+    )
+    amount: Yuan | None = Field(None, description="The amount paid, in yuan, as a decimal string.")
+
+
+class ClaimIn(Body):
+    type: ClaimType = Field(description="appeal (申诉), compensation (索赔) or non_quality (非质量抱怨).")
+    amount_claimed: Yuan | None = Field(
+        None, description="The amount the customer claims (索赔金额), in yuan, as a decimal string."
     )
 
 
@@ -94,6 +136,15 @@ class ComplaintCreate(Body):
     owner: Annotated[str, *text_rules(100)] | None = Field(
         None, description="Whoever takes the complaint follows it and replies (首问责任人); default: the X-Actor."
     )
+    product: ProductIn | None = None
+    order_number: Reference | None = Field(
+        None, description="The order or receipt number.", examples=["POS-012-20261120-0088"]
+    )
+    purchase: PurchaseIn | None = None
+    incident_at: IncidentTime | None = Field(
+        None, description="When the incident happened (with offset); not after the complaint was received."
+    )
+    claim: ClaimIn | None = None
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -120,6 +171,32 @@ class ComplaintCreate(Body):
         if self.channel is Channel.media:
             self.priority = Priority.media
         return self
+
+    def intake_columns(self) -> dict[str, Any]:
+        """The columns of what identifies the purchase, those given only."""
+        given = {**intake_columns(self.product, self.purchase, self.claim), "order_number": self.order_number}
+        given |= {"complainant_address": self.complainant.address, "incident_at": self.incident_at}
+        return {column: value for column, value in given.items() if value is not None}
+
+
+PRODUCT_COLUMNS = {
+    "name": "product_name",
+    "sku": "product_sku",
+    "specification": "product_specification",
+    "batch": "product_batch",
+    "production_date": "product_production_date",
+}
+PURCHASE_COLUMNS = {"date": "purchase_date", "store_id": "purchase_store_id", "amount": "purchase_amount"}
+CLAIM_COLUMNS = {"type": "claim_type", "amount_claimed": "claim_amount"}
+
+
+def intake_columns(product: BaseModel | None, purchase: BaseModel | None, claim: BaseModel | None) -> dict[str, Any]:
+    """The columns of the product, the purchase and the claim given (a part not given: its columns None)."""
+    columns: dict[str, Any] = {}
+    for part, names in ((product, PRODUCT_COLUMNS), (purchase, PURCHASE_COLUMNS), (claim, CLAIM_COLUMNS)):
+        for field, column in names.items():
+            columns[column] = getattr(part, field) if part is not None else None
+    return columns
 
 
 class RemedyIn(Body):
@@ -218,6 +295,19 @@ class ReopenBody(Body):
     department: Department | None = None
 
 
+class ReassignBody(Body):
+    owner: Annotated[str, *text_rules(100)] = Field(
+        description="Who follows the complaint from now on (首问责任人).", examples=["handler-12"]
+    )
+    reason: Annotated[str, *text_rules(2_000)] = Field(examples=["原责任人休假，转交同组同事跟进"])
+
+
+class ReassignEntry(ReassignBody):
+    """What the history keeps of a reassignment: the owner before as well."""
+
+    previous_owner: str
+
+
 class NoteBody(Body):
     text: Annotated[str, *text_rules(5_000)] = Field(examples=["客户来电催促处理进度"])
     visible_to_unit: Bool = Field(
@@ -227,17 +317,145 @@ class NoteBody(Body):
     )
 
 
+# What a correction may not change, and why (each named in the 422 it gets).
+NOT_CORRECTED = {
+    "id": "the complaint's identity",
+    "number": "the complaint's identity",
+    "state": "the state changes by the moves (/v1/workflow)",
+    "version": "the version is the ETag: send it in If-Match",
+    "owner": "the owner changes by the move reassign",
+    "clocks": "the clocks follow the moves and the priority",
+    "received_at": "when the complaint was received is the start of its clocks",
+    "channel": "the channel is where the complaint came in",
+    "times": "the state times follow the moves",
+}
+
+
+def _not_null(*names: str) -> Callable[[dict[str, Any]], None]:
+    """What the schema says of fields a patch may leave out but never clear (required on the complaint): no null."""
+
+    def without_null(schema: dict[str, Any]) -> None:
+        for name in names:
+            shown = schema["properties"][name]
+            kinds = [kind for kind in shown.pop("anyOf") if kind != {"type": "null"}]
+            shown.pop("default", None)
+            shown.update(kinds[0])
+        return None
+
+    return without_null
+
+
+class ComplainantPatch(Body):
+    model_config = ConfigDict(json_schema_extra=_not_null("name", "phone"))
+
+    name: Annotated[str, *text_rules(100)] | None = None
+    phone: Phone | None = None
+    email: Annotated[str, *text_rules(254, pattern=EMAIL_PATTERN)] | None = None
+    customer_ref: Annotated[str, *text_rules(100)] | None = None
+    address: Address | None = None
+
+
+class ClaimPatch(Body):
+    type: ClaimType | None = None
+    amount_claimed: Yuan | None = None
+
+
+class ComplaintPatch(Body):
+    """A correction as a JSON merge patch (RFC 7396): a field left out stays as it is, a field set to null is
+    cleared, an object (complainant, product, purchase, claim) is merged field by field."""
+
+    complainant: ComplainantPatch | None = None
+    category: Category | None = None
+    priority: Priority | None = Field(
+        None,
+        description="Supervisors and managers raise it, managers lower it; either needs a `reason`. The running "
+        "clocks restart on the new priority's targets.",
+    )
+    store_id: StoreId | None = Field(None, description="The store complained about.")
+    department: Department | None = Field(None, description="The department complained about.")
+    product: ProductIn | None = None
+    order_number: Reference | None = None
+    purchase: PurchaseIn | None = None
+    incident_at: IncidentTime | None = None
+    claim: ClaimPatch | None = None
+    reason: Annotated[str, *text_rules(2_000)] | None = Field(
+        None, description="Why: kept in the history; required to change the priority.", examples=["客户更正了订单号"]
+    )
+
+    model_config = ConfigDict(json_schema_extra=_not_null("complainant", "category", "priority"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_intake(cls, given: Any) -> Any:
+        if isinstance(given, dict):
+            for name, why in NOT_CORRECTED.items():
+                if name in given:
+                    raise ValueError(f"{name} cannot be corrected: {why}")
+        return given
+
+    @model_validator(mode="after")
+    def _required_stay(self) -> Self:
+        cleared = [name for name in ("category", "priority", "complainant") if self._cleared(self, name)]
+        if self.complainant is not None:
+            cleared += [f"complainant.{name}" for name in ("name", "phone") if self._cleared(self.complainant, name)]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be null: it is required")
+        return self
+
+    @staticmethod
+    def _cleared(model: BaseModel, name: str) -> bool:
+        return name in model.model_fields_set and getattr(model, name) is None
+
+
 class ComplainantOut(BaseModel):
     name: str = Field(examples=["张三"])
     phone: str = Field(examples=["13812348000"])
     email: str | None = None
     customer_ref: str | None = None
+    address: str | None = Field(None, description="A store key sees its province and city only (广东省深圳市***).")
+
+    # The contact as it was before corrections (never shown): what the visibility model masks in older texts.
+    _former: list[dict[str, str | None]] | None = PrivateAttr(default=None)
 
     @classmethod
     def of(cls, c: Complaint) -> ComplainantOut:
-        return cls(
-            name=c.complainant_name, phone=c.complainant_phone, email=c.complainant_email, customer_ref=c.customer_ref
+        shown = cls(
+            name=c.complainant_name,
+            phone=c.complainant_phone,
+            email=c.complainant_email,
+            customer_ref=c.customer_ref,
+            address=c.complainant_address,
         )
+        shown._former = c.former_contacts
+        return shown
+
+    def contact(self) -> contact.Contact:
+        return contact.Contact.of(self.name, self.phone, self.email, self.address, self._former)
+
+
+class ProductOut(BaseModel):
+    name: str | None
+    sku: str | None
+    specification: str | None
+    batch: str | None
+    production_date: date | None
+
+
+class PurchaseOut(BaseModel):
+    date: Day | None
+    store_id: str | None
+    amount: Money | None = Field(description="Yuan paid.")
+
+
+class ClaimOut(BaseModel):
+    type: ClaimType
+    amount_claimed: Money | None = Field(description="Yuan claimed (索赔金额).")
+
+
+def _part(model: type[BaseModel], c: Complaint, columns: dict[str, str]) -> Any:
+    """The part (product, purchase) when any of its columns is set; None otherwise."""
+    values = {field: getattr(c, column) for field, column in columns.items()}
+    return model(**values) if any(value is not None for value in values.values()) else None
 
 
 class RemedyOut(BaseModel):
@@ -317,6 +535,12 @@ class ComplaintOut(BaseModel):
     customer_request: str | None
     external_ref: str | None
     received_at: datetime
+    # Defaults: a history entry kept before these fields existed shows them empty.
+    product: ProductOut | None = None
+    order_number: str | None = Field(None, description="The order or receipt number.")
+    purchase: PurchaseOut | None = None
+    incident_at: datetime | None = None
+    claim: ClaimOut | None = None
     responsible_store_id: str | None = Field(description="The store the complaint was dispatched to.")
     responsible_department: str | None
     dispatched_at: datetime | None
@@ -375,6 +599,11 @@ class ComplaintOut(BaseModel):
             customer_request=c.customer_request,
             external_ref=c.external_ref,
             received_at=local(c.received_at),
+            product=_part(ProductOut, c, PRODUCT_COLUMNS),
+            order_number=c.order_number,
+            purchase=_part(PurchaseOut, c, PURCHASE_COLUMNS),
+            incident_at=local(c.incident_at),
+            claim=ClaimOut(type=c.claim_type, amount_claimed=c.claim_amount) if c.claim_type else None,
             responsible_store_id=c.responsible_store_id,
             responsible_department=c.responsible_department,
             dispatched_at=local(c.dispatched_at),

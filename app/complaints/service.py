@@ -173,6 +173,11 @@ class Filters:
     channel: Channel | None = None
     priority: Priority | None = None
     phone: str | None = None
+    number: str | None = None
+    order_number: str | None = None
+    external_ref: str | None = None
+    customer_ref: str | None = None
+    owner: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
     clock: ClockFilter | None = None
@@ -184,7 +189,7 @@ def search(
 ) -> tuple[list[Complaint], str | None]:
     """Newest first; keyset pagination on the time-ordered id, so a page costs the same at any depth."""
     viewer = Viewer.of(principal)
-    viewer.refuse_personal_filters(phone=filters.phone)
+    viewer.refuse_personal_filters(phone=filters.phone, customer_ref=filters.customer_ref)
     query = viewer.complaints(select(Complaint)).options(selectinload(Complaint.clocks))
     for column, value in (
         (Complaint.state, filters.state),
@@ -193,6 +198,11 @@ def search(
         (Complaint.channel, filters.channel),
         (Complaint.priority, filters.priority),
         (Complaint.complainant_phone, filters.phone),
+        (Complaint.number, filters.number),
+        (Complaint.order_number, filters.order_number),
+        (Complaint.external_ref, filters.external_ref),
+        (Complaint.customer_ref, filters.customer_ref),
+        (Complaint.owner, filters.owner),
     ):
         if value is not None:
             query = query.where(column == value)

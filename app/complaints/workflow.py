@@ -151,6 +151,15 @@ RESPONSIBLE_UNIT_NAMED = Guard(
 )
 
 
+def _someone_else(complaint: Complaint, move: MoveRequest) -> str | None:
+    if move.body.owner.casefold() == complaint.owner.casefold():
+        return f"{complaint.owner} already owns the complaint"
+    return None
+
+
+SOMEONE_ELSE = Guard("someone_else", "the new owner is not the current one", _someone_else)
+
+
 # Callbacks: each applies its move's input to the complaint.
 
 
@@ -229,6 +238,13 @@ def _reopen(event: EventData) -> None:
     complaint.reopen_count += 1
     complaint.reopened_at = move.at
     complaint.rejection_reason = None
+
+
+def _reassign(event: EventData) -> None:
+    complaint, move = _step(event)
+    # The history entry names the owner before: the body names the new one.
+    move.body = s.ReassignEntry(previous_owner=complaint.owner, **move.body.model_dump())
+    complaint.owner = move.body.owner
 
 
 def _record(event: EventData) -> None:
@@ -469,6 +485,26 @@ MOVES: tuple[Move, ...] = (
         },
         guards=(RESPONSIBLE_UNIT_NAMED,),
         after=_reopen,
+    ),
+    Move(
+        "reassign",
+        "转交首问责任人",
+        (State.accepted, State.investigating, State.awaiting_approval, State.resolved),
+        None,
+        _ALL_HANDLERS,
+        "the new owner and the reason",
+        body=s.ReassignBody,
+        summary="Hand the complaint to another owner (首问责任人)",
+        description="The new owner follows the complaint and replies from now on; the reason is kept in the "
+        "history. The state and the clocks do not change.",
+        event="complaint.reassigned",
+        clocks={
+            ClockKind.store_feedback: clock.LEAVE,
+            ClockKind.written_reply: clock.LEAVE,
+            ClockKind.follow_up: clock.LEAVE,
+        },
+        guards=(SOMEONE_ELSE,),
+        after=_reassign,
     ),
 )
 MOVES_BY_NAME = {move.name: move for move in MOVES}

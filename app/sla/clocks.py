@@ -329,6 +329,26 @@ def after_move(
                 assert_never(unknown)
 
 
+def restart_on_priority(session: Session, complaint: Timed[Any], at: datetime, settings: Settings, *, why: str) -> int:
+    """The complaint's priority changed: each clock still running (not breached: a breach stays) stops, cancelled,
+    and starts again on the new priority's target, counted from when the clock it replaces started (a raised
+    priority shortens the time left, never lengthens it). Returns how many restarted."""
+    calendar = Calendar(session)
+    restarted = 0
+    for old in running(session, complaint):
+        if old.state is not ClockState.running:
+            continue
+        stop(session, complaint, old, at, why=why, met=False)
+        clock, started = new_clock(
+            calendar, complaint, old.kind, old.started_at, settings, why=why, store_id=old.store_id
+        )
+        started.at = at  # restarted now; the deadline counts from the start of the clock it replaces
+        started.detail = {**started.detail, "restarted_at": at.isoformat(), "replaces": str(old.id)}
+        session.add_all([clock, started])
+        restarted += 1
+    return restarted
+
+
 def recompute_between(session: Session, first: date, last: date, settings: Settings, *, why: str, at: datetime) -> int:
     """Recompute running working-day clocks whose count touches the days ``first``..``last``; returns how many
     changed (their deadline moved, or they stopped or started being assumed)."""

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.complaints import workflow
-from app.complaints.models import Complaint, ComplaintEvent
+from app.complaints.models import CORRECTED, Complaint, ComplaintEvent
 from app.complaints.schemas import ComplaintOut, Earlier
 from app.config import Settings
 from app.sla.models import ClockState
@@ -26,6 +26,7 @@ TYPE_OF_MOVE: dict[str, EventType] = {
     "register": EventType.accepted,
     **{move.name: EventType(move.event) for move in workflow.MOVES},
     "complaint.escalated": EventType.escalated,
+    CORRECTED: EventType.corrected,
     "sla.warning": EventType.sla_warning,
     "sla.breached": EventType.sla_breached,
     "attachment.added": EventType.attachment_added,

@@ -30,6 +30,9 @@ WHAT = {
     EventType.revisited: "The follow-up call was made (已回访); the complaint is closed.",
     EventType.reopened: "A complaint was reopened (重新处理); when it is dispatched to a store again, with the "
     "deadline of that store's feedback.",
+    EventType.reassigned: "A complaint was handed to another owner (首问责任人); `detail` names both and the reason.",
+    EventType.corrected: "Intake details were corrected; `detail` has each changed field before and after (the "
+    "complainant's contact masked).",
     EventType.escalated: "A complaint was escalated to supervisors: a media complaint, or a breached clock.",
     EventType.sla_warning: "A clock reached its warning time.",
     EventType.sla_breached: "A clock passed its deadline.",

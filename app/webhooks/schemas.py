@@ -26,6 +26,8 @@ class EventType(enum.StrEnum):
     resolved = "complaint.resolved"
     revisited = "complaint.revisited"
     reopened = "complaint.reopened"
+    reassigned = "complaint.reassigned"
+    corrected = "complaint.corrected"
     escalated = "complaint.escalated"
     attachment_added = "complaint.attachment_added"
     attachment_visibility_changed = "complaint.attachment_visibility_changed"

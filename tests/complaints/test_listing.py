@@ -332,7 +332,13 @@ def test_a_store_lists_only_what_was_dispatched_to_it_masked(make_caller: Any, h
     store = make_caller("store", store_id="SZ-FT-012", actor="店长王五")
     items = page(store)["items"]
     assert [item["id"] for item in items] == [ours["id"]]
-    assert items[0]["complainant"] == {"name": "张*", "phone": "138****8000", "email": None, "customer_ref": None}
+    assert items[0]["complainant"] == {
+        "name": "张*",
+        "phone": "138****8000",
+        "email": None,
+        "customer_ref": None,
+        "address": None,
+    }
     refused = store.get("/v1/complaints", params={"phone": "13812348000"})  # no search on personal data
     assert refused.status_code == 403, refused.text
 

@@ -45,7 +45,7 @@ def test_register_starts_accepted_with_number_and_owner(handler: Caller) -> None
     assert complaint["owner"] == "handler-07"
     assert complaint["number"].startswith("TS-") and complaint["number"].endswith("-0001")
     assert complaint["complainant"]["phone"] == "13812348000"
-    assert complaint["allowed_moves"] == ["reject", "investigate"]
+    assert complaint["allowed_moves"] == ["reject", "investigate", "reassign"]
     assert history(handler, complaint["id"]) == ["register"]
 
 
@@ -162,7 +162,7 @@ def test_resolve_within_a_handlers_own_authority(handler: Caller) -> None:
     assert complaint["state"] == "resolved"
     assert complaint["remedy"]["kind"] == "apology"
     assert complaint["approved_by"] == "handler-07"
-    assert complaint["allowed_moves"] == ["revisit", "reopen"]
+    assert complaint["allowed_moves"] == ["revisit", "reopen", "reassign"]
 
 
 def test_resolve_guard_refuses_money_beyond_own_authority(handler: Caller) -> None:
@@ -300,7 +300,7 @@ def test_an_illegal_move_is_refused_with_the_allowed_moves(supervisor: Caller, m
     complaint = supervisor.register()
     refused = problem(supervisor.post(f"/v1/complaints/{complaint['id']}/{move}", json=body), 409)
     assert refused["type"].endswith("/illegal-move")
-    assert refused["allowed_moves"] == ["reject", "investigate"]
+    assert refused["allowed_moves"] == ["reject", "investigate", "reassign"]
     after = supervisor.get(f"/v1/complaints/{complaint['id']}").json()
     assert after["state"] == "accepted" and after["version"] == 1
     assert history(supervisor, complaint["id"]) == ["register"]

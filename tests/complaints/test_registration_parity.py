@@ -47,6 +47,21 @@ BODIES = {
         "owner": "handler-07",
     },
     "through the media (escalated at once)": {"channel": "media"},
+    "the purchase identified": {
+        "complainant": {"name": "王芳", "phone": "13912348000", "address": "广东省深圳市福田区福华路88号"},
+        "category": "product_quality",
+        "product": {
+            "name": "全脂纯牛奶",
+            "sku": "6901234567892",
+            "batch": "B20261015-03",
+            "production_date": "2026-06-15",
+        },
+        "order_number": "POS-012-20260630-0088",
+        "purchase": {"date": "2026-06-30", "store_id": "SZ-FT-013", "amount": "59.90"},
+        "incident_at": "2026-06-30T20:00:00+08:00",
+        "claim": {"type": "compensation", "amount_claimed": "599.00"},
+    },
+    "part of the product only": {"product": {"batch": "B1"}, "claim": {"type": "appeal"}},
 }
 
 COMPLAINTS, EVENTS, CLOCKS, CLOCK_EVENTS = (model.__table__ for model in (Complaint, ComplaintEvent, Clock, ClockEvent))

@@ -83,6 +83,7 @@ SPEC: dict[str, MoveSpec] = {
     "send-back": MoveSpec(frozenset({"awaiting_approval"}), "investigating", HANDLING),
     "revisit": MoveSpec(frozenset({"resolved"}), "revisited", HANDLING),
     "reopen": MoveSpec(frozenset({"resolved", "revisited", "rejected"}), "investigating", HANDLING),
+    "reassign": MoveSpec(frozenset({"accepted", "investigating", "awaiting_approval", "resolved"}), None, HANDLING),
 }
 MOVES = tuple(SPEC)
 REQUEST_EVENTS = {"register", "note", *MOVES}
@@ -128,7 +129,8 @@ ACTORS = st.sampled_from(["handler-07", "supervisor-03", "manager-01", "agent-00
 STORES = ("SZ-FT-012", "SZ-LH-003")
 DEPARTMENTS = ("物业工程部", "售后服务部")
 # What the history records even when it was not sent: the store a feedback is for, whether a note is internal.
-ALWAYS_RECORDED = {"store-feedback": {"store_id"}, "note": {"visible_to_unit"}}
+# And the owner a reassignment took the complaint from.
+ALWAYS_RECORDED = {"store-feedback": {"store_id"}, "note": {"visible_to_unit"}, "reassign": {"previous_owner"}}
 TEXTS = st.sampled_from(["不成立，敬请谅解。", "  两边有空格的说明  ", "第一行\n第二行", "emoji 🙂 也可以", "x" * 2000])
 CENT = Decimal("0.01")
 MAX_YUAN = Decimal("9999999999.99")
@@ -205,6 +207,9 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
             "department": st.sampled_from([*DEPARTMENTS, None]),
         },
     ),
+    "reassign": st.fixed_dictionaries(
+        {"owner": st.sampled_from(["handler-07", "HANDLER-07", "handler-12", " agent-0042 "]), "reason": TEXTS}
+    ),
     "notes": st.fixed_dictionaries({"text": TEXTS}),
 }
 # Bodies the schema refuses (422). None is "no body at all".
@@ -252,6 +257,7 @@ INVALID: dict[str, list[Any]] = {
         {"reason": "新证据", "store_id": ""},
         {"reason": "新证据", "reopen_count": 0},
     ],
+    "reassign": [None, {}, {"owner": "handler-12"}, {"reason": "转交"}, {"owner": "  ", "reason": "转交"}],
     "notes": [None, {}, {"text": ""}, {"text": "a\x00b"}, {"text": "催促", "move": "approve"}],
 }
 INVALID["resolve"] = INVALID["propose"]
@@ -266,6 +272,7 @@ PLAIN: dict[str, Any] = {
     "send-back": {"reason": "重新协商"},
     "revisit": {"satisfaction": "satisfied"},
     "reopen": {"reason": "新证据", "store_id": "SZ-FT-012"},
+    "reassign": {"owner": "handler-99", "reason": "转交"},
     "notes": {"text": "催促"},
 }
 
@@ -470,6 +477,8 @@ def lifecycle_machine(
                 named = body.get("store_id") or body.get("department")
                 if not (model.responsible_store_id or model.responsible_department or named):
                     return "responsible_unit_named"
+            elif move == "reassign" and body["owner"].strip().casefold() == model.registered["owner"].casefold():
+                return "someone_else"
             return None
 
         def expect_move(self, model: Model, key: Key, actor: str, move: str, body: Any) -> Outcome:
@@ -528,6 +537,8 @@ def lifecycle_machine(
                     model.satisfaction = "unsatisfied"
                 model.reopen_count += 1
                 model.rejection_reason = None
+            elif move == "reassign":
+                model.registered = {**model.registered, "owner": body["owner"].strip()}
             model.state = SPEC[move].dest or before
             model.version += 1
             model.events.append((move, before, model.state, actor))
@@ -577,6 +588,7 @@ def lifecycle_machine(
                     "phone": "138****8000",
                     "email": None,
                     "customer_ref": None,
+                    "address": None,
                 }
 
         # -- sending -----------------------------------------------------------------------------------------

@@ -307,6 +307,7 @@ def test_own_complaint_is_seen_with_the_complainant_masked(handler: Caller, supe
         "phone": "138****8000",
         "email": "z***@example.com",
         "customer_ref": None,
+        "address": None,
     }
     assert seen["responsible_store_id"] == OWN
     assert seen["allowed_moves"] == ["store-feedback"]

@@ -67,9 +67,9 @@ def test_each_move_records_one_history_entry_with_before_and_after() -> None:
 
 
 def test_legal_moves_follow_the_domain_table() -> None:
-    assert workflow.legal_moves(State.accepted) == ["reject", "investigate"]
-    assert workflow.legal_moves(State.investigating) == ["reject", "store-feedback", "propose", "resolve"]
-    assert workflow.legal_moves(State.awaiting_approval) == ["approve", "send-back"]
-    assert workflow.legal_moves(State.resolved) == ["revisit", "reopen"]
+    assert workflow.legal_moves(State.accepted) == ["reject", "investigate", "reassign"]
+    assert workflow.legal_moves(State.investigating) == ["reject", "store-feedback", "propose", "resolve", "reassign"]
+    assert workflow.legal_moves(State.awaiting_approval) == ["approve", "send-back", "reassign"]
+    assert workflow.legal_moves(State.resolved) == ["revisit", "reopen", "reassign"]
     assert workflow.legal_moves(State.revisited) == ["reopen"]
     assert workflow.legal_moves(State.rejected) == ["reopen"]

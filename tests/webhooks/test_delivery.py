@@ -42,6 +42,7 @@ def test_a_registration_is_delivered_signed_and_verifiable(
         "phone": "13812348000",
         "email": None,
         "customer_ref": None,
+        "address": None,
     }
     assert datetime.fromisoformat(message["timestamp"]).utcoffset() is not None
     (logged,) = deliveries(admin, endpoint)
@@ -116,7 +117,13 @@ def test_a_store_endpoint_gets_only_its_own_complaints_masked(
     assert receiver.types() == ["complaint.dispatched", "complaint.store_feedback_received"]
     complaint = receiver.received[0].json()["data"]["complaint"]
     assert complaint["id"] == ours["id"]
-    assert complaint["complainant"] == {"name": "张*", "phone": "138****8000", "email": None, "customer_ref": None}
+    assert complaint["complainant"] == {
+        "name": "张*",
+        "phone": "138****8000",
+        "email": None,
+        "customer_ref": None,
+        "address": None,
+    }
     assert "13812348000" not in receiver.received[1].body.decode()
 
 

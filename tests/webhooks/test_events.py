@@ -73,6 +73,10 @@ def test_every_event_type_is_sent_by_what_should_send_it(
         handler.move(full["id"], "resolve", APOLOGY)
         handler.move(full["id"], "revisit", {"satisfaction": "satisfied"})
         media = handler.register(channel="media")  # escalated at once; then found unfounded (its clock stops)
+        handler.move(media["id"], "reassign", {"owner": "handler-12", "reason": "转交媒体专员"})
+        headers = handler.headers({"If-Match": '"2"'})
+        corrected = handler.client.patch(f"/v1/complaints/{media['id']}", json={"order_number": "P-1"}, headers=headers)
+        assert corrected.status_code == 200, corrected.text
         handler.move(media["id"], "reject", {"reason": "misunderstanding", "explanation": "经核实，属于误会。"})
         late = handler.register()
         handler.move(late["id"], "investigate", {"store_id": "SZ-FT-012"})

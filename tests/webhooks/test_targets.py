@@ -94,6 +94,7 @@ def test_a_repointed_endpoint_never_gets_what_was_built_for_its_old_target(
         "phone": "139****4321",
         "email": None,
         "customer_ref": None,
+        "address": None,
     }
     planted = {OTHER: theirs, OWN: mine}
     assert all(not leaks(r.body, planted) for r in own_system.received)
