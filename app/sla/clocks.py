@@ -24,7 +24,7 @@ from app.sla.calendar import Calendar, Day
 from app.sla.effects import DISPATCHED_AGAIN, ClockEffect, Effect
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import Policy, Target, Unit, load_policy
-from app.vocabulary import ClockKind, Priority, ResponsibleUnit, UnitKind, dispatched_units
+from app.vocabulary import ClockKind, Priority, ResponsibleUnit, UnitKind, dispatched_units, unit_named
 
 MAX_DAYS = 400  # a deadline further than this in working days means the calendar closed (almost) every day
 
@@ -340,7 +340,13 @@ def restart_on_priority(session: Session, complaint: Timed[Any], at: datetime, s
             continue
         stop(session, complaint, old, at, why=why, met=False)
         clock, started = new_clock(
-            calendar, complaint, old.kind, old.started_at, settings, why=why, store_id=old.store_id
+            calendar,
+            complaint,
+            old.kind,
+            old.started_at,
+            settings,
+            why=why,
+            unit=unit_named(old.store_id, old.department),
         )
         started.at = at  # restarted now; the deadline counts from the start of the clock it replaces
         started.detail = {**started.detail, "restarted_at": at.isoformat(), "replaces": str(old.id)}

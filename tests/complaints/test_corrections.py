@@ -436,6 +436,24 @@ def test_a_raised_priority_restarts_the_running_clocks_on_the_new_targets(handle
             assert explained[clock["id"]]["history"][-1]["detail"]["why"] == why
 
 
+def test_a_raised_priority_restarts_each_units_feedback_clock_for_that_unit(
+    handler: Caller, supervisor: Caller
+) -> None:
+    """A complaint dispatched to a store and a department at once runs two feedback clocks: each restarts as its
+    own unit's, on that unit's target."""
+    with frozen(2026, 11, 23, 10, 0):
+        complaint = handler.register(received_at="2026-11-23T10:00:00+08:00")
+        complaint = handler.move(complaint["id"], "investigate", {"store_id": OWN, "department": "品管部"})
+    with frozen(2026, 11, 23, 15, 0):
+        response = patch(supervisor, complaint, {"priority": "urgent", "reason": "客户要求媒体曝光"})
+    assert response.status_code == 200, response.text
+    running = [c for c in response.json()["clocks"] if c["kind"] == "store_feedback" and c["state"] == "running"]
+    assert {(c["store_id"], c["department"], c["target"]) for c in running} == {
+        (OWN, None, "24 hours, warning after 12"),
+        (None, "品管部", "24 hours, warning after 12"),
+    }
+
+
 def test_a_priority_change_leaves_a_breached_clock_breached(handler: Caller, supervisor: Caller, db: Any) -> None:
     from app.complaints.sweeper import sweep
     from tests.sla.moments import local
