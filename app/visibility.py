@@ -142,7 +142,9 @@ def _redacted(value: Any, contact: Contact, key: str = "") -> Any:
 
 
 # Not free text: ids, times, and the company's own people (who may share a name with the complainant).
-_NOT_TEXT = frozenset({"id", "number", "owner", "actor", "proposed_by", "approved_by", "responsible_person"})
+_NOT_TEXT = frozenset(
+    {"id", "number", "owner", "actor", "proposed_by", "approved_by", "fulfilled_by", "responsible_person"}
+)
 
 
 def _is_identifier(key: str) -> bool:

@@ -131,9 +131,12 @@ ROUTES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "investigating": [("investigate", {})],
     "awaiting_approval": [
         ("investigate", {}),
-        ("propose", {"remedy": {"kind": "refund", "amount": "300"}, "reply": REPLY}),
+        ("propose", {"remedy": {"kind": "refund", "amount": "300"}, "reply": REPLY, "reply_channel": "sms"}),
     ],
-    "resolved": [("investigate", {}), ("resolve", {"remedy": {"kind": "apology"}, "reply": REPLY})],
+    "resolved": [
+        ("investigate", {}),
+        ("resolve", {"remedy": {"kind": "apology"}, "reply": REPLY, "reply_channel": "sms"}),
+    ],
     "rejected": [("reject", {"reason": "duplicate", "explanation": "重复投诉，已合并处理。"})],
 }
 

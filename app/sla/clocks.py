@@ -283,14 +283,17 @@ def after_move(
     """Start and stop the complaint's clocks as the move just made declares (``effects``: one per kind of clock)."""
     for kind in ClockKind:
         declared = effects[kind]  # every kind has its declared effect: no default
+        if declared.only_if is not None and not getattr(complaint, declared.only_if):
+            continue
         why = declared.why.format(move=move, actor=actor, store=complaint.responsible_store_id)
+        when = (getattr(complaint, declared.at) if declared.at else None) or at
         match declared.effect:
             case Effect.leave:
                 pass
             case Effect.start:
-                start(session, complaint, kind, at, settings, why=why)
+                start(session, complaint, kind, when, settings, why=why)
             case Effect.met | Effect.cancel:
-                _stop_all(session, complaint, kind, at, why, met=declared.effect is Effect.met)
+                _stop_all(session, complaint, kind, when, why, met=declared.effect is Effect.met)
             case Effect.dispatch:
                 if complaint.dispatched_at == at:  # dispatched (again) by this move
                     _stop_all(session, complaint, kind, at, DISPATCHED_AGAIN, met=False)

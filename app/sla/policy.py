@@ -53,6 +53,7 @@ class PriorityTargets(BaseModel):
     store_feedback: Target
     written_reply: Target
     follow_up: Target
+    fulfilment: Target
 
     def __getitem__(self, kind: ClockKind) -> Target:
         target: Target = getattr(self, kind.value)
@@ -70,16 +71,19 @@ class Policy(BaseModel):
         store_feedback=_wd(2, 1),  # 000: 1~2个工作日内反馈
         written_reply=Target(unit=Unit.days, due=7, warn=5),  # 003: 所有對策答復均應在七日內為之
         follow_up=_wd(2, 1),  # 004: 回访时效在2个工作日内执行
+        fulfilment=_wd(3, 2),  # the refund paid, the goods exchanged: 3 working days after the reply
     )
     urgent: PriorityTargets = PriorityTargets(
         store_feedback=Target(unit=Unit.hours, due=24, warn=12),
         written_reply=Target(unit=Unit.days, due=3, warn=2),
         follow_up=_wd(2, 1),
+        fulfilment=_wd(3, 2),
     )
     media: PriorityTargets = PriorityTargets(  # 000 媒体投诉: escalate at once, tighter clocks
         store_feedback=Target(unit=Unit.hours, due=8, warn=4),
         written_reply=Target(unit=Unit.days, due=2, warn=1),
         follow_up=_wd(2, 1),
+        fulfilment=_wd(3, 2),
     )
     escalate_at_registration: frozenset[Priority] = frozenset({Priority.media})
 

@@ -172,7 +172,11 @@ def test_the_generated_python_client_walks_a_complaint_to_its_follow_up(
             operation("moves", "propose_complaint"),
             handler,
             models.ProposeBody.from_dict(
-                {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，为您全额退款。"}
+                {
+                    "remedy": {"kind": "refund", "amount": "300.00"},
+                    "reply": "非常抱歉，为您全额退款。",
+                    "reply_channel": "sms",
+                }
             ),
         ),
         (

@@ -100,7 +100,14 @@ def test_each_complaints_events_arrive_in_order_while_many_are_sent_at_once(
     moves = [
         ("investigate", {"store_id": "SZ-FT-012"}),
         ("store-feedback", FEEDBACK),
-        ("propose", {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，我们将为您全额退款。"}),
+        (
+            "propose",
+            {
+                "remedy": {"kind": "refund", "amount": "300.00"},
+                "reply": "非常抱歉，我们将为您全额退款。",
+                "reply_channel": "sms",
+            },
+        ),
         ("approve", None),
         ("revisit", {"satisfaction": "satisfied"}),
     ]

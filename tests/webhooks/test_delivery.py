@@ -17,7 +17,11 @@ from tests.webhooks.conftest import Receiver, Reply, deliveries, subscribe
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，我们将为您全额退款并向您致歉。"}
+REFUND = {
+    "remedy": {"kind": "refund", "amount": "300.00"},
+    "reply": "非常抱歉，我们将为您全额退款并向您致歉。",
+    "reply_channel": "sms",
+}
 
 
 def test_a_registration_is_delivered_signed_and_verifiable(
