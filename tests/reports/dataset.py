@@ -1,7 +1,8 @@
 """A month of complaints (October 2026, Asia/Shanghai) made through the API at frozen local moments.
 
 Ten complaints, eight of them received in October. A and B are stores; P1..P5 phones. WR is the written-reply
-clock, SF the store's feedback, FU the follow-up, FF the fulfilment; "overdue" is still running past its deadline at REPORT_AT.
+clock, SF the store's feedback, FU the follow-up, FF the fulfilment; "overdue" is still running past its deadline
+at REPORT_AT.
 
 - c1  10-12 09:00, A, service_attitude, phone, P1: fed back 15:00 (SF met); compensation 1,000.50 approved
       10-13 10:00 (WR met, 25 h); paid 16:00 (FF met); revisit satisfied (FU met). Revisited.
