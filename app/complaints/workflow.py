@@ -132,14 +132,19 @@ def _remedy_owed(complaint: Complaint, move: MoveRequest) -> str | None:
     return f"{'an apology' if complaint.remedy_kind is RemedyKind.apology else 'this remedy'} has no value to carry out"
 
 
+def _fulfilment(move: MoveRequest) -> s.FulfilBody:
+    """What was sent with ``fulfil``: its body is optional (goods exchanged, now, by the X-Actor)."""
+    return cast(s.FulfilBody, move.body) if move.body is not None else s.FulfilBody()
+
+
 def _payment_referenced(complaint: Complaint, move: MoveRequest) -> str | None:
-    if complaint.remedy_kind not in PAID_REMEDIES or move.body.payment_reference:
+    if complaint.remedy_kind not in PAID_REMEDIES or _fulfilment(move).payment_reference:
         return None
     return f"a {complaint.remedy_kind} is paid: give the payment's reference (payment_reference)"
 
 
 def _fulfilled_after_receipt(complaint: Complaint, move: MoveRequest) -> str | None:
-    done = move.body.fulfilled_at
+    done = _fulfilment(move).fulfilled_at
     if done is None or done >= complaint.received_at:
         return None
     return f"fulfilled_at {done.isoformat()} is before the complaint was received"
@@ -302,9 +307,10 @@ def _send_back(event: EventData) -> None:
 
 def _fulfil(event: EventData) -> None:
     complaint, move = _step(event)
-    complaint.fulfilled_at = move.body.fulfilled_at or move.at
+    body = _fulfilment(move)
+    complaint.fulfilled_at = body.fulfilled_at or move.at
     complaint.fulfilled_by = move.actor
-    complaint.payment_reference = move.body.payment_reference
+    complaint.payment_reference = body.payment_reference
 
 
 def _call_attempt(event: EventData) -> None:
