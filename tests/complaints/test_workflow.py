@@ -70,6 +70,6 @@ def test_legal_moves_follow_the_domain_table() -> None:
     assert workflow.legal_moves(State.accepted) == ["reject", "investigate"]
     assert workflow.legal_moves(State.investigating) == ["store-feedback", "propose", "resolve"]
     assert workflow.legal_moves(State.awaiting_approval) == ["approve", "send-back"]
-    assert workflow.legal_moves(State.resolved) == ["revisit", "reopen"]
+    assert workflow.legal_moves(State.resolved) == ["fulfil", "call-attempt", "revisit", "reopen"]
     assert workflow.legal_moves(State.revisited) == ["reopen"]
     assert workflow.legal_moves(State.rejected) == ["reopen"]
