@@ -154,8 +154,8 @@ class Complaint(Base):
     improvement: Mapped[str | None] = mapped_column(Text)  # a neutral customer's answer: 我们应改进哪方面
     # Follow-up calls that did not get through since the resolution: how many, on how many different local days,
     # the last one, and the time a customer asked to be called back.
-    call_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    call_attempt_days: Mapped[int] = mapped_column(Integer, default=0)
+    call_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    call_attempt_days: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_call_outcome: Mapped[CallOutcome | None] = mapped_column(str_enum(CallOutcome))
     call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
