@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         "10:00-11:30,14:30-16:30,19:00-20:00",
         description="The customer's good hours for the follow-up call (local time); never in rest time.",
     )
+    follow_up_unreachable_after_days: int = Field(
+        3,
+        ge=1,
+        le=30,
+        description="Unanswered follow-up calls on this many different days let a complaint close as `unreachable`.",
+    )
     sla_policy_file: Path | None = Field(
         None, description="TOML file with the clocks' targets per priority (see app/sla/policy.py); default: built-in."
     )

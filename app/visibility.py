@@ -204,6 +204,7 @@ _NOT_TEXT = frozenset(
         "actor",
         "proposed_by",
         "approved_by",
+        "fulfilled_by",
         "responsible_person",
         # An attachment's hash and type, and the path of its bytes: hex digits may look like a phone number.
         "sha256",

@@ -19,6 +19,7 @@ class ClockKind(enum.StrEnum):
     store_feedback = "store_feedback"  # dispatch to a store → that store's feedback
     written_reply = "written_reply"  # receipt (or reopen) → rejection or resolution
     follow_up = "follow_up"  # resolution → the follow-up call
+    fulfilment = "fulfilment"  # resolution with a remedy of some value → the remedy carried out
 
 
 class UnitKind(enum.StrEnum):

@@ -275,7 +275,7 @@ def investigating(handler: Caller) -> str:
 )
 def test_an_amount_that_is_not_plain_is_422(handler: Caller, kind: str, amount: Any) -> None:
     complaint_id = investigating(handler)
-    body = {"remedy": {"kind": kind, "amount": amount}, "reply": "非常抱歉给您带来不便。"}
+    body = {"remedy": {"kind": kind, "amount": amount}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
     field_refused(handler.post(f"/v1/complaints/{complaint_id}/propose", json=body), ["body", "remedy", "amount"])
     assert handler.get(f"/v1/complaints/{complaint_id}").json()["state"] == "investigating"
 
@@ -286,7 +286,7 @@ def test_an_amount_that_is_not_plain_is_422(handler: Caller, kind: str, amount: 
 )
 def test_plain_amounts_are_taken_and_shown_with_two_decimals(handler: Caller, amount: Any, shown: str) -> None:
     complaint_id = investigating(handler)
-    body = {"remedy": {"kind": "refund", "amount": amount}, "reply": "非常抱歉给您带来不便。"}
+    body = {"remedy": {"kind": "refund", "amount": amount}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
     proposed = handler.move(complaint_id, "propose", body)
     assert proposed["remedy"]["amount"] == shown
 
@@ -346,7 +346,11 @@ def test_a_merge_patch_body_is_json_too(admin: Caller) -> None:
 
 def test_an_empty_body_is_still_a_missing_body_whatever_its_type(handler: Caller, supervisor: Caller) -> None:
     complaint_id = investigating(handler)
-    handler.move(complaint_id, "propose", {"remedy": {"kind": "refund", "amount": "300"}, "reply": "全额退款。"})
+    handler.move(
+        complaint_id,
+        "propose",
+        {"remedy": {"kind": "refund", "amount": "300"}, "reply": "全额退款。", "reply_channel": "sms"},
+    )
     headers = supervisor.headers({"Content-Type": "text/plain"})
     response = supervisor.client.post(f"/v1/complaints/{complaint_id}/approve", content=b"", headers=headers)
     assert response.status_code == 200, response.text

@@ -19,8 +19,8 @@ from tests.conftest import Caller, complaint_body
 
 PROBLEM_JSON = "application/problem+json"
 MARKER = "LEAK-7f3a9c-李秘密"
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。"}
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
+REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。", "reply_channel": "sms"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
 
 
@@ -126,8 +126,8 @@ def test_a_body_that_is_not_json_is_422_without_the_input(handler: Caller) -> No
 @pytest.mark.parametrize(
     ("move", "body"),
     [
-        ("propose", {"remedy": {"kind": "refund", "amount": MARKER}, "reply": "抱歉"}),
-        ("propose", {"remedy": {"kind": MARKER}, "reply": "抱歉"}),
+        ("propose", {"remedy": {"kind": "refund", "amount": MARKER}, "reply": "抱歉", "reply_channel": "sms"}),
+        ("propose", {"remedy": {"kind": MARKER}, "reply": "抱歉", "reply_channel": "sms"}),
         ("store-feedback", {**FEEDBACK, "responsibility": MARKER}),
         ("store-feedback", {**FEEDBACK, "store_id": MARKER}),
         ("investigate", {"note": MARKER}),
@@ -278,7 +278,11 @@ def _approve_own_proposal(handler: Caller, supervisor: Caller) -> tuple[Caller, 
 
 def _approve_beyond_authority(handler: Caller, supervisor: Caller) -> tuple[Caller, str, str, Any]:
     complaint = investigating(handler)
-    handler.move(complaint["id"], "propose", {"remedy": {"kind": "compensation", "amount": "2000.01"}, "reply": "赔偿"})
+    handler.move(
+        complaint["id"],
+        "propose",
+        {"remedy": {"kind": "compensation", "amount": "2000.01"}, "reply": "赔偿", "reply_channel": "sms"},
+    )
     return supervisor, complaint["id"], "approve", {}
 
 
@@ -313,7 +317,7 @@ def _reopen_without_a_unit(handler: Caller, supervisor: Caller) -> tuple[Caller,
             "dispatched_store",
             ["reject", "store-feedback", "propose", "resolve", "reassign"],
         ),
-        (_unsatisfied_revisit, "satisfied_or_neutral", ["revisit", "reopen", "reassign"]),
+        (_unsatisfied_revisit, "satisfied_or_neutral", ["call-attempt", "revisit", "reopen", "reassign"]),
         (_reopen_without_a_unit, "responsible_unit_named", ["reopen"]),
     ],
     ids=lambda v: v if isinstance(v, str) else None,

@@ -160,7 +160,17 @@ def LIFECYCLE(handler: Caller, supervisor: Caller) -> list[tuple[Caller, str, An
             "store-feedback",
             {"store_id": "SZ-FT-012", "cause": "店员未按流程操作", "responsibility": "staff_fault"},
         ),
-        (handler, "propose", {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，为您全额退款。"}),
+        (
+            handler,
+            "propose",
+            {
+                "remedy": {"kind": "refund", "amount": "300.00"},
+                "reply": "非常抱歉，为您全额退款。",
+                "reply_channel": "sms",
+            },
+        ),
         (supervisor, "approve", None),
+        (handler, "fulfil", {"payment_reference": "WX-4200001987"}),
+        (handler, "call-attempt", {"outcome": "busy"}),
         (handler, "revisit", {"satisfaction": "satisfied"}),
     ]

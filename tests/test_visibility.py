@@ -42,8 +42,8 @@ BODIES: dict[str, Any] = {
     "notes": {"text": "门店补充说明"},
     "investigate": {"store_id": OWN},
     "reject": {"reason": "misunderstanding", "explanation": "误会"},
-    "propose": {"remedy": {"kind": "apology"}, "reply": "抱歉"},
-    "resolve": {"remedy": {"kind": "apology"}, "reply": "抱歉"},
+    "propose": {"remedy": {"kind": "apology"}, "reply": "抱歉", "reply_channel": "sms"},
+    "resolve": {"remedy": {"kind": "apology"}, "reply": "抱歉", "reply_channel": "sms"},
     "send-back": {"reason": "重新拟定"},
     "revisit": {"satisfaction": "satisfied"},
     "reopen": {"reason": "客户不满意"},
@@ -109,7 +109,7 @@ def test_a_store_does_not_read_another_stores_feedback_after_a_reassignment(
     handler: Caller, make_caller: Any, planted: dict[str, dict[str, Any]]
 ) -> None:
     complaint_id = planted[OTHER]["id"]
-    handler.move(complaint_id, "resolve", {"remedy": {"kind": "apology"}, "reply": "抱歉"})
+    handler.move(complaint_id, "resolve", {"remedy": {"kind": "apology"}, "reply": "抱歉", "reply_channel": "sms"})
     handler.move(complaint_id, "reopen", {"reason": "客户不满意", "store_id": OWN})
     store = make_caller("store", store_id=OWN)
     history = store.get(f"/v1/complaints/{complaint_id}/events").json()

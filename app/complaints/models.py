@@ -81,6 +81,31 @@ class Satisfaction(enum.StrEnum):
     satisfied = "satisfied"
     neutral = "neutral"
     unsatisfied = "unsatisfied"
+    unreachable = "unreachable"  # never reached, after unanswered calls on enough different days
+
+
+class ReplyChannel(enum.StrEnum):
+    """How the written reply reached the customer (以書面告知)."""
+
+    letter = "letter"
+    sms = "sms"
+    email = "email"
+    phone = "phone"
+    in_person = "in_person"
+    wechat = "wechat"
+
+
+class CallOutcome(enum.StrEnum):
+    """A follow-up call that did not get through."""
+
+    no_answer = "no_answer"
+    busy = "busy"
+    wrong_number = "wrong_number"
+    call_back = "call_back"  # the customer named a time to call back
+
+
+# Remedies with a value that is money paid to the customer: carrying them out is a payment, with its reference.
+PAID_REMEDIES = frozenset({RemedyKind.refund, RemedyKind.price_reduction, RemedyKind.compensation})
 
 
 class ClaimType(enum.StrEnum):
@@ -146,10 +171,25 @@ class Complaint(Base):
     remedy_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     remedy_description: Mapped[str | None] = mapped_column(Text)
     reply_text: Mapped[str | None] = mapped_column(Text)
+    # The reply as sent: the channel (planned at proposal, confirmed at approval) and when the customer was told.
+    reply_channel: Mapped[ReplyChannel | None] = mapped_column(str_enum(ReplyChannel))
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The remedy carried out (fulfil): when, by whom, and for money paid, the payment's reference.
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fulfilled_by: Mapped[str | None] = mapped_column(String(100))
+    payment_reference: Mapped[str | None] = mapped_column(String(100))
     proposed_by: Mapped[str | None] = mapped_column(String(100))
     approved_by: Mapped[str | None] = mapped_column(String(100))
     responsibility: Mapped[Responsibility | None] = mapped_column(str_enum(Responsibility))
     satisfaction: Mapped[Satisfaction | None] = mapped_column(str_enum(Satisfaction))
+    improvement: Mapped[str | None] = mapped_column(Text)  # a neutral customer's answer: 我们应改进哪方面
+    # Follow-up calls that did not get through since the resolution: how many, on how many different local days,
+    # the last one, and the time a customer asked to be called back.
+    call_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    call_attempt_days: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_call_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_call_outcome: Mapped[CallOutcome | None] = mapped_column(str_enum(CallOutcome))
+    call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
 
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -166,6 +206,16 @@ class Complaint(Base):
     clocks: Mapped[list[Clock]] = relationship(
         "Clock", lazy="raise", viewonly=True, order_by="(Clock.started_at, Clock.id)"
     )
+
+    @property
+    def remedy_valued(self) -> bool:
+        """The remedy has a value in yuan (every kind but an apology): it is to be carried out."""
+        return self.remedy_kind is not None and (self.remedy_amount or 0) > 0
+
+    @property
+    def remedy_owed(self) -> bool:
+        """The remedy given (resolved) has a value and has not been carried out yet."""
+        return self.state == State.resolved and self.remedy_valued and self.fulfilled_at is None
 
     def system_entry(self, move: str, at: datetime, payload: dict[str, Any]) -> ComplaintEvent:
         """An entry of its history written by tousu itself (no API key, no person), not yet added."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.complaints import contact
 from app.complaints.models import (
+    CallOutcome,
     Category,
     Channel,
     ClaimType,
@@ -21,13 +22,14 @@ from app.complaints.models import (
     ComplaintEvent,
     RejectionReason,
     RemedyKind,
+    ReplyChannel,
     Responsibility,
     Satisfaction,
     State,
 )
 from app.config import Settings
 from app.db import utcnow
-from app.sla.schemas import ClockOut
+from app.sla.schemas import Calls, ClockOut
 from app.types import LAST_MOMENT, Bool, Money, Yuan, date_rules, local_times, moment_rules, text_rules
 from app.vocabulary import Priority
 
@@ -40,6 +42,19 @@ class Body(BaseModel):
 
 # A receipt time is from 2000; registration.write refuses one more than a few minutes ahead of its clock.
 ReceiptTime = Annotated[AwareDatetime, *moment_rules(datetime(2000, 1, 1, tzinfo=UTC), LAST_MOMENT)]
+
+CLOCK_SKEW = timedelta(minutes=5)  # how far a time said to be past may be ahead of tousu's clock
+
+
+def _not_ahead(value: datetime) -> datetime:
+    if value > utcnow() + CLOCK_SKEW:
+        raise ValueError("is in the future: at most 5 minutes ahead of tousu's clock")
+    return value
+
+
+# A moment that has happened (a reply sent, a refund paid): from 2000, and not ahead of tousu's clock.
+PastMoment = Annotated[ReceiptTime, AfterValidator(_not_ahead)]
+CALL_BACK_HORIZON = timedelta(days=30)
 
 # 5 to 20 ASCII digits, with a leading + or bracket, and spaces, dashes and brackets between them.
 PHONE_PATTERN = r"^\+?[(（]?[0-9]([ ()（）-]*[0-9]){4,19}$"
@@ -203,8 +218,10 @@ class RemedyIn(Body):
     kind: RemedyKind
     amount: Yuan = Field(
         Decimal("0.00"),
-        description='Yuan, at most 2 decimals, as a decimal string such as "300.50" (as responses show amounts); '
-        'a JSON number is refused. "0.00" for a remedy without money.',
+        description='The remedy\'s value in yuan, at most 2 decimals, as a decimal string such as "300.50" (as '
+        "responses show amounts); a JSON number is refused. The amount refunded, reduced or paid in compensation; "
+        "for an exchange, the value of the goods exchanged; for a free repair, the value of the repair given. "
+        'Above 0 for every kind but `apology`, which has none ("0.00"). Approval authority compares it.',
     )
     description: Annotated[str, *text_rules(2_000)] | None = Field(None, examples=["退还商品货款"])
 
@@ -212,8 +229,8 @@ class RemedyIn(Body):
     def _amount_fits_kind(self) -> Self:
         if self.kind is RemedyKind.apology and self.amount != 0:
             raise ValueError("an apology carries no amount")
-        if self.kind in {RemedyKind.refund, RemedyKind.price_reduction, RemedyKind.compensation} and self.amount <= 0:
-            raise ValueError(f"a {self.kind} needs an amount above 0")
+        if self.kind is not RemedyKind.apology and self.amount <= 0:
+            raise ValueError(f"a {self.kind} needs its value in yuan: an amount above 0")
         return self
 
 
@@ -267,17 +284,76 @@ class ProposeBody(Body):
         description="The written reply to the customer.",
         examples=["非常抱歉给您带来不便，我们将为您全额退款并向您致歉。"],
     )
+    reply_channel: ReplyChannel = Field(
+        description="How the reply goes to the customer (以書面告知): at a proposal, the planned channel, which the "
+        "approval confirms or changes."
+    )
 
 
 class ResolveBody(ProposeBody):
-    pass
+    reply_channel: ReplyChannel = Field(description="How the reply was sent to the customer.")
+    replied_at: PastMoment | None = Field(
+        None,
+        description="When the customer was told (with offset); default: now. Not before the complaint was received "
+        "(or reopened), at most 5 minutes ahead of tousu's clock. The written-reply clock is met at this time.",
+        examples=["2026-11-24T16:00:00+08:00"],
+    )
 
 
 class ApproveBody(Body):
     reply: Annotated[str, *text_rules(10_000)] | None = Field(
         None, description="Final wording of the reply, if the approver changes it."
     )
+    reply_channel: ReplyChannel | None = Field(
+        None, description="How the reply was sent, if not by the channel planned at the proposal."
+    )
+    replied_at: PastMoment | None = Field(
+        None,
+        description="When the customer was told (with offset); default: now. The written-reply clock is met at "
+        "this time.",
+        examples=["2026-11-24T16:00:00+08:00"],
+    )
     note: Annotated[str, *text_rules(2_000)] | None = None
+
+
+class FulfilBody(Body):
+    payment_reference: Annotated[str, *text_rules(100)] | None = Field(
+        None,
+        description="The payment's reference (transfer or refund number): required for a refund, a price "
+        "reduction or compensation.",
+        examples=["WX-REFUND-4200001987"],
+    )
+    fulfilled_at: PastMoment | None = Field(
+        None,
+        description="When the remedy was carried out (with offset); default: now. Not ahead of tousu's clock; the "
+        "fulfilment clock is met at this time.",
+        examples=["2026-11-25T11:00:00+08:00"],
+    )
+    note: Annotated[str, *text_rules(2_000)] | None = Field(None, examples=["已退款至顾客原支付账户"])
+
+
+class CallAttemptBody(Body):
+    outcome: CallOutcome = Field(
+        description="no_answer, busy, wrong_number, or call_back: the customer asked to be called at another time."
+    )
+    call_back_at: ReceiptTime | None = Field(
+        None,
+        description="With `call_back` (and only then): the time the customer named (with offset), within 30 days.",
+        examples=["2026-11-26T19:30:00+08:00"],
+    )
+    note: Annotated[str, *text_rules(2_000)] | None = Field(None, examples=["无人接听"])
+
+    @model_validator(mode="after")
+    def _call_back_time(self) -> Self:
+        if self.outcome is CallOutcome.call_back:
+            if self.call_back_at is None:
+                raise ValueError("call_back needs call_back_at: the time the customer named")
+            now = utcnow()
+            if not now - CLOCK_SKEW <= self.call_back_at <= now + CALL_BACK_HORIZON:
+                raise ValueError("call_back_at must be from now to 30 days ahead")
+        elif self.call_back_at is not None:
+            raise ValueError(f"call_back_at goes with the outcome call_back, not {self.outcome}")
+        return self
 
 
 class SendBackBody(Body):
@@ -285,8 +361,22 @@ class SendBackBody(Body):
 
 
 class RevisitBody(Body):
-    satisfaction: Satisfaction
+    satisfaction: Satisfaction = Field(
+        description="satisfied, neutral (with `improvement`), or unreachable (after unanswered calls on enough "
+        "different days). An unsatisfied customer reopens the complaint instead."
+    )
     call_notes: Annotated[str, *text_rules(5_000)] | None = Field(None, examples=["客户表示满意，感谢跟进"])
+    improvement: Annotated[str, *text_rules(2_000)] | None = Field(
+        None,
+        description="What the customer says should improve (我们应改进哪方面): required when neutral.",
+        examples=["希望退款能更快到账"],
+    )
+
+    @model_validator(mode="after")
+    def _neutral_says_what_to_improve(self) -> Self:
+        if self.satisfaction is Satisfaction.neutral and not self.improvement:
+            raise ValueError("a neutral customer is asked what to improve: give improvement")
+        return self
 
 
 class ReopenBody(Body):
@@ -464,6 +554,24 @@ class RemedyOut(BaseModel):
     description: str | None
 
 
+class FulfilmentOut(BaseModel):
+    """The remedy carried out (fulfil)."""
+
+    fulfilled_at: datetime
+    fulfilled_by: str = Field(examples=["财务赵六"])
+    payment_reference: str | None = Field(examples=["WX-REFUND-4200001987"])
+
+
+class FollowUpCallsOut(BaseModel):
+    """The follow-up calls that did not get through since the resolution (call-attempt)."""
+
+    attempts: int = 0
+    days: int = Field(0, description="The different local days they were made on.")
+    last_at: datetime | None = None
+    last_outcome: CallOutcome | None = None
+    call_back_at: datetime | None = Field(None, description="The time the customer named at the last call.")
+
+
 class StateTimes(BaseModel):
     """When the complaint last entered each state."""
 
@@ -548,9 +656,19 @@ class ComplaintOut(BaseModel):
     responsibility: Responsibility | None
     remedy: RemedyOut | None
     reply: str | None = Field(description="The written reply (or rejection explanation) to the customer.")
+    reply_channel: ReplyChannel | None = Field(
+        None, description="How the reply goes (planned, while awaiting approval) or went to the customer."
+    )
+    replied_at: datetime | None = Field(None, description="When the customer was told.")
+    remedy_owed: bool = Field(
+        False, description="The remedy has a value and has not been carried out yet: the complaint cannot close."
+    )
+    fulfilment: FulfilmentOut | None = Field(None, description="The remedy carried out; null until then.")
     proposed_by: str | None
     approved_by: str | None
     satisfaction: Satisfaction | None
+    improvement: str | None = Field(None, description="A neutral customer's answer to what should improve.")
+    follow_up_calls: FollowUpCallsOut = Field(default_factory=FollowUpCallsOut)
     reopen_count: int
     times: StateTimes
     updated_at: datetime
@@ -611,15 +729,31 @@ class ComplaintOut(BaseModel):
             responsibility=c.responsibility,
             remedy=remedy,
             reply=c.reply_text,
+            reply_channel=c.reply_channel,
+            replied_at=local(c.replied_at),
+            remedy_owed=c.remedy_owed,
+            fulfilment=FulfilmentOut(
+                fulfilled_at=local(c.fulfilled_at), fulfilled_by=c.fulfilled_by, payment_reference=c.payment_reference
+            )
+            if c.fulfilled_at is not None and c.fulfilled_by is not None
+            else None,
             proposed_by=c.proposed_by,
             approved_by=c.approved_by,
             satisfaction=c.satisfaction,
+            improvement=c.improvement,
+            follow_up_calls=FollowUpCallsOut(
+                attempts=c.call_attempts,
+                days=c.call_attempt_days,
+                last_at=local(c.last_call_at),
+                last_outcome=c.last_call_outcome,
+                call_back_at=local(c.call_back_at),
+            ),
             reopen_count=c.reopen_count,
             times=StateTimes(
                 **{f"{s}_at": local(getattr(c, f"{s}_at")) for s in State}, reopened_at=local(c.reopened_at)
             ),
             updated_at=local(c.updated_at),
-            clocks=[ClockOut.build(clock, settings, now) for clock in c.clocks],
+            clocks=[ClockOut.build(clock, settings, now, calls_of(c)) for clock in c.clocks],
             allowed_moves=allowed,
             earlier_complaints=EarlierComplaintsOut.of(earlier, tz),
         )
@@ -635,6 +769,11 @@ class ComplaintOut(BaseModel):
         """The complaint as a history entry's snapshot shows it, with its identity and contact as they are now."""
         identity = {"id": c.id, "number": c.number, "complainant": ComplainantOut.of(c), "allowed_moves": []}
         return cls.model_validate({**snapshot, **identity, "earlier_complaints": EarlierComplaintsOut.of(earlier, tz)})
+
+
+def calls_of(c: Complaint) -> Calls:
+    """What the next follow-up call slot depends on."""
+    return Calls(last_at=c.last_call_at, call_back_at=c.call_back_at)
 
 
 NOT_IN_SNAPSHOT = {"id", "number", "complainant", "allowed_moves", "earlier_complaints"}

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.auth.principal import NOTE_ROLES, Actor, Principal
 from app.complaints import repository, workflow
 from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, State
-from app.complaints.schemas import NONE_EARLIER, ComplaintOut, Earlier, EventOut
+from app.complaints.schemas import NONE_EARLIER, ComplaintOut, Earlier, EventOut, calls_of
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
@@ -88,7 +88,14 @@ def apply_move(
     if if_match is not None:
         if_match.check(complaint.version)
     body = Viewer.of(principal).own_unit(body)
-    request = workflow.MoveRequest(actor=actor.name, principal=principal, at=utcnow(), body=body)
+    request = workflow.MoveRequest(
+        actor=actor.name,
+        principal=principal,
+        at=utcnow(),
+        body=body,
+        tz=settings.tz,
+        unreachable_after=settings.follow_up_unreachable_after_days,
+    )
     try:
         entry = workflow.fire(complaint, name, request)
     except workflow.NotAllowedNow:
@@ -121,7 +128,8 @@ def explain_clocks(
     complaint = get(session, complaint_id, principal)
     viewer = Viewer.of(principal)
     clocks_seen = [clock for clock in sla.clocks_of(session, complaint.id) if viewer.sees_clock(clock)]
-    return [sla.explain(session, clock, settings) for clock in clocks_seen]
+    calls = calls_of(complaint)
+    return [sla.explain(session, clock, settings, calls) for clock in clocks_seen]
 
 
 def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, settings: Settings) -> None:

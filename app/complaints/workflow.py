@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, cast
 
@@ -20,7 +20,7 @@ from transitions import EventData, Machine, MachineError, Transition
 from app.auth.models import Role
 from app.auth.principal import APPROVING_ROLES, HANDLING_ROLES, Principal
 from app.complaints import schemas as s
-from app.complaints.models import Complaint, ComplaintEvent, Satisfaction, State
+from app.complaints.models import PAID_REMEDIES, Complaint, ComplaintEvent, RemedyKind, Satisfaction, State
 from app.sla import effects as clock
 from app.sla.effects import ClockEffect, Effect
 from app.vocabulary import ClockKind, ResponsibleUnit, UnitKind, dispatched_units, unit_named
@@ -47,6 +47,8 @@ class MoveRequest:
     body: Any = None
     records: list[ComplaintEvent] = field(default_factory=list)
     unit: ResponsibleUnit | None = None  # the responsible unit the move speaks for (a feedback's), set by it
+    tz: tzinfo = UTC  # the local time zone: follow-up calls count the local days they were made on
+    unreachable_after: int = 3  # unanswered calls on this many days let the customer be closed as unreachable
 
 
 def _request(event: EventData) -> MoveRequest:
@@ -98,18 +100,83 @@ def _dispatched_store(complaint: Complaint, move: MoveRequest) -> str | None:
     return feedback_unit(complaint, move.body)[1]
 
 
+def _worth(kind: RemedyKind | None, amount: Decimal) -> str:
+    return f"{'an' if str(kind)[0] in 'aeiou' else 'a'} {kind} worth {amount} yuan"
+
+
 def _within_own_authority(complaint: Complaint, move: MoveRequest) -> str | None:
-    amount = move.body.remedy.amount
-    if move.principal.covers(amount):
+    remedy = move.body.remedy
+    if move.principal.covers(remedy.amount):
         return None
-    return f"a remedy of {amount} yuan exceeds this key's authority of {move.principal.authority} yuan; propose it"
+    worth = _worth(remedy.kind, remedy.amount)
+    return f"{worth} exceeds this key's authority of {move.principal.authority} yuan; propose it for approval"
 
 
 def _authority_covers_amount(complaint: Complaint, move: MoveRequest) -> str | None:
     amount = complaint.remedy_amount or Decimal(0)
     if move.principal.covers(amount):
         return None
-    return f"a remedy of {amount} yuan exceeds the approver's authority of {move.principal.authority} yuan"
+    worth = _worth(complaint.remedy_kind, amount)
+    return f"{worth} exceeds the approver's authority of {move.principal.authority} yuan"
+
+
+def _told_after_receipt(complaint: Complaint, move: MoveRequest) -> str | None:
+    told = getattr(move.body, "replied_at", None)
+    since = max(complaint.received_at, complaint.reopened_at or complaint.received_at)
+    if told is None or told >= since:
+        return None
+    return f"replied_at {told.isoformat()} is before the complaint was received (or reopened), {since.isoformat()}"
+
+
+def _reply_channel_known(complaint: Complaint, move: MoveRequest) -> str | None:
+    if complaint.reply_channel is not None or (move.body is not None and move.body.reply_channel is not None):
+        return None
+    return "the proposal planned no reply channel: say how the reply was sent (reply_channel)"
+
+
+def _remedy_owed(complaint: Complaint, move: MoveRequest) -> str | None:
+    if complaint.remedy_owed:
+        return None
+    if complaint.fulfilled_at is not None:
+        return f"the remedy was already carried out, by {complaint.fulfilled_by}"
+    return f"{'an apology' if complaint.remedy_kind is RemedyKind.apology else 'this remedy'} has no value to carry out"
+
+
+def _fulfilment(move: MoveRequest) -> s.FulfilBody:
+    """What was sent with ``fulfil``: its body is optional (goods exchanged, now, by the X-Actor)."""
+    return cast(s.FulfilBody, move.body) if move.body is not None else s.FulfilBody()
+
+
+def _payment_referenced(complaint: Complaint, move: MoveRequest) -> str | None:
+    if complaint.remedy_kind not in PAID_REMEDIES or _fulfilment(move).payment_reference:
+        return None
+    return f"a {complaint.remedy_kind} is paid: give the payment's reference (payment_reference)"
+
+
+def _fulfilled_after_receipt(complaint: Complaint, move: MoveRequest) -> str | None:
+    done = _fulfilment(move).fulfilled_at
+    if done is None or done >= complaint.received_at:
+        return None
+    return f"fulfilled_at {done.isoformat()} is before the complaint was received"
+
+
+def _remedy_not_owed(complaint: Complaint, move: MoveRequest) -> str | None:
+    if not complaint.remedy_owed:
+        return None
+    worth = _worth(complaint.remedy_kind, complaint.remedy_amount or Decimal(0))
+    return f"the remedy is still owed: {worth} has not been carried out; record it with fulfil before closing"
+
+
+def _tried_enough(complaint: Complaint, move: MoveRequest) -> str | None:
+    if move.body.satisfaction is not Satisfaction.unreachable:
+        return None
+    days, needed = complaint.call_attempt_days, move.unreachable_after
+    if days >= needed:
+        return None
+    return (
+        f"unreachable only after unanswered calls on {needed} different days: "
+        f"{complaint.call_attempts} recorded on {days} (call-attempt)"
+    )
 
 
 def _not_the_proposer(complaint: Complaint, move: MoveRequest) -> str | None:
@@ -118,7 +185,7 @@ def _not_the_proposer(complaint: Complaint, move: MoveRequest) -> str | None:
     return None
 
 
-def _satisfied_or_neutral(complaint: Complaint, move: MoveRequest) -> str | None:
+def _satisfied_or_neutral(complaint: Complaint, move: MoveRequest) -> str | None:  # or unreachable
     if move.body.satisfaction is Satisfaction.unsatisfied:
         return "an unsatisfied customer does not close the complaint: reopen it with the reason"
     return None
@@ -140,11 +207,36 @@ WITHIN_OWN_AUTHORITY = Guard(
     "within_own_authority", "the remedy amount is within the acting key's own authority", _within_own_authority
 )
 AUTHORITY_COVERS_AMOUNT = Guard(
-    "authority_covers_amount", "the approver's authority covers the remedy amount", _authority_covers_amount
+    "authority_covers_amount", "the approver's authority covers the remedy's value", _authority_covers_amount
+)
+TOLD_AFTER_RECEIPT = Guard(
+    "told_after_receipt", "the reply was sent after the complaint was received (or reopened)", _told_after_receipt
+)
+REPLY_CHANNEL_KNOWN = Guard(
+    "reply_channel_known", "the reply's channel is known (planned at the proposal, or given now)", _reply_channel_known
+)
+REMEDY_OWED = Guard("remedy_owed", "the remedy has a value and is not yet carried out", _remedy_owed)
+PAYMENT_REFERENCED = Guard(
+    "payment_referenced",
+    "money paid (refund, price reduction, compensation) has its payment reference",
+    _payment_referenced,
+)
+FULFILLED_AFTER_RECEIPT = Guard(
+    "fulfilled_after_receipt", "carried out after the complaint was received", _fulfilled_after_receipt
+)
+REMEDY_NOT_OWED = Guard(
+    "remedy_not_owed", "no remedy is still owed: one with a value has been carried out (fulfil)", _remedy_not_owed
+)
+TRIED_ENOUGH = Guard(
+    "tried_enough",
+    "unreachable only after unanswered calls on enough different days (TOUSU_FOLLOW_UP_UNREACHABLE_AFTER_DAYS)",
+    _tried_enough,
 )
 NOT_THE_PROPOSER = Guard("not_the_proposer", "the approver is not the person who proposed", _not_the_proposer)
 SATISFIED_OR_NEUTRAL = Guard(
-    "satisfied_or_neutral", "the customer is satisfied or neutral (unsatisfied: reopen)", _satisfied_or_neutral
+    "satisfied_or_neutral",
+    "the customer is satisfied, neutral or unreachable (unsatisfied: reopen)",
+    _satisfied_or_neutral,
 )
 RESPONSIBLE_UNIT_NAMED = Guard(
     "responsible_unit_named", "a store or department is responsible (known, or named now)", _responsible_unit_named
@@ -195,6 +287,17 @@ def _set_remedy(complaint: Complaint, body: Any) -> None:
     complaint.remedy_amount = body.remedy.amount
     complaint.remedy_description = body.remedy.description
     complaint.reply_text = body.reply
+    complaint.reply_channel = body.reply_channel  # planned at a proposal, as sent at a resolution
+    complaint.replied_at = None
+
+
+def _replied(complaint: Complaint, move: MoveRequest) -> None:
+    """The reply sent: the remedy is now to be carried out and the customer called back, afresh."""
+    complaint.replied_at = getattr(move.body, "replied_at", None) or move.at
+    complaint.fulfilled_at = complaint.fulfilled_by = complaint.payment_reference = None
+    complaint.call_attempts = complaint.call_attempt_days = 0
+    complaint.last_call_at = complaint.last_call_outcome = complaint.call_back_at = None
+    complaint.improvement = None
 
 
 def _propose(event: EventData) -> None:
@@ -207,6 +310,7 @@ def _propose(event: EventData) -> None:
 def _resolve(event: EventData) -> None:
     complaint, move = _step(event)
     _set_remedy(complaint, move.body)
+    _replied(complaint, move)
     complaint.proposed_by = None
     complaint.approved_by = move.actor
 
@@ -215,18 +319,41 @@ def _approve(event: EventData) -> None:
     complaint, move = _step(event)
     if move.body is not None and move.body.reply:
         complaint.reply_text = move.body.reply
+    if move.body is not None and move.body.reply_channel:
+        complaint.reply_channel = move.body.reply_channel
+    _replied(complaint, move)
     complaint.approved_by = move.actor
 
 
 def _send_back(event: EventData) -> None:
     complaint, _ = _step(event)
     complaint.remedy_kind = complaint.remedy_amount = complaint.remedy_description = None
-    complaint.reply_text = complaint.proposed_by = None
+    complaint.reply_text = complaint.proposed_by = complaint.reply_channel = None
+
+
+def _fulfil(event: EventData) -> None:
+    complaint, move = _step(event)
+    body = _fulfilment(move)
+    complaint.fulfilled_at = body.fulfilled_at or move.at
+    complaint.fulfilled_by = move.actor
+    complaint.payment_reference = body.payment_reference
+
+
+def _call_attempt(event: EventData) -> None:
+    complaint, move = _step(event)
+    last = complaint.last_call_at
+    if last is None or last.astimezone(move.tz).date() != move.at.astimezone(move.tz).date():
+        complaint.call_attempt_days += 1  # calls are recorded as they happen: a new day is a later day
+    complaint.call_attempts += 1
+    complaint.last_call_at = move.at
+    complaint.last_call_outcome = move.body.outcome
+    complaint.call_back_at = move.body.call_back_at
 
 
 def _revisit(event: EventData) -> None:
     complaint, move = _step(event)
     complaint.satisfaction = move.body.satisfaction
+    complaint.improvement = move.body.improvement
 
 
 def _reopen(event: EventData) -> None:
@@ -321,6 +448,15 @@ _WRITTEN_REPLY_GIVEN = {
     ClockKind.written_reply: clock.met("{move}: written reply given"),
 }
 _FOLLOW_UP_DUE = clock.start("resolved: the follow-up call is due")
+# Resolving and approving send the reply: the written-reply clock is met when the customer was told (replied_at),
+# and a remedy with a value is now to be carried out.
+_REPLY_SENT = {
+    ClockKind.store_feedback: clock.cancel("{move} before feedback"),
+    ClockKind.written_reply: clock.met("{move}: written reply sent", at="replied_at"),
+    ClockKind.follow_up: _FOLLOW_UP_DUE,
+    ClockKind.fulfilment: clock.start("resolved: the remedy is to be carried out", only_if="remedy_owed"),
+}
+_NO_CLOCK = {kind: clock.LEAVE for kind in ClockKind}
 MOVES: tuple[Move, ...] = (
     Move(
         "reject",
@@ -335,7 +471,7 @@ MOVES: tuple[Move, ...] = (
         "explanation is the written reply to the customer. A responsible unit's feedback still owed is no longer "
         "waited for.",
         event="complaint.rejected",
-        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: clock.LEAVE},
+        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: clock.LEAVE, ClockKind.fulfilment: clock.LEAVE},
         after=_reject,
     ),
     Move(
@@ -354,6 +490,7 @@ MOVES: tuple[Move, ...] = (
             ClockKind.store_feedback: clock.DISPATCH,
             ClockKind.written_reply: clock.LEAVE,
             ClockKind.follow_up: clock.LEAVE,
+            ClockKind.fulfilment: clock.LEAVE,
         },
         after=_investigate,
     ),
@@ -375,6 +512,7 @@ MOVES: tuple[Move, ...] = (
             ClockKind.store_feedback: clock.met("feedback recorded by {actor}"),
             ClockKind.written_reply: clock.LEAVE,
             ClockKind.follow_up: clock.LEAVE,
+            ClockKind.fulfilment: clock.LEAVE,
         },
         guards=(DISPATCHED_STORE,),
         after=_store_feedback,
@@ -386,16 +524,13 @@ MOVES: tuple[Move, ...] = (
         (State.investigating,),
         State.awaiting_approval,
         _ALL_HANDLERS,
-        "a remedy (kind, amount in yuan) and the written reply draft",
+        "a remedy (kind, value in yuan), the written reply draft and the channel it will go by",
         body=s.ProposeBody,
         summary="Propose a remedy for approval (待审批)",
-        description="A remedy and the written reply draft, for someone with enough approval authority.",
+        description="A remedy with its value, the written reply draft and the planned reply channel, for someone "
+        "whose approval authority covers the value.",
         event="complaint.submitted_for_approval",
-        clocks={
-            ClockKind.store_feedback: clock.LEAVE,
-            ClockKind.written_reply: clock.LEAVE,
-            ClockKind.follow_up: clock.LEAVE,
-        },
+        clocks=_NO_CLOCK,
         after=_propose,
     ),
     Move(
@@ -404,14 +539,16 @@ MOVES: tuple[Move, ...] = (
         (State.investigating,),
         State.resolved,
         _ALL_HANDLERS,
-        "a remedy and the written reply",
+        "a remedy with its value, the written reply, and how and when it was sent",
         body=s.ResolveBody,
         summary="Resolve within own authority (已答复)",
-        description="Resolves directly when the remedy is within the acting key's own authority (for a handler: "
-        "no money, such as an apology).",
+        description="Resolves directly when the remedy's value is within the acting key's own authority (for a "
+        "handler: none, such as an apology; an exchange or a free repair has the value of the goods or service). "
+        "Records the reply as sent: its channel and when the customer was told (the written-reply clock is met "
+        "then). A remedy with a value starts the fulfilment clock.",
         event="complaint.resolved",
-        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: _FOLLOW_UP_DUE},
-        guards=(WITHIN_OWN_AUTHORITY,),
+        clocks=_REPLY_SENT,
+        guards=(WITHIN_OWN_AUTHORITY, TOLD_AFTER_RECEIPT),
         after=_resolve,
     ),
     Move(
@@ -420,13 +557,16 @@ MOVES: tuple[Move, ...] = (
         (State.awaiting_approval,),
         State.resolved,
         APPROVING_ROLES,
-        "optionally the final wording of the reply",
+        "optionally the final wording of the reply, its channel if not the planned one, and when it was sent",
         body=s.ApproveBody,
         summary="Approve the proposed remedy",
-        description="The approver's authority must cover the amount, and the approver may not be the proposer.",
+        description="The approver's authority must cover the remedy's value, and the approver may not be the "
+        "proposer. Records the reply as sent, by the channel planned at the proposal unless `reply_channel` "
+        "says otherwise, at `replied_at` (default: now); the written-reply clock is met then. A remedy with a "
+        "value starts the fulfilment clock.",
         event="complaint.resolved",
-        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: _FOLLOW_UP_DUE},
-        guards=(AUTHORITY_COVERS_AMOUNT, NOT_THE_PROPOSER),
+        clocks=_REPLY_SENT,
+        guards=(AUTHORITY_COVERS_AMOUNT, NOT_THE_PROPOSER, REPLY_CHANNEL_KNOWN, TOLD_AFTER_RECEIPT),
         after=_approve,
     ),
     Move(
@@ -440,12 +580,42 @@ MOVES: tuple[Move, ...] = (
         summary="Send a proposal back",
         description="Asks for a new countermeasure; the complaint returns to investigation.",
         event="complaint.sent_back",
-        clocks={
-            ClockKind.store_feedback: clock.LEAVE,
-            ClockKind.written_reply: clock.LEAVE,
-            ClockKind.follow_up: clock.LEAVE,
-        },
+        clocks=_NO_CLOCK,
         after=_send_back,
+    ),
+    Move(
+        "fulfil",
+        "落实处理结果",
+        (State.resolved,),
+        None,
+        _ALL_HANDLERS,
+        "for money paid, the payment's reference; when it was carried out",
+        body=s.FulfilBody,
+        summary="Record the remedy carried out (落实)",
+        description="The refund or compensation paid (with its payment reference), the goods exchanged, the "
+        "repair done: who (X-Actor) and when (`fulfilled_at`, default now). Meets the fulfilment clock. The state "
+        "does not change.",
+        event="complaint.fulfilled",
+        clocks={**_NO_CLOCK, ClockKind.fulfilment: clock.met("remedy carried out by {actor}", at="fulfilled_at")},
+        guards=(REMEDY_OWED, PAYMENT_REFERENCED, FULFILLED_AFTER_RECEIPT),
+        after=_fulfil,
+        offered=lambda complaint, _: complaint.remedy_owed,
+    ),
+    Move(
+        "call-attempt",
+        "回访未接通",
+        (State.resolved,),
+        None,
+        _ALL_HANDLERS,
+        "the outcome of a follow-up call that did not get through (and the time the customer named)",
+        body=s.CallAttemptBody,
+        summary="Record a follow-up call that did not get through",
+        description="No answer, busy, wrong number, or a call-back at the time the customer named. The "
+        "follow-up clock's `next_call_slot` moves to that time, or else to the customer's good hours on a later "
+        "day. The state does not change.",
+        event="complaint.call_attempted",
+        clocks=_NO_CLOCK,
+        after=_call_attempt,
     ),
     Move(
         "revisit",
@@ -453,18 +623,15 @@ MOVES: tuple[Move, ...] = (
         (State.resolved,),
         State.revisited,
         _ALL_HANDLERS,
-        "the customer's satisfaction and notes of the follow-up call",
+        "the customer's satisfaction (with what to improve, when neutral) and notes of the follow-up call",
         body=s.RevisitBody,
         summary="Record the follow-up call (回访)",
-        description="Closes the complaint when the customer is satisfied or neutral. An unsatisfied customer "
-        "reopens it instead.",
+        description="Closes the complaint when the customer is satisfied or neutral (saying what to improve), or "
+        "as unreachable after unanswered calls on enough different days. An unsatisfied customer reopens it "
+        "instead. Refused while the remedy is still owed (not yet carried out: fulfil).",
         event="complaint.revisited",
-        clocks={
-            ClockKind.store_feedback: clock.LEAVE,
-            ClockKind.written_reply: clock.LEAVE,
-            ClockKind.follow_up: clock.met("follow-up call made"),
-        },
-        guards=(SATISFIED_OR_NEUTRAL,),
+        clocks={**_NO_CLOCK, ClockKind.follow_up: clock.met("follow-up call made")},
+        guards=(SATISFIED_OR_NEUTRAL, REMEDY_NOT_OWED, TRIED_ENOUGH),
         after=_revisit,
     ),
     Move(
@@ -482,6 +649,7 @@ MOVES: tuple[Move, ...] = (
             ClockKind.store_feedback: clock.DISPATCH,
             ClockKind.written_reply: clock.start("reopened: a new written reply is due"),
             ClockKind.follow_up: clock.met("reopened after the follow-up"),
+            ClockKind.fulfilment: clock.cancel("reopened: the remedy is decided again"),
         },
         guards=(RESPONSIBLE_UNIT_NAMED,),
         after=_reopen,

@@ -30,7 +30,12 @@ CATEGORY_LABELS = {
     Category.incident: "突发事件",
     Category.other: "其他",
 }
-CLOCK_LABELS = {ClockKind.store_feedback: "门店反馈", ClockKind.written_reply: "书面答复", ClockKind.follow_up: "回访"}
+CLOCK_LABELS = {
+    ClockKind.store_feedback: "门店反馈",
+    ClockKind.written_reply: "书面答复",
+    ClockKind.follow_up: "回访",
+    ClockKind.fulfilment: "落实",
+}
 WEEKLY_TITLE = "每周投诉量（按类别）"
 RATES_TITLE = "各时限按时率"
 NO_COMPLAINTS = "本期无投诉"

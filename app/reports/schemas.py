@@ -57,7 +57,12 @@ class SatisfactionFigures(BaseModel):
     satisfied: int
     neutral: int
     unsatisfied: int = Field(description="Reopened because the customer was unsatisfied at the follow-up call.")
-    satisfied_rate: float | None = Field(description="satisfied / (satisfied + neutral + unsatisfied).")
+    unreachable: int = Field(
+        description="Closed without reaching the customer, after unanswered calls on enough different days."
+    )
+    satisfied_rate: float | None = Field(
+        description="satisfied / (satisfied + neutral + unsatisfied): customers never reached are not counted."
+    )
 
 
 class Repeats(BaseModel):

@@ -129,6 +129,7 @@ def _row(
             satisfied=tally["satisfied"],
             neutral=tally["neutral"],
             unsatisfied=tally["unsatisfied"],
+            unreachable=tally["unreachable"],
             satisfied_rate=_rate(tally["satisfied"], answered),
         ),
         repeat_complainants=s.Repeats(count=phones[0], complaints=phones[1]),

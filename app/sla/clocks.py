@@ -308,15 +308,18 @@ def after_move(
     same complaint."""
     for kind in ClockKind:
         declared = effects[kind]  # every kind has its declared effect: no default
+        if declared.only_if is not None and not getattr(complaint, declared.only_if):
+            continue
         why = declared.why.format(move=move, actor=actor, unit=unit or "")
+        when = (getattr(complaint, declared.at) if declared.at else None) or at
         match declared.effect:
             case Effect.leave:
                 pass
             case Effect.start:
-                start(session, complaint, kind, at, settings, why=why)
+                start(session, complaint, kind, when, settings, why=why)
             case Effect.met | Effect.cancel:
                 own = unit if kind is ClockKind.store_feedback else None
-                _stop_all(session, complaint, kind, at, why, met=declared.effect is Effect.met, unit=own)
+                _stop_all(session, complaint, kind, when, why, met=declared.effect is Effect.met, unit=own)
             case Effect.dispatch:
                 if complaint.dispatched_at == at:  # dispatched (again) by this move
                     _stop_all(session, complaint, kind, at, DISPATCHED_AGAIN, met=False)

@@ -22,6 +22,12 @@ class Effect(enum.StrEnum):
 class ClockEffect:
     effect: Effect
     why: str = ""  # the reason the clock event records; ``{move}``, ``{actor}`` and ``{unit}`` are filled in
+    # The complaint's attribute holding the moment the effect takes place, when it is not the move's own (a reply
+    # sent before it was recorded); None or unset: the move's time.
+    at: str | None = None
+    # The complaint's attribute that must be true (after the move) for the effect to apply: a fulfilment clock
+    # starts only for a remedy with a value.
+    only_if: str | None = None
 
 
 LEAVE = ClockEffect(Effect.leave)
@@ -29,12 +35,12 @@ DISPATCH = ClockEffect(Effect.dispatch, "dispatched to {unit}")  # "dispatched t
 DISPATCHED_AGAIN = "dispatched again"  # why the previous unit's clock is cancelled by a dispatch
 
 
-def start(why: str) -> ClockEffect:
-    return ClockEffect(Effect.start, why)
+def start(why: str, *, only_if: str | None = None) -> ClockEffect:
+    return ClockEffect(Effect.start, why, only_if=only_if)
 
 
-def met(why: str) -> ClockEffect:
-    return ClockEffect(Effect.met, why)
+def met(why: str, *, at: str | None = None) -> ClockEffect:
+    return ClockEffect(Effect.met, why, at=at)
 
 
 def cancel(why: str) -> ClockEffect:

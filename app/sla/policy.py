@@ -61,6 +61,7 @@ class PriorityTargets(BaseModel):
     follow_up: Target
     # The feedback clock of a department (ClockKind.store_feedback, run for a department).
     department_feedback: Target
+    fulfilment: Target
 
     def __getitem__(self, kind: ClockKind) -> Target:
         target: Target = getattr(self, kind.value)
@@ -83,18 +84,21 @@ class Policy(BaseModel):
         written_reply=Target(unit=Unit.days, due=7, warn=5),  # 003: 所有對策答復均應在七日內為之
         follow_up=_wd(2, 1),  # 004: 回访时效在2个工作日内执行
         department_feedback=_wd(2, 1),  # a department answers like a store
+        fulfilment=_wd(3, 2),  # the refund paid, the goods exchanged: 3 working days after the reply
     )
     urgent: PriorityTargets = PriorityTargets(
         store_feedback=Target(unit=Unit.hours, due=24, warn=12),
         written_reply=Target(unit=Unit.days, due=3, warn=2),
         follow_up=_wd(2, 1),
         department_feedback=Target(unit=Unit.hours, due=24, warn=12),
+        fulfilment=_wd(3, 2),
     )
     media: PriorityTargets = PriorityTargets(  # 000 媒体投诉: escalate at once, tighter clocks
         store_feedback=Target(unit=Unit.hours, due=8, warn=4),
         written_reply=Target(unit=Unit.days, due=2, warn=1),
         follow_up=_wd(2, 1),
         department_feedback=Target(unit=Unit.hours, due=8, warn=4),
+        fulfilment=_wd(3, 2),
     )
     escalate_at_registration: frozenset[Priority] = frozenset({Priority.media})
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -23,11 +24,25 @@ class CallSlot(BaseModel):
     end: datetime
 
 
+CALL_BACK_WINDOW = timedelta(minutes=30)  # a time the customer named: call then, or within half an hour
+
+
+@dataclass(frozen=True)
+class Calls:
+    """The follow-up calls that did not get through so far, as far as the next slot depends on them."""
+
+    last_at: datetime | None = None
+    call_back_at: datetime | None = None  # the time the customer named at the last call
+
+
+NO_CALLS = Calls()
+
+
 class ClockOut(BaseModel):
     id: uuid.UUID
     kind: ClockKind = Field(
         description="store_feedback (the responsible unit's feedback: a store's or a department's), written_reply "
-        "or follow_up."
+        "follow_up or fulfilment."
     )
     state: ClockState = Field(description="running, met, breached, or cancelled (no longer applies).")
     warning: bool = Field(description="True once the warning has fired on a clock still running.")
@@ -47,17 +62,20 @@ class ClockOut(BaseModel):
         description="The deadline crosses a year with no published holiday schedule: counted on weekends only."
     )
     next_call_slot: CallSlot | None = Field(
-        None, description="For a running follow-up: the next window of the customer's good hours (local time)."
+        None,
+        description="For a running follow-up: when to call next (local time). The time the customer named at the "
+        "last call (`call_back`), for half an hour; after an unanswered call, the first window of the customer's "
+        "good hours on a later day; before any call, the next window of good hours.",
     )
 
     @classmethod
-    def build(cls, clock: Clock, settings: Settings, now: datetime | None = None) -> ClockOut:
+    def build(cls, clock: Clock, settings: Settings, now: datetime | None = None, calls: Calls = NO_CALLS) -> ClockOut:
         now = now or utcnow()
         tz = settings.tz
         running = clock.stopped_at is None
         slot = None
         if running and clock.kind is ClockKind.follow_up:
-            slot = next_call_slot(max(now, clock.started_at), settings)
+            slot = call_slot(clock, calls, now, settings)
         return cls(
             id=clock.id,
             kind=clock.kind,
@@ -79,6 +97,20 @@ class ClockOut(BaseModel):
 def _target_words(clock: Clock) -> str:
     unit = {Unit.working_days: "working day", Unit.days: "calendar day", Unit.hours: "hour"}[clock.unit]
     return f"{clock.target} {unit}s, warning after {clock.warn_after}"
+
+
+def call_slot(clock: Clock, calls: Calls, now: datetime, settings: Settings) -> CallSlot:
+    """When to make the follow-up call next, given the calls that did not get through."""
+    tz: ZoneInfo = settings.tz
+    named = calls.call_back_at
+    if named is not None and now < named + CALL_BACK_WINDOW:
+        return CallSlot(start=named.astimezone(tz), end=(named + CALL_BACK_WINDOW).astimezone(tz))
+    after = max(now, clock.started_at)
+    if calls.last_at is not None and named is None:
+        # Not again the same day: the customer is tried on another day, at another of their good hours.
+        next_day = calls.last_at.astimezone(tz).date() + timedelta(days=1)
+        after = max(after, datetime.combine(next_day, time(0, 0), tzinfo=tz))
+    return next_call_slot(after, settings)
 
 
 def next_call_slot(after: datetime, settings: Settings) -> CallSlot:

@@ -18,7 +18,7 @@ from app.sla import clocks
 from app.sla.calendar import Calendar, Day
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
 from app.sla.policy import Target, Unit
-from app.sla.schemas import ClockEventOut, ClockExplained, ClockOut, CountedDay, DayOut, Explanation
+from app.sla.schemas import NO_CALLS, Calls, ClockEventOut, ClockExplained, ClockOut, CountedDay, DayOut, Explanation
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -123,7 +123,7 @@ def import_schedule(
     return Imported(days=len(rows), years=years, clocks_recomputed=moved)
 
 
-def explain(session: Session, clock: Clock, settings: Settings) -> ClockExplained:
+def explain(session: Session, clock: Clock, settings: Settings, calls: Calls = NO_CALLS) -> ClockExplained:
     tz = settings.tz
     target = Target(unit=clock.unit, due=clock.target, warn=clock.warn_after)
     start_day = clock.started_at.astimezone(tz).date()
@@ -145,7 +145,7 @@ def explain(session: Session, clock: Clock, settings: Settings) -> ClockExplaine
         days, assumed = [], False
     history = session.scalars(select(ClockEvent).where(ClockEvent.clock_id == clock.id).order_by(ClockEvent.id))
     return ClockExplained(
-        **ClockOut.build(clock, settings).model_dump(),
+        **ClockOut.build(clock, settings, calls=calls).model_dump(),
         explanation=Explanation(rule=rule, days=days, calendar_assumed=assumed),
         history=[ClockEventOut.build(event, tz) for event in history],
     )

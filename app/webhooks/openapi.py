@@ -26,8 +26,14 @@ WHAT = {
     EventType.store_feedback_received: "The store's findings were recorded (门店反馈).",
     EventType.submitted_for_approval: "A remedy and reply draft wait for approval (待审批).",
     EventType.sent_back: "A proposal was sent back for a new countermeasure.",
-    EventType.resolved: "The remedy was approved (已答复): the approved written reply and remedy, for the CRM to send.",
-    EventType.revisited: "The follow-up call was made (已回访); the complaint is closed.",
+    EventType.resolved: "The remedy was approved (已答复): the written reply and remedy, and how and when the "
+    "customer was told (`complaint.reply_channel`, `complaint.replied_at`).",
+    EventType.fulfilled: "The remedy was carried out (落实): the refund or compensation paid, with its payment "
+    "reference; the goods exchanged; the repair done.",
+    EventType.call_attempted: "A follow-up call did not get through (no answer, busy, wrong number, or a call-back "
+    "at the time the customer named).",
+    EventType.revisited: "The follow-up call was made (已回访); the complaint is closed (the customer satisfied, "
+    "neutral, or never reached).",
     EventType.reopened: "A complaint was reopened (重新处理); when it is dispatched to a store again, with the "
     "deadline of that store's feedback.",
     EventType.reassigned: "A complaint was handed to another owner (首问责任人); `detail` names both and the reason.",

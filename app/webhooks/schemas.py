@@ -24,6 +24,8 @@ class EventType(enum.StrEnum):
     submitted_for_approval = "complaint.submitted_for_approval"
     sent_back = "complaint.sent_back"
     resolved = "complaint.resolved"
+    fulfilled = "complaint.fulfilled"
+    call_attempted = "complaint.call_attempted"
     revisited = "complaint.revisited"
     reopened = "complaint.reopened"
     reassigned = "complaint.reassigned"

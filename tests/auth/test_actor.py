@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Caller, complaint_body
 
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。"}
+REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。", "reply_channel": "sms"}
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from app.db import Database
 from tests.conftest import Caller, complaint_body
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。"}
+REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。", "reply_channel": "sms"}
 ROLES = ["intake", "handler", "supervisor", "manager", "store", "reporter", "admin"]
 STORE = "SZ-FT-012"
 

@@ -172,7 +172,11 @@ def test_the_generated_python_client_walks_a_complaint_to_its_follow_up(
             operation("moves", "propose_complaint"),
             handler,
             models.ProposeBody.from_dict(
-                {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，为您全额退款。"}
+                {
+                    "remedy": {"kind": "refund", "amount": "300.00"},
+                    "reply": "非常抱歉，为您全额退款。",
+                    "reply_channel": "sms",
+                }
             ),
         ),
         (
@@ -180,6 +184,12 @@ def test_the_generated_python_client_walks_a_complaint_to_its_follow_up(
             supervisor,
             None,
         ),  # no body: the generated function is called without one
+        (
+            operation("moves", "fulfil_complaint"),
+            handler,
+            models.FulfilBody.from_dict({"payment_reference": "WX-REFUND-4200001987"}),
+        ),
+        (operation("moves", "call_attempt_complaint"), handler, models.CallAttemptBody.from_dict({"outcome": "busy"})),
         (operation("moves", "revisit_complaint"), handler, models.RevisitBody.from_dict({"satisfaction": "satisfied"})),
     ]
     states = []
@@ -189,7 +199,15 @@ def test_the_generated_python_client_walks_a_complaint_to_its_follow_up(
         moved = move.sync(complaint_id, client=caller, x_actor=actor, **arguments)
         assert isinstance(moved, models.ComplaintOut), (move.__name__, moved)
         states.append(str(moved.state))
-    assert states == ["investigating", "investigating", "awaiting_approval", "resolved", "revisited"]
+    assert states == [
+        "investigating",
+        "investigating",
+        "awaiting_approval",
+        "resolved",
+        "resolved",
+        "resolved",
+        "revisited",
+    ]
 
     read = operation("complaints", "get_complaint").sync(complaint_id, client=handler)
     assert isinstance(read, models.ComplaintOut)

@@ -14,6 +14,8 @@ type Investigate = operations["investigateComplaint"];
 type StoreFeedback = operations["storeFeedbackComplaint"];
 type Propose = operations["proposeComplaint"];
 type Approve = operations["approveComplaint"];
+type Fulfil = operations["fulfilComplaint"];
+type CallAttempt = operations["callAttemptComplaint"];
 type Revisit = operations["revisitComplaint"];
 type Summary = operations["getSummary"]["responses"][200]["content"]["application/json"];
 
@@ -52,9 +54,18 @@ export async function walk(base: string, key: string): Promise<string> {
     await send<Complaint>(base, key, "POST", at("investigate"), investigate);
     const feedback: Json<StoreFeedback> = { cause: "店员未按退货流程操作", responsibility: "staff_fault" };
     await send<Complaint>(base, key, "POST", at("store-feedback"), feedback);
-    const proposal: Json<Propose> = { remedy: { kind: "refund", amount: "300.00" }, reply: "非常抱歉，为您全额退款。" };
+    const proposal: Json<Propose> = {
+        remedy: { kind: "refund", amount: "300.00" },
+        reply: "非常抱歉，为您全额退款。",
+        reply_channel: "sms",
+    };
     await send<Complaint>(base, key, "POST", at("propose"), proposal);
     const approved = await send<Complaint>(base, key, "POST", at("approve"), noBody);
+    const paid: Json<Fulfil> = { payment_reference: "WX-REFUND-4200001987" };
+    await send<Complaint>(base, key, "POST", at("fulfil"), paid);
+    const unanswered: Json<CallAttempt> = { outcome: "no_answer" };
+    const called = await send<Complaint>(base, key, "POST", at("call-attempt"), unanswered);
+    const attempts: number | undefined = called.follow_up_calls?.attempts;
     const revisit: Json<Revisit> = { satisfaction: "satisfied" };
     const closed: Complaint = await send<Complaint>(base, key, "POST", at("revisit"), revisit);
     // Money is a decimal string, times are strings with their offset.
@@ -63,5 +74,5 @@ export async function walk(base: string, key: string): Promise<string> {
     const summary = await send<Summary>(base, key, "GET", "/v1/reports/summary?from=2026-10-01&to=2026-10-31");
     const granted: string[] = summary.total.remedies.map((remedy) => remedy.amount);
     const path: keyof paths = "/v1/complaints/{complaint_id}/revisit";
-    return [closed.state, amount, received, granted.join(","), path].join(" ");
+    return [closed.state, amount, received, granted.join(","), path, attempts].join(" ");
 }

@@ -207,7 +207,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 def test_the_migration_keeps_the_complaints_registered_before_it_up_and_down(empty_database: str) -> None:
     settings = Settings(database_url=empty_database)
-    migrate.upgrade(settings, "0009")
+    migrate.upgrade(settings, "0010")  # the schema before intake details
     table = Complaint.__table__
     complaint_id, now = uuid.uuid4(), datetime(2026, 11, 22, 2, 15, tzinfo=UTC)
     before = {
@@ -246,7 +246,7 @@ def test_the_migration_keeps_the_complaints_registered_before_it_up_and_down(emp
             )
             found = select(table.c.id).where(table.c.order_number == "P-1", table.c.owner == "agent-0042")
             assert connection.scalars(found).all() == [complaint_id]
-        migrate.downgrade(settings, "0009")
+        migrate.downgrade(settings, "0010")
         with engine.begin() as connection:
             kept = connection.execute(text("SELECT number, owner FROM complaints")).all()
             assert [tuple(r) for r in kept] == [("TS-20261122-0001", "agent-0042")]

@@ -9,8 +9,12 @@ import pytest
 from tests.conftest import Caller
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"}, "reply": "非常抱歉，全额退款。"}
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
+REFUND = {
+    "remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"},
+    "reply": "非常抱歉，全额退款。",
+    "reply_channel": "sms",
+}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
 
 
 def investigating(handler: Caller, store_id: str = "SZ-FT-012") -> dict[str, Any]:
@@ -154,7 +158,13 @@ def test_propose_waits_for_approval(handler: Caller) -> None:
 )
 def test_propose_refuses_a_remedy_that_does_not_add_up(handler: Caller, remedy: dict[str, Any]) -> None:
     complaint = investigating(handler)
-    problem(handler.post(f"/v1/complaints/{complaint['id']}/propose", json={"remedy": remedy, "reply": "抱歉"}), 422)
+    problem(
+        handler.post(
+            f"/v1/complaints/{complaint['id']}/propose",
+            json={"remedy": remedy, "reply": "抱歉", "reply_channel": "sms"},
+        ),
+        422,
+    )
 
 
 def test_resolve_within_a_handlers_own_authority(handler: Caller) -> None:
@@ -162,7 +172,12 @@ def test_resolve_within_a_handlers_own_authority(handler: Caller) -> None:
     assert complaint["state"] == "resolved"
     assert complaint["remedy"]["kind"] == "apology"
     assert complaint["approved_by"] == "handler-07"
-    assert complaint["allowed_moves"] == ["revisit", "reopen", "reassign"]
+    assert complaint["allowed_moves"] == [
+        "call-attempt",
+        "revisit",
+        "reopen",
+        "reassign",
+    ]  # an apology: nothing to fulfil
 
 
 def test_resolve_guard_refuses_money_beyond_own_authority(handler: Caller) -> None:
@@ -197,7 +212,11 @@ def test_approve_without_a_body(handler: Caller, supervisor: Caller) -> None:
 def test_approve_guard_refuses_beyond_the_approvers_authority(
     handler: Caller, supervisor: Caller, manager: Caller
 ) -> None:
-    proposal = {"remedy": {"kind": "compensation", "amount": "5000.00"}, "reply": "赔偿5000元。"}
+    proposal = {
+        "remedy": {"kind": "compensation", "amount": "5000.00"},
+        "reply": "赔偿5000元。",
+        "reply_channel": "sms",
+    }
     complaint = awaiting_approval(handler, proposal)
     refused = problem(supervisor.post(f"/v1/complaints/{complaint['id']}/approve", json={}), 409)
     assert refused["guard"] == "authority_covers_amount"
@@ -235,7 +254,8 @@ def test_send_back_requires_a_reason(handler: Caller, supervisor: Caller) -> Non
 @pytest.mark.parametrize("satisfaction", ["satisfied", "neutral"])
 def test_revisit_closes_a_satisfied_or_neutral_complaint(handler: Caller, satisfaction: str) -> None:
     complaint = resolved(handler)
-    closed = handler.move(complaint["id"], "revisit", {"satisfaction": satisfaction, "call_notes": "客户表示认可"})
+    body = {"satisfaction": satisfaction, "call_notes": "客户表示认可", "improvement": "回复再快一些"}
+    closed = handler.move(complaint["id"], "revisit", body)
     assert closed["state"] == "revisited"
     assert closed["satisfaction"] == satisfaction
     assert closed["allowed_moves"] == ["reopen"]
@@ -259,7 +279,7 @@ def test_reopen_counts_and_returns_to_investigation(handler: Caller, start: str)
     else:
         complaint = resolved(handler)
         if start == "revisited":
-            handler.move(complaint["id"], "revisit", {"satisfaction": "neutral"})
+            handler.move(complaint["id"], "revisit", {"satisfaction": "neutral", "improvement": "回复再快一些"})
         body = {"reason": "客户回访时表示仍未收到退款"}
     reopened = handler.move(complaint["id"], "reopen", body)
     assert reopened["state"] == "investigating"
@@ -313,6 +333,7 @@ def test_a_whole_life_is_kept_in_history(handler: Caller, supervisor: Caller, ma
     supervisor.move(complaint["id"], "send-back", {"reason": "请与门店重新协商"})
     handler.move(complaint["id"], "propose", {**REFUND, "remedy": {"kind": "refund", "amount": "200.00"}})
     supervisor.move(complaint["id"], "approve", {})
+    handler.move(complaint["id"], "fulfil", {"payment_reference": "WX-4200001987"})
     final = handler.move(complaint["id"], "revisit", {"satisfaction": "satisfied"})
     events = handler.get(f"/v1/complaints/{complaint['id']}/events").json()
     assert [e["move"] for e in events] == [
@@ -323,10 +344,12 @@ def test_a_whole_life_is_kept_in_history(handler: Caller, supervisor: Caller, ma
         "send-back",
         "propose",
         "approve",
+        "fulfil",
         "revisit",
     ]
-    assert [(e["from_state"], e["to_state"]) for e in events][-2:] == [
+    assert [(e["from_state"], e["to_state"]) for e in events][-3:] == [
         ("awaiting_approval", "resolved"),
+        ("resolved", "resolved"),
         ("resolved", "revisited"),
     ]
     assert final["version"] == len(events)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Caller, LiveCaller, LiveServer, complaint_body
 
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
 REJECT = {"reason": "misunderstanding", "explanation": "经核实，系顾客误解，已当面解释。"}
 
 
@@ -132,7 +132,11 @@ def test_two_approvers_racing_one_approval(live_server: LiveServer) -> None:
     handler = live_server.caller("handler", actor="handler-07")
     first = live_server.caller("supervisor", actor="supervisor-03")
     second = live_server.caller("manager", actor="manager-01")
-    proposal = {"remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"}, "reply": "全额退款。"}
+    proposal = {
+        "remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"},
+        "reply": "全额退款。",
+        "reply_channel": "sms",
+    }
     for _ in range(ROUNDS):
         complaint = handler.post("/v1/complaints", json=complaint_body()).json()
         path = f"/v1/complaints/{complaint['id']}"

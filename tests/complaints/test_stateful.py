@@ -81,6 +81,8 @@ SPEC: dict[str, MoveSpec] = {
     "resolve": MoveSpec(frozenset({"investigating"}), "resolved", HANDLING),
     "approve": MoveSpec(frozenset({"awaiting_approval"}), "resolved", APPROVING),
     "send-back": MoveSpec(frozenset({"awaiting_approval"}), "investigating", HANDLING),
+    "fulfil": MoveSpec(frozenset({"resolved"}), None, HANDLING),
+    "call-attempt": MoveSpec(frozenset({"resolved"}), None, HANDLING),
     "revisit": MoveSpec(frozenset({"resolved"}), "revisited", HANDLING),
     "reopen": MoveSpec(frozenset({"resolved", "revisited", "rejected"}), "investigating", HANDLING),
     "reassign": MoveSpec(frozenset({"accepted", "investigating", "awaiting_approval", "resolved"}), None, HANDLING),
@@ -135,6 +137,8 @@ TEXTS = st.sampled_from(["不成立，敬请谅解。", "  两边有空格的说
 CENT = Decimal("0.01")
 MAX_YUAN = Decimal("9999999999.99")
 MONEY_KINDS = {"refund", "price_reduction", "compensation"}
+CHANNELS = ("letter", "sms", "email", "phone", "in_person", "wechat")
+UNREACHABLE_AFTER_DAYS = 3  # the default of TOUSU_FOLLOW_UP_UNREACHABLE_AFTER_DAYS
 KINDS = ("apology", "refund", "exchange", "price_reduction", "free_repair", "compensation", "other")
 # Both sides of every authority (handler 0, supervisor 2,000, manager 20,000), and some that are not money at all.
 AMOUNTS = (
@@ -160,7 +164,7 @@ AMOUNTS = (
 REMEDY = st.fixed_dictionaries(
     {"kind": st.sampled_from(KINDS)}, optional={"amount": st.sampled_from(AMOUNTS), "description": st.just("退还货款")}
 )
-PROPOSAL = st.fixed_dictionaries({"remedy": REMEDY, "reply": TEXTS})
+PROPOSAL = st.fixed_dictionaries({"remedy": REMEDY, "reply": TEXTS, "reply_channel": st.sampled_from(CHANNELS)})
 VALID: dict[str, st.SearchStrategy[Any]] = {
     "reject": st.fixed_dictionaries(
         {
@@ -194,11 +198,31 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "resolve": PROPOSAL,
     "approve": st.one_of(
         st.none(),
-        st.fixed_dictionaries({}, optional={"reply": st.one_of(st.none(), TEXTS), "note": st.one_of(st.none(), TEXTS)}),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "reply": st.one_of(st.none(), TEXTS),
+                "note": st.one_of(st.none(), TEXTS),
+                "reply_channel": st.sampled_from(CHANNELS),
+            },
+        ),
+    ),
+    "fulfil": st.one_of(
+        st.none(),
+        st.fixed_dictionaries({}, optional={"payment_reference": st.just("WX-REFUND-4200001987"), "note": TEXTS}),
+    ),
+    "call-attempt": st.fixed_dictionaries(
+        {"outcome": st.sampled_from(["no_answer", "busy", "wrong_number"])}, optional={"note": TEXTS}
     ),
     "send-back": st.fixed_dictionaries({"reason": TEXTS}),
-    "revisit": st.fixed_dictionaries(
-        {"satisfaction": st.sampled_from(["satisfied", "neutral", "unsatisfied"])}, optional={"call_notes": TEXTS}
+    "revisit": st.one_of(
+        st.fixed_dictionaries(
+            {"satisfaction": st.sampled_from(["satisfied", "unsatisfied", "unreachable"])},
+            optional={"call_notes": TEXTS},
+        ),
+        st.fixed_dictionaries(
+            {"satisfaction": st.just("neutral"), "improvement": TEXTS}, optional={"call_notes": TEXTS}
+        ),
     ),
     "reopen": st.fixed_dictionaries(
         {"reason": TEXTS},
@@ -243,13 +267,21 @@ INVALID: dict[str, list[Any]] = {
         None,
         {"reply": "抱歉"},
         {"remedy": {"kind": "refund", "amount": "300"}},
-        {"remedy": {"kind": "bribe"}, "reply": "抱歉"},
-        {"remedy": {"kind": "apology"}, "reply": "  "},
+        {"remedy": {"kind": "bribe"}, "reply": "抱歉", "reply_channel": "sms"},
+        {"remedy": {"kind": "apology"}, "reply": "  ", "reply_channel": "sms"},
         {"remedy": {"kind": "apology"}, "reply": "抱歉", "proposed_by": "someone-else"},
     ],
     "approve": [{"reply": ""}, {"reply": "   "}, {"approved_by": "someone-else"}, {"note": "a\x00b"}, []],
     "send-back": [None, {}, {"reason": ""}, {"reason": "重新协商", "remedy": None}],
-    "revisit": [None, {}, {"satisfaction": "happy"}, {"call_notes": "客户满意"}],
+    "fulfil": [{"payment_reference": ""}, {"fulfilled_at": "2100-01-01T00:00:00+08:00"}, {"fulfilled_by": "x"}, []],
+    "call-attempt": [
+        None,
+        {},
+        {"outcome": "hung_up"},
+        {"outcome": "call_back"},
+        {"outcome": "busy", "call_back_at": "2026-11-26T19:30:00+08:00"},
+    ],
+    "revisit": [None, {}, {"satisfaction": "happy"}, {"call_notes": "客户满意"}, {"satisfaction": "neutral"}],
     "reopen": [
         None,
         {},
@@ -266,10 +298,12 @@ PLAIN: dict[str, Any] = {
     "reject": {"reason": "other", "explanation": "不成立"},
     "investigate": {"store_id": "SZ-FT-012"},
     "store-feedback": {"cause": "店员未按流程操作", "responsibility": "staff_fault"},
-    "propose": {"remedy": {"kind": "apology"}, "reply": "抱歉"},
-    "resolve": {"remedy": {"kind": "apology"}, "reply": "抱歉"},
+    "propose": {"remedy": {"kind": "apology"}, "reply": "抱歉", "reply_channel": "sms"},
+    "resolve": {"remedy": {"kind": "apology"}, "reply": "抱歉", "reply_channel": "sms"},
     "approve": {},
     "send-back": {"reason": "重新协商"},
+    "fulfil": {"payment_reference": "WX-REFUND-4200001987"},
+    "call-attempt": {"outcome": "no_answer"},
     "revisit": {"satisfaction": "satisfied"},
     "reopen": {"reason": "新证据", "store_id": "SZ-FT-012"},
     "reassign": {"owner": "handler-99", "reason": "转交"},
@@ -336,8 +370,8 @@ def remedy_amount(remedy: dict[str, Any]) -> Decimal | None:
         return None
     if remedy["kind"] == "apology" and amount != 0:
         return None
-    if remedy["kind"] in MONEY_KINDS and amount <= 0:
-        return None
+    if remedy["kind"] != "apology" and amount <= 0:
+        return None  # every remedy but an apology has a value
     return amount
 
 
@@ -370,6 +404,10 @@ class Model:
     proposed_by: str | None = None
     approved_by: str | None = None
     satisfaction: str | None = None
+    reply_channel: str | None = None
+    fulfilled: bool = False
+    call_attempts: int = 0
+    improvement: str | None = None
     reopen_count: int = 0
     sent: list[Any] = field(default_factory=list)  # the body of each accepted move or note, in order
 
@@ -387,6 +425,9 @@ class Model:
             "proposed_by": self.proposed_by,
             "approved_by": self.approved_by,
             "satisfaction": self.satisfaction,
+            "reply_channel": self.reply_channel,
+            "remedy_owed": self.remedy_owed,
+            "improvement": self.improvement,
             "reopen_count": self.reopen_count,
         }
 
@@ -394,6 +435,10 @@ class Model:
         """The units the complaint is dispatched to: each owes its feedback."""
         found = [("store", self.responsible_store_id)] if self.responsible_store_id else []
         return found + ([("department", self.responsible_department)] if self.responsible_department else [])
+
+    @property
+    def remedy_owed(self) -> bool:
+        return self.state == "resolved" and (self.remedy_value or 0) > 0 and not self.fulfilled
 
     def visible_to(self, key: Key) -> bool:
         return key.unit is None or key.unit in self.units()
@@ -405,6 +450,7 @@ class Model:
             if self.state in spec.sources
             and key.role in spec.roles
             and (name != "store-feedback" or (bool(self.units()) and self.visible_to(key)))
+            and (name != "fulfil" or self.remedy_owed)
         ]
 
 
@@ -470,9 +516,19 @@ def lifecycle_machine(
                     return "authority_covers_amount"
                 if model.proposed_by is not None and model.proposed_by.casefold() == actor.strip().casefold():
                     return "not_the_proposer"
+            elif move == "fulfil":
+                if not model.remedy_owed:
+                    return "remedy_owed"
+                if model.remedy and model.remedy["kind"] in MONEY_KINDS and not (body or {}).get("payment_reference"):
+                    return "payment_referenced"
             elif move == "revisit":
                 if body["satisfaction"] == "unsatisfied":
                     return "satisfied_or_neutral"
+                if model.remedy_owed:
+                    return "remedy_not_owed"
+                # An example runs within seconds: its calls are all on one day (unless it runs over midnight).
+                if body["satisfaction"] == "unreachable" and min(model.call_attempts, 1) < UNREACHABLE_AFTER_DAYS:
+                    return "tried_enough"
             elif move == "reopen":
                 named = body.get("store_id") or body.get("department")
                 if not (model.responsible_store_id or model.responsible_department or named):
@@ -519,16 +575,27 @@ def lifecycle_machine(
                     "description": remedy.get("description"),
                 }
                 model.reply = body["reply"].strip()
+                model.reply_channel = body["reply_channel"]
                 model.proposed_by = actor if move == "propose" else None
                 model.approved_by = None if move == "propose" else actor
+                if move == "resolve":
+                    model.fulfilled, model.call_attempts, model.improvement = False, 0, None
             elif move == "approve":
                 if body and body.get("reply"):
                     model.reply = body["reply"].strip()
+                if body and body.get("reply_channel"):
+                    model.reply_channel = body["reply_channel"]
                 model.approved_by = actor
+                model.fulfilled, model.call_attempts, model.improvement = False, 0, None
             elif move == "send-back":
-                model.remedy = model.remedy_value = model.reply = model.proposed_by = None
+                model.remedy = model.remedy_value = model.reply = model.proposed_by = model.reply_channel = None
+            elif move == "fulfil":
+                model.fulfilled = True
+            elif move == "call-attempt":
+                model.call_attempts += 1
             elif move == "revisit":
                 model.satisfaction = body["satisfaction"]
+                model.improvement = body.get("improvement", "").strip() or None
             elif move == "reopen":
                 if body.get("store_id") or body.get("department"):
                     model.responsible_store_id = body.get("store_id")
@@ -582,6 +649,8 @@ def lifecycle_machine(
                 body["dispatched_at"],
             )
             assert body["allowed_moves"] == model.allowed_moves(key), (what, key, body["allowed_moves"])
+            assert body["follow_up_calls"]["attempts"] == model.call_attempts, (what, body["follow_up_calls"])
+            assert (body["fulfilment"] is not None) == model.fulfilled, (what, body["fulfilment"])
             if key.unit is not None:
                 assert body["complainant"] == {
                     "name": "张*",
@@ -702,6 +771,16 @@ def lifecycle_machine(
         @rule(pick=PICK, key=MOVE_KEYS, actor=ACTORS, body=bodies("send-back"))
         def send_back(self, pick: int, key: str, actor: str, body: Any) -> None:
             self.attempt_where_legal("send-back", pick, key, actor, body)
+
+        @precondition(lambda self: self.where("fulfil"))
+        @rule(pick=PICK, key=MOVE_KEYS, actor=ACTORS, body=bodies("fulfil"))
+        def fulfil(self, pick: int, key: str, actor: str, body: Any) -> None:
+            self.attempt_where_legal("fulfil", pick, key, actor, body)
+
+        @precondition(lambda self: self.where("call-attempt"))
+        @rule(pick=PICK, key=MOVE_KEYS, actor=ACTORS, body=bodies("call-attempt"))
+        def call_attempt(self, pick: int, key: str, actor: str, body: Any) -> None:
+            self.attempt_where_legal("call-attempt", pick, key, actor, body)
 
         @precondition(lambda self: self.where("revisit"))
         @rule(pick=PICK, key=MOVE_KEYS, actor=ACTORS, body=bodies("revisit"))

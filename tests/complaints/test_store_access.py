@@ -17,8 +17,8 @@ OWN = "SZ-FT-012"
 OTHER = "GZ-TH-003"
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。"}
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
+REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。", "reply_channel": "sms"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
 
 # Each move with a body the schema accepts, and the state it starts from (where it would be legal).
 MOVES: list[tuple[str, dict[str, Any], str]] = [

@@ -70,6 +70,6 @@ def test_legal_moves_follow_the_domain_table() -> None:
     assert workflow.legal_moves(State.accepted) == ["reject", "investigate", "reassign"]
     assert workflow.legal_moves(State.investigating) == ["reject", "store-feedback", "propose", "resolve", "reassign"]
     assert workflow.legal_moves(State.awaiting_approval) == ["approve", "send-back", "reassign"]
-    assert workflow.legal_moves(State.resolved) == ["revisit", "reopen", "reassign"]
+    assert workflow.legal_moves(State.resolved) == ["fulfil", "call-attempt", "revisit", "reopen", "reassign"]
     assert workflow.legal_moves(State.revisited) == ["reopen"]
     assert workflow.legal_moves(State.rejected) == ["reopen"]

@@ -1,15 +1,16 @@
 """A month of complaints (October 2026, Asia/Shanghai) made through the API at frozen local moments.
 
 Ten complaints, eight of them received in October. A and B are stores; P1..P5 phones. WR is the written-reply
-clock, SF the store's feedback, FU the follow-up; "overdue" is still running past its deadline at REPORT_AT.
+clock, SF the store's feedback, FU the follow-up, FF the fulfilment; "overdue" is still running past its deadline
+at REPORT_AT.
 
 - c1  10-12 09:00, A, service_attitude, phone, P1: fed back 15:00 (SF met); compensation 1,000.50 approved
-      10-13 10:00 (WR met, 25 h); revisit satisfied (FU met). Revisited.
+      10-13 10:00 (WR met, 25 h); paid 16:00 (FF met); revisit satisfied (FU met). Revisited.
 - c2  10-12 11:00, A, service_attitude, web, P1: refund 300 approved 10-14 12:00 before any feedback (SF
-      cancelled; WR met, 49 h); revisit neutral (FU met). Revisited.
+      cancelled; WR met, 49 h); paid 10-15 09:00 (FF met); revisit neutral (FU met). Revisited.
 - c3  10-13 09:00, B named, billing, phone, P2: rejected 15:00 without dispatch (WR met, 6 h). Rejected.
 - c4  10-14 09:00, B, product_quality, email, P3: fed back 10-20 (SF breached); refund 88.80 approved 10-23
-      (WR breached); reopened unsatisfied 10-26 (FU met; WR again, overdue). Investigating.
+      (WR breached); reopened unsatisfied 10-26 (FU met; FF cancelled; WR again, overdue). Investigating.
 - c5  10-20 10:00, A, delivery, phone, P4: dispatched, nothing since (SF and WR overdue). Investigating.
 - c6  10-31 23:30, A named, service_attitude, phone, P1: registered only (WR overdue); in by 30 minutes.
 - c7  11-01 00:10, A named, P1: out of the period by 10 minutes.
@@ -35,11 +36,11 @@ REPORT_AT = (2026, 11, 23, 12, 0)
 OCTOBER = {"from": "2026-10-01", "to": "2026-10-31"}
 
 FEEDBACK = {"cause": "店员未按流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
 
 
 def remedy(kind: str, amount: str) -> dict[str, Any]:
-    return {"remedy": {"kind": kind, "amount": amount}, "reply": "非常抱歉，我们已按约定处理。"}
+    return {"remedy": {"kind": kind, "amount": amount}, "reply": "非常抱歉，我们已按约定处理。", "reply_channel": "sms"}
 
 
 class Month:
@@ -64,13 +65,15 @@ class Month:
         self.move("c1", "store-feedback", (2026, 10, 12, 15, 0), {**FEEDBACK, **a})
         self.move("c1", "propose", (2026, 10, 13, 9, 0), remedy("compensation", "1000.50"))
         self.move("c1", "approve", (2026, 10, 13, 10, 0), by=self.supervisor)
+        self.move("c1", "fulfil", (2026, 10, 13, 16, 0), {"payment_reference": "WX-4200001001"})
         self.move("c1", "revisit", (2026, 10, 14, 10, 0), {"satisfaction": "satisfied"})
 
         self.register("c2", (2026, 10, 12, 11, 0), P1, channel="web", **a)
         self.move("c2", "investigate", (2026, 10, 12, 12, 0), a)
         self.move("c2", "propose", (2026, 10, 14, 11, 0), remedy("refund", "300.00"))
         self.move("c2", "approve", (2026, 10, 14, 12, 0), by=self.supervisor)
-        self.move("c2", "revisit", (2026, 10, 15, 10, 0), {"satisfaction": "neutral"})
+        self.move("c2", "fulfil", (2026, 10, 15, 9, 0), {"payment_reference": "WX-4200001002"})
+        self.move("c2", "revisit", (2026, 10, 15, 10, 0), {"satisfaction": "neutral", "improvement": "退款再快些"})
 
         self.register("c3", (2026, 10, 13, 9, 0), P2, category="billing", **b)
         self.move("c3", "reject", (2026, 10, 13, 15, 0), {"reason": "misunderstanding", "explanation": "收费无误。"})

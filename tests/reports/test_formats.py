@@ -107,7 +107,7 @@ def test_the_chart_has_a_bar_per_week_and_category_and_its_labels(reporter: Call
     for bar in bars:  # a drawn shape, not an empty group
         assert root.find(f".//{SVG}g[@id='{bar}']/{SVG}path") is not None
     rates = sorted(g.get("id") for g in root.iter(f"{SVG}g") if (g.get("id") or "").startswith("rate-"))
-    assert rates == ["rate-follow_up", "rate-store_feedback", "rate-written_reply"]
+    assert rates == ["rate-follow_up", "rate-fulfilment", "rate-store_feedback", "rate-written_reply"]
     labels = texts(root)
     assert "投诉汇总分析 2026-10-01 至 2026-10-31（8 件）" in labels
     assert {"每周投诉量（按类别）", "各时限按时率"} <= set(labels)

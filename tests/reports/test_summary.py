@@ -56,10 +56,18 @@ def test_the_total_of_the_month(month: dict[str, str], reporter: Caller) -> None
         "written_reply": (6, 4, 0, 0.6),
         # met c1 c2 c10 and c4 (the call that reopened it); c9 never called
         "follow_up": (4, 1, 0, 0.8),
+        # met c1 c2 (paid); c4's refund was cancelled by the reopen; apologies have nothing to carry out
+        "fulfilment": (2, 0, 0, 1.0),
     }
     # Replied: c3 6 h, c1 25 h, c2 49 h, c10 49 h, c9 105 h 55 min. p90: 49 + 0.6 × 56.9167 = 83.15.
     assert total["reply_time"] == {"replied": 5, "median_hours": 49.0, "p90_hours": 83.15}
-    assert total["satisfaction"] == {"satisfied": 2, "neutral": 1, "unsatisfied": 1, "satisfied_rate": 0.5}
+    assert total["satisfaction"] == {
+        "satisfied": 2,
+        "neutral": 1,
+        "unsatisfied": 1,
+        "unreachable": 0,
+        "satisfied_rate": 0.5,
+    }
     # P1: c1 c2 c6; P2: c3 c10 (its c8 is in September).
     assert total["repeat_complainants"] == {"count": 2, "complaints": 5}
     # A service_attitude: c1 c2 c6; B billing: c3 c10.
@@ -84,9 +92,16 @@ def test_by_store(month: dict[str, str], reporter: Caller) -> None:
         "store_feedback": (1, 1, 0, 0.5),
         "written_reply": (2, 2, 0, 0.5),
         "follow_up": (2, 0, 0, 1.0),
+        "fulfilment": (2, 0, 0, 1.0),
     }
     assert a["reply_time"] == {"replied": 2, "median_hours": 37.0, "p90_hours": 46.6}
-    assert a["satisfaction"] == {"satisfied": 1, "neutral": 1, "unsatisfied": 0, "satisfied_rate": 0.5}
+    assert a["satisfaction"] == {
+        "satisfied": 1,
+        "neutral": 1,
+        "unsatisfied": 0,
+        "unreachable": 0,
+        "satisfied_rate": 0.5,
+    }
     assert a["repeat_complainants"] == {"count": 1, "complaints": 3}
     assert a["repeat_causes"] == {"count": 1, "complaints": 3}
     assert remedies(a) == [("refund", 1, "300.00"), ("compensation", 1, "1000.50")]
@@ -97,9 +112,16 @@ def test_by_store(month: dict[str, str], reporter: Caller) -> None:
         "store_feedback": (0, 1, 0, 0.0),
         "written_reply": (3, 2, 0, 0.6),
         "follow_up": (2, 0, 0, 1.0),
+        "fulfilment": (0, 0, 0, None),
     }
     assert b["reply_time"] == {"replied": 2, "median_hours": 27.5, "p90_hours": 44.7}
-    assert b["satisfaction"] == {"satisfied": 1, "neutral": 0, "unsatisfied": 1, "satisfied_rate": 0.5}
+    assert b["satisfaction"] == {
+        "satisfied": 1,
+        "neutral": 0,
+        "unsatisfied": 1,
+        "unreachable": 0,
+        "satisfied_rate": 0.5,
+    }
     assert b["repeat_complainants"] == {"count": 1, "complaints": 2}
     assert remedies(b) == [("apology", 1, "0.00")]
 

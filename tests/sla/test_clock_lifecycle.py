@@ -18,8 +18,12 @@ from app.db import Database
 from tests.conftest import Caller
 from tests.sla.moments import FEEDBACK, STORE, TZ, frozen, instant, local
 
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"}, "reply": "非常抱歉，全额退款。"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
+REFUND = {
+    "remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"},
+    "reply": "非常抱歉，全额退款。",
+    "reply_channel": "sms",
+}
 GOOD_HOURS = ((time(10, 0), time(11, 30)), (time(14, 30), time(16, 30)), (time(19, 0), time(20, 0)))
 
 

@@ -100,8 +100,16 @@ def test_each_complaints_events_arrive_in_order_while_many_are_sent_at_once(
     moves = [
         ("investigate", {"store_id": "SZ-FT-012"}),
         ("store-feedback", FEEDBACK),
-        ("propose", {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，我们将为您全额退款。"}),
+        (
+            "propose",
+            {
+                "remedy": {"kind": "refund", "amount": "300.00"},
+                "reply": "非常抱歉，我们将为您全额退款。",
+                "reply_channel": "sms",
+            },
+        ),
         ("approve", None),
+        ("fulfil", {"payment_reference": "WX-REFUND-4200001987"}),
         ("revisit", {"satisfaction": "satisfied"}),
     ]
     history: dict[str, list[str]] = {}
@@ -115,7 +123,7 @@ def test_each_complaints_events_arrive_in_order_while_many_are_sent_at_once(
     running = Dispatcher(db, settings.model_copy(update={"dispatch_interval": 0.05, "webhook_concurrency": 8}))
     running.start()
     try:
-        receiver.wait_for(8 * 6, timeout=60)
+        receiver.wait_for(8 * 7, timeout=60)
     finally:
         running.stop()
 

@@ -17,7 +17,11 @@ from tests.webhooks.conftest import Receiver, Reply, deliveries, subscribe
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，我们将为您全额退款并向您致歉。"}
+REFUND = {
+    "remedy": {"kind": "refund", "amount": "300.00"},
+    "reply": "非常抱歉，我们将为您全额退款并向您致歉。",
+    "reply_channel": "sms",
+}
 
 
 def test_a_registration_is_delivered_signed_and_verifiable(
@@ -62,6 +66,7 @@ def test_the_whole_lifecycle_is_delivered_in_order_with_what_each_event_promises
     handler.move(complaint["id"], "store-feedback", FEEDBACK)
     handler.move(complaint["id"], "propose", REFUND)
     supervisor.move(complaint["id"], "approve")
+    handler.move(complaint["id"], "fulfil", {"payment_reference": "WX-REFUND-4200001987"})
     handler.move(complaint["id"], "revisit", {"satisfaction": "satisfied"})
 
     dispatcher.once()
@@ -72,6 +77,7 @@ def test_the_whole_lifecycle_is_delivered_in_order_with_what_each_event_promises
         "complaint.store_feedback_received",
         "complaint.submitted_for_approval",
         "complaint.resolved",
+        "complaint.fulfilled",
         "complaint.revisited",
     ]
     dispatched, resolved = receiver.received[1].json()["data"], receiver.received[4].json()["data"]
@@ -84,7 +90,10 @@ def test_the_whole_lifecycle_is_delivered_in_order_with_what_each_event_promises
     assert resolved["reply"] == REFUND["reply"]
     assert resolved["remedy"] == {"kind": "refund", "amount": "300.00", "description": None}
     assert resolved["actor"] == "supervisor-03"
-    assert len({r.webhook_id for r in receiver.received}) == 6
+    fulfilled = receiver.received[5].json()["data"]
+    assert fulfilled["detail"] == {"payment_reference": "WX-REFUND-4200001987"}
+    assert fulfilled["complaint"]["fulfilment"]["fulfilled_by"] == "handler-07"
+    assert len({r.webhook_id for r in receiver.received}) == 7
 
 
 def test_an_endpoint_gets_only_the_event_types_it_subscribed_to(

@@ -19,10 +19,18 @@ from tests.webhooks.conftest import Receiver, subscribe
 
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
-TOO_MUCH = {"remedy": {"kind": "compensation", "amount": "1500.00"}, "reply": "我们将赔偿您1500元。"}
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，我们将为您全额退款。"}
+TOO_MUCH = {
+    "remedy": {"kind": "compensation", "amount": "1500.00"},
+    "reply": "我们将赔偿您1500元。",
+    "reply_channel": "sms",
+}
+REFUND = {
+    "remedy": {"kind": "refund", "amount": "300.00"},
+    "reply": "非常抱歉，我们将为您全额退款。",
+    "reply_channel": "sms",
+}
 FINAL_WORDING = "非常抱歉给您带来不便，我们将为您全额退款并向您致歉。"
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "再次致歉，新的处理结果如下。"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "再次致歉，新的处理结果如下。", "reply_channel": "sms"}
 
 
 def documented_fields(document: dict[str, Any], event_type: str) -> set[str]:
@@ -68,6 +76,8 @@ def test_every_event_type_is_sent_by_what_should_send_it(
         supervisor.move(full["id"], "send-back", {"reason": "补偿金额过高，请与门店重新协商方案"})
         handler.move(full["id"], "propose", REFUND)
         supervisor.move(full["id"], "approve", {"reply": FINAL_WORDING})
+        handler.move(full["id"], "fulfil", {"payment_reference": "WX-4200001987"})
+        handler.move(full["id"], "call-attempt", {"outcome": "no_answer"})
         handler.move(full["id"], "reopen", {"reason": "客户表示仍未收到退款", "store_id": "SZ-NS-003"})
         second_feedback = clock(handler, full["id"], "store_feedback")
         handler.move(full["id"], "resolve", APOLOGY)
@@ -137,6 +147,8 @@ def test_every_event_type_is_sent_by_what_should_send_it(
             "complaint.sent_back",
             "complaint.submitted_for_approval",
             "complaint.resolved",
+            "complaint.fulfilled",
+            "complaint.call_attempted",
         ],
         late["id"]: ["complaint.dispatched", "sla.warning", "sla.breached", "complaint.escalated"],
     }

@@ -18,7 +18,7 @@ from tests.conftest import Caller
 from tests.planted import FEEDBACK, MINE, OTHER, OWN, THEIRS, forbidden_values, leaks, plant, quoting
 from tests.webhooks.conftest import Receiver, Reply, deliveries, patch, subscribe
 
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
 
 
 def test_a_store_endpoint_gets_the_complaint_as_it_was_when_it_was_the_stores(
@@ -55,10 +55,18 @@ def test_a_resolution_carries_the_reply_it_approved_after_a_new_proposal(
     subscribe(admin, receiver, event_types=["complaint.resolved"])
     complaint = handler.register()
     handler.move(complaint["id"], "investigate", {"store_id": OWN})
-    handler.move(complaint["id"], "propose", {"remedy": {"kind": "refund", "amount": "300"}, "reply": "退款300元"})
+    handler.move(
+        complaint["id"],
+        "propose",
+        {"remedy": {"kind": "refund", "amount": "300"}, "reply": "退款300元", "reply_channel": "sms"},
+    )
     supervisor.move(complaint["id"], "approve")
     handler.move(complaint["id"], "reopen", {"reason": "客户仍不满意"})
-    handler.move(complaint["id"], "propose", {"remedy": {"kind": "refund", "amount": "500"}, "reply": "退款500元"})
+    handler.move(
+        complaint["id"],
+        "propose",
+        {"remedy": {"kind": "refund", "amount": "500"}, "reply": "退款500元", "reply_channel": "sms"},
+    )
     dispatcher.once()
     (message,) = receiver.of_type("complaint.resolved")
     assert message["data"]["reply"] == "退款300元"
@@ -142,7 +150,11 @@ def test_nothing_a_store_endpoint_receives_leaks(
     handler.move(late["id"], "investigate", {"store_id": OWN})  # and no feedback: its clock is breached
     sweep(db, utcnow() + timedelta(days=30))
     for complaint in planted.values():
-        handler.move(complaint["id"], "propose", {"remedy": {"kind": "refund", "amount": "300"}, "reply": "退款"})
+        handler.move(
+            complaint["id"],
+            "propose",
+            {"remedy": {"kind": "refund", "amount": "300"}, "reply": "退款", "reply_channel": "sms"},
+        )
         supervisor.move(complaint["id"], "approve", {"reply": f"{complaint['number']} 已退款"})
     handler.move(planted[OTHER]["id"], "reopen", {"reason": "客户不满意", "store_id": OWN})
     dispatcher.once()
