@@ -666,11 +666,7 @@ MOVES: tuple[Move, ...] = (
         description="The new owner follows the complaint and replies from now on; the reason is kept in the "
         "history. The state and the clocks do not change.",
         event="complaint.reassigned",
-        clocks={
-            ClockKind.store_feedback: clock.LEAVE,
-            ClockKind.written_reply: clock.LEAVE,
-            ClockKind.follow_up: clock.LEAVE,
-        },
+        clocks=_NO_CLOCK,
         guards=(SOMEONE_ELSE,),
         after=_reassign,
     ),
