@@ -87,6 +87,19 @@ def test_every_time_in_every_json_response_has_the_local_offset(
         for caller, move, body in LIFECYCLE(handler, supervisor):
             walk.call(caller, "POST", f"/v1/complaints/{{complaint_id}}/{move}", 200, body, **at)
         walk.call(handler, "POST", "/v1/complaints/{complaint_id}/notes", 201, {"text": "客户来电致谢"}, **at)
+        receipt = ("receipt.pdf", b"%PDF-1.7\n%%EOF\n", "application/pdf")
+        uploaded = handler.client.post(
+            f"/v1/complaints/{complaint['id']}/attachments", files={"file": receipt}, headers=handler.headers()
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        walk.answers[("post", "/v1/complaints/{complaint_id}/attachments")] = [uploaded.json()]
+        attachment = {**at, "attachment_id": uploaded.json()["id"]}
+        shown = {"visible_to_unit": True}
+        walk.call(
+            handler, "PATCH", "/v1/complaints/{complaint_id}/attachments/{attachment_id}", 200, shown, **attachment
+        )
+        walk.call(handler, "GET", "/v1/complaints/{complaint_id}/attachments", 200, **at)
+        walk.call(handler, "GET", "/v1/complaints/{complaint_id}/attachments/{attachment_id}", 200, **attachment)
         dispatcher.once()
 
         deliveries = walk.call(admin, "GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries", 200, **hook)

@@ -104,7 +104,8 @@ class Grouping:
 
 def complaint_tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tally]:
     """Per group and in total: received, rejected, resolved, open, reopened; satisfaction; remedies granted
-    (complaints now resolved or revisited) by kind, with their cents."""
+    (complaints now resolved or revisited) by kind, with their cents; complaints with an amount claimed, its cents,
+    and the cents granted on them."""
     rows = where.select(
         Grouping(key).group(),
         Complaint.state,
@@ -113,8 +114,10 @@ def complaint_tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tal
         (Complaint.reopen_count > 0).label("reopened"),
         # In cents: SQLite adds NUMERIC as floating point; whole cents add up exactly on both.
         func.round(Complaint.remedy_amount * 100).label("cents"),
+        Complaint.claim_amount.is_not(None).label("claimed"),
+        func.round(Complaint.claim_amount * 100).label("claimed_cents"),
     ).subquery()
-    c = _combinations(rows, added=("cents",)).c
+    c = _combinations(rows, added=("cents", "claimed_cents")).c
     complaints, granted = func.sum(c.n), c.state.in_(RESOLVED)
     return _per_group(
         session,
@@ -131,6 +134,9 @@ def complaint_tallies(session: Session, where: Scope, key: Key) -> dict[Any, Tal
             func.sum(c.cents).filter(granted & (c.remedy_kind == kind)).label(f"remedy_{kind}_cents")
             for kind in RemedyKind
         ),
+        complaints.filter(c.claimed).label("claims"),
+        func.sum(c.claimed_cents).label("claimed_cents"),
+        func.sum(c.cents).filter(granted & c.claimed).label("claims_granted_cents"),
     )
 
 

@@ -76,6 +76,16 @@ class RemedyTotal(BaseModel):
     amount: Money = Field(description="Total in yuan.")
 
 
+class Claims(BaseModel):
+    """What customers claimed (索赔金额) against what they were granted."""
+
+    count: int = Field(description="Complaints with an amount claimed.")
+    amount_claimed: Money = Field(description="The amounts they claim, in yuan.")
+    amount_granted: Money = Field(
+        description="The value of the remedies granted on those of them now resolved or revisited, in yuan."
+    )
+
+
 class SummaryRow(BaseModel):
     """The figures of one group, or of the whole period (the total)."""
 
@@ -96,6 +106,7 @@ class SummaryRow(BaseModel):
     repeat_complainants: Repeats = Field(description="Phones with more than one complaint in the group.")
     repeat_causes: Repeats = Field(description="Store and category pairs with more than one complaint in the group.")
     remedies: list[RemedyTotal] = Field(description="Granted remedies (resolved or revisited complaints) by kind.")
+    claims: Claims
 
 
 class RepeatCause(BaseModel):

@@ -138,11 +138,16 @@ def _row(
             s.RemedyTotal(
                 kind=kind,
                 count=tally[f"remedy_{kind}"],
-                amount=(Decimal(tally[f"remedy_{kind}_cents"]) / 100).quantize(CENT),
+                amount=_yuan(tally[f"remedy_{kind}_cents"]),
             )
             for kind in RemedyKind
             if tally[f"remedy_{kind}"]
         ],
+        claims=s.Claims(
+            count=tally["claims"],
+            amount_claimed=_yuan(tally["claimed_cents"]),
+            amount_granted=_yuan(tally["claims_granted_cents"]),
+        ),
     )
 
 
@@ -188,3 +193,7 @@ def weekly(session: Session, where: Scope, the_period: s.Period, tz: ZoneInfo) -
 def _iso_week(day: date) -> str:
     year, number, _ = day.isocalendar()
     return f"{year}-W{number:02d}"
+
+
+def _yuan(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(CENT)

@@ -351,7 +351,7 @@ def test_reassign_refuses_the_same_owner_a_missing_reason_a_store_and_a_closed_c
     handler.move(complaint["id"], "investigate", {"store_id": OWN})
     by_store = store.post(f"/v1/complaints/{complaint['id']}/reassign", json={"owner": "店长王五", "reason": "x"})
     assert by_store.status_code == 403
-    handler.move(complaint["id"], "resolve", {"remedy": {"kind": "apology"}, "reply": "抱歉"})
+    handler.move(complaint["id"], "resolve", {"remedy": {"kind": "apology"}, "reply": "抱歉", "reply_channel": "phone"})
     handler.move(complaint["id"], "revisit", {"satisfaction": "satisfied"})
     closed = handler.post(f"/v1/complaints/{complaint['id']}/reassign", json={"owner": "handler-12", "reason": "x"})
     assert closed.status_code == 409

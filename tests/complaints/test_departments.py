@@ -40,8 +40,8 @@ OTHERS = {
     "nowhere": ({"name": "诸葛明月", "phone": "13700001234", "email": "mingyue.zhuge@example.com"}, "NOWHERE-3K9P"),
 }
 FEEDBACK = {"cause": "批次抽检合格，包装破损系运输所致", "responsible_person": "赵六", "responsibility": "third_party"}
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。"}
-APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。"}
+REFUND = {"remedy": {"kind": "refund", "amount": "300.00"}, "reply": "非常抱歉，全额退款。", "reply_channel": "sms"}
+APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "phone"}
 # A department's feedback is due after 3 working days here (the policy file below); a store's keeps its default.
 POLICY = '[normal.department_feedback]\nunit = "working_days"\ndue = 3\nwarn = 2\n'
 

@@ -146,7 +146,7 @@ def test_a_complaint_whose_remedy_is_owed_is_not_closed(handler: Caller, supervi
             "the remedy is still owed: a refund worth 300.00 yuan has not been carried out; record it with fulfil "
             "before closing"
         )
-        assert refused["allowed_moves"] == ["fulfil", "call-attempt", "revisit", "reopen"]
+        assert refused["allowed_moves"] == ["fulfil", "call-attempt", "revisit", "reopen", "reassign"]
         assert read(handler, done["id"])["state"] == "resolved"
         handler.move(done["id"], "fulfil", PAID)
         closed = handler.move(done["id"], "revisit", {"satisfaction": "satisfied"})

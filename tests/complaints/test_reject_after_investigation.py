@@ -101,9 +101,15 @@ def test_a_rejection_later_than_investigation_is_an_illegal_move(handler: Caller
     complaint = handler.register(store_id=STORE)
     handler.move(complaint["id"], "investigate", {"store_id": STORE})
     if state == "awaiting_approval":
-        handler.move(complaint["id"], "propose", {"remedy": {"kind": "refund", "amount": "100"}, "reply": "退款"})
+        handler.move(
+            complaint["id"],
+            "propose",
+            {"remedy": {"kind": "refund", "amount": "100"}, "reply": "退款", "reply_channel": "sms"},
+        )
     else:
-        handler.move(complaint["id"], "resolve", {"remedy": {"kind": "apology"}, "reply": "抱歉"})
+        handler.move(
+            complaint["id"], "resolve", {"remedy": {"kind": "apology"}, "reply": "抱歉", "reply_channel": "phone"}
+        )
     before = handler.get(f"/v1/complaints/{complaint['id']}").json()
     refused = problem(handler.post(f"/v1/complaints/{complaint['id']}/reject", json=VERIFIED), 409)
     assert refused["type"].endswith("/illegal-move")

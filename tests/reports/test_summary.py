@@ -8,7 +8,7 @@ import pytest
 
 from app.reports.queries import percentile_cont
 from tests.conftest import Caller
-from tests.reports.dataset import DEPARTMENT, STORE_A, STORE_B, Month, report
+from tests.reports.dataset import DEPARTMENT, STORE_A, STORE_B, Month, remedy, report
 
 
 @pytest.fixture
@@ -188,3 +188,40 @@ def test_an_empty_period_has_a_zero_total(reporter: Caller) -> None:
 def test_percentile_interpolates_like_postgresql(values: list[float], fraction: float, expected: float | None) -> None:
     result = percentile_cont(values, fraction)
     assert result == pytest.approx(expected) if expected is not None else result is None
+
+
+def test_amounts_claimed_are_shown_beside_what_was_granted_on_them(
+    handler: Caller, supervisor: Caller, reporter: Caller
+) -> None:
+    days = Month(handler, supervisor)
+    store = {"store_id": STORE_A}
+    days.register(
+        "claimed",
+        (2026, 9, 7, 9, 0),
+        "13800000011",
+        claim={"type": "compensation", "amount_claimed": "599.00"},
+        **store,
+    )
+    days.register(
+        "claimed-more",
+        (2026, 9, 7, 10, 0),
+        "13800000012",
+        claim={"type": "compensation", "amount_claimed": "6999.50"},
+        **store,
+    )
+    days.register("appeal", (2026, 9, 7, 11, 0), "13800000013", claim={"type": "appeal"}, **store)
+    days.register("granted-unclaimed", (2026, 9, 7, 12, 0), "13800000014", **store)
+    for name in ("claimed", "granted-unclaimed"):
+        days.move(name, "investigate", (2026, 9, 7, 13, 0), store)
+        days.move(name, "propose", (2026, 9, 8, 9, 0), remedy("compensation", "300.00"))
+        days.move(name, "approve", (2026, 9, 8, 10, 0), by=supervisor)
+    body = summary(reporter, **{"from": "2026-09-07", "to": "2026-09-07"}, group_by="store")
+    expected = {"count": 2, "amount_claimed": "7598.50", "amount_granted": "300.00"}
+    assert body["total"]["claims"] == expected
+    assert [(row["group"], row["claims"]) for row in body["groups"]] == [(STORE_A, expected)]
+    assert remedies(body["total"]) == [("compensation", 2, "600.00")]  # granted on a claim or not
+
+
+def test_an_empty_period_claims_nothing(reporter: Caller) -> None:
+    claims = summary(reporter)["total"]["claims"]
+    assert claims == {"count": 0, "amount_claimed": "0.00", "amount_granted": "0.00"}
