@@ -124,3 +124,38 @@ def test_a_file_name_that_quotes_the_complainant_is_masked_for_the_store(
     assert b"13812348000" not in received
     assert "张三".encode() not in received
     assert "张三" in handler.get(f"/v1/complaints/{complaint['id']}/attachments").json()[0]["filename"]
+
+
+@BOTH_STORES
+def test_a_department_reads_the_attachments_shown_to_it_and_no_others(
+    handler: Caller, make_caller: Callable[..., Caller]
+) -> None:
+    """A department key is a unit's key like a store's: the shown attachments of its own complaints, nothing else."""
+    quality = make_caller("department", department="品管部", actor="qa-01")
+    ours = handler.register(department="品管部", store_id=None)
+    handler.move(ours["id"], "investigate", {"department": "品管部"})
+    internal = upload(handler, ours["id"], INTERNAL_BYTES, filename=INTERNAL_NAME).json()
+    shown = upload(handler, ours["id"], SHOWN_BYTES, filename="小票.pdf").json()
+    show(handler, shown)
+    theirs = handler.register(store_id="SZ-NS-003")
+    handler.move(theirs["id"], "investigate", {"store_id": "SZ-NS-003"})
+    other = upload(handler, theirs["id"], OTHER_BYTES, filename=OTHER_NAME).json()
+    show(handler, other)
+
+    assert [a["id"] for a in quality.get(f"/v1/complaints/{ours['id']}/attachments").json()] == [shown["id"]]
+    assert quality.get(shown["download"]).content == SHOWN_BYTES
+    assert quality.get(internal["download"]).status_code == 404
+    assert quality.get(other["download"]).status_code == 404
+    assert quality.get(f"/v1/complaints/{theirs['id']}/attachments").status_code == 404
+    got = everything(quality, ours["id"], [internal["id"], shown["id"]]) + everything(
+        quality, theirs["id"], [other["id"]]
+    )
+    for planted in (INTERNAL_NAME, OTHER_NAME):
+        assert planted.encode() not in got
+    assert b"PLANTED" not in got
+    refused = quality.client.post(
+        f"/v1/complaints/{ours['id']}/attachments",
+        files={"file": ("x.pdf", PDF, "application/pdf")},
+        headers=quality.headers(),
+    )
+    assert refused.status_code == 403
