@@ -31,7 +31,7 @@ CATEGORY_LABELS = {
     Category.other: "其他",
 }
 CLOCK_LABELS = {
-    ClockKind.store_feedback: "门店反馈",
+    ClockKind.store_feedback: "单位反馈",
     ClockKind.written_reply: "书面答复",
     ClockKind.follow_up: "回访",
     ClockKind.fulfilment: "落实",

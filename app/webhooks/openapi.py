@@ -23,7 +23,7 @@ WHAT = {
     EventType.rejected: "A complaint was judged unfounded (投诉不成立); the explanation to the customer is the reply.",
     EventType.dispatched: "A complaint was dispatched (派单) to a store or department: the record the store must act "
     "on, with the deadline of its feedback.",
-    EventType.store_feedback_received: "The store's findings were recorded (门店反馈).",
+    EventType.store_feedback_received: "The responsible unit's findings were recorded (责任单位反馈).",
     EventType.submitted_for_approval: "A remedy and reply draft wait for approval (待审批).",
     EventType.sent_back: "A proposal was sent back for a new countermeasure.",
     EventType.resolved: "The remedy was approved (已答复): the written reply and remedy, and how and when the "

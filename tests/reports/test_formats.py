@@ -114,7 +114,7 @@ def test_the_chart_has_a_bar_per_week_and_category_and_its_labels(reporter: Call
     assert {"2026-W40", "2026-W41", "2026-W42", "2026-W43", "2026-W44"} <= set(labels)
     assert {"服务态度", "收费结算", "商品质量", "送货安装", "设施环境"} <= set(labels)  # the legend
     assert "服务质量" not in labels  # no complaint of that category: no legend entry
-    assert {"门店反馈", "书面答复", "回访"} <= set(labels)
+    assert {"单位反馈", "书面答复", "回访", "落实"} <= set(labels)
     assert {"33%（1/3）", "60%（6/10）", "80%（4/5）"} <= set(labels)
 
 
