@@ -28,6 +28,7 @@ from app.complaints.sweeper import Sweeper
 from app.config import Settings
 from app.db import Database
 from app.dependencies import reject_unknown_query, takes_input
+from app.directory.router import router as directory_router
 from app.health.router import router as health_router
 from app.housekeeping import Housekeeper
 from app.logs import RequestContext
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(complaint_clocks_router)
     app.include_router(attachments_router)
     app.include_router(sla_router)
+    app.include_router(directory_router)
     app.include_router(api_keys_router)
     app.include_router(webhooks_router)
     webhooks_openapi.document(app)
