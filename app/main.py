@@ -57,6 +57,7 @@ TAGS = [
     {"name": "moves", "description": "One operation per move of the lifecycle, and the workflow that lists them."},
     {"name": "clocks", "description": "A complaint's deadlines (SLA clocks), explained day by day."},
     {"name": "calendar", "description": "Working days, holidays and an administrator's overrides."},
+    {"name": "directory", "description": "Stores and departments: their names, a store's region, active or not."},
     {"name": "webhooks", "description": "Endpoints that receive signed events, and their deliveries."},
     {"name": "reports", "description": "The summary analysis of a period, as JSON, CSV or a chart."},
     {"name": "keys", "description": "API keys (admin)."},
