@@ -74,7 +74,7 @@ def test_only_an_admin_writes(make_caller: Any, directory: None, role: str) -> N
     caller = make_caller(
         role, store_id=STORE if role == "store" else None, department=DEPARTMENT if role == "department" else None
     )
-    for path in (f"/v1/stores/{STORE}", f"/v1/stores/NEW-001", f"/v1/departments/{DEPARTMENT}"):
+    for path in (f"/v1/stores/{STORE}", "/v1/stores/NEW-001", f"/v1/departments/{DEPARTMENT}"):
         response = put(caller, path, {"name": "改名"})
         assert response.status_code == 403, response.text
         assert response.headers["content-type"] == "application/problem+json"
