@@ -34,6 +34,8 @@ keys = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys, name="keys")
 calendar = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
 cli.add_typer(calendar, name="calendar")
+stores = typer.Typer(help="The directory of stores.", no_args_is_help=True)
+cli.add_typer(stores, name="stores")
 
 
 @cli.command()
@@ -258,6 +260,37 @@ def import_calendar(
         db.dispose()
     years = ", ".join(map(str, imported.years))
     typer.echo(f"imported {imported.days} days of {years}; {imported.clocks_recomputed} running clocks recomputed")
+
+
+@stores.command("import")
+def import_stores(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with columns id,name,region[,active].")
+    ],
+) -> None:
+    """Create or replace the stores a CSV file lists (UTF-8, header id,name,region[,active]; active defaults to true).
+
+    All or nothing: any bad line (each is named by its number) and nothing is imported.
+    """
+    from app.directory import service as directory
+
+    settings = Settings()
+    db = Database.from_settings(settings)
+    try:
+        rows = directory.read_stores(file)
+        with db.writers.begin() as session:
+            imported = directory.import_stores(session, rows)
+    except directory.BadRows as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    typer.echo(f"imported {imported} stores")
 
 
 @cli.command()

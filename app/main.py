@@ -28,6 +28,7 @@ from app.complaints.sweeper import Sweeper
 from app.config import Settings
 from app.db import Database
 from app.dependencies import reject_unknown_query, takes_input
+from app.directory.router import router as directory_router
 from app.health.router import router as health_router
 from app.housekeeping import Housekeeper
 from app.logs import RequestContext
@@ -56,6 +57,7 @@ TAGS = [
     {"name": "moves", "description": "One operation per move of the lifecycle, and the workflow that lists them."},
     {"name": "clocks", "description": "A complaint's deadlines (SLA clocks), explained day by day."},
     {"name": "calendar", "description": "Working days, holidays and an administrator's overrides."},
+    {"name": "directory", "description": "Stores and departments: their names, a store's region, active or not."},
     {"name": "webhooks", "description": "Endpoints that receive signed events, and their deliveries."},
     {"name": "reports", "description": "The summary analysis of a period, as JSON, CSV or a chart."},
     {"name": "keys", "description": "API keys (admin)."},
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(complaint_clocks_router)
     app.include_router(attachments_router)
     app.include_router(sla_router)
+    app.include_router(directory_router)
     app.include_router(api_keys_router)
     app.include_router(webhooks_router)
     webhooks_openapi.document(app)

@@ -3,6 +3,7 @@
 from app.attachments.models import Attachment
 from app.auth.models import ApiKey, ApiKeyChanges
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
+from app.directory.models import Department, Store
 from app.idempotency import IdempotencyRecord
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -18,7 +19,9 @@ __all__ = [
     "Complaint",
     "ComplaintEvent",
     "DailyCounter",
+    "Department",
     "IdempotencyRecord",
+    "Store",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

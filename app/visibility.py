@@ -10,6 +10,7 @@ alone decides what it gets, the same way for both kinds of unit:
   owner) it may search by: those find only the complaints it reads anyway;
 - the history entries and clocks it may read (``sees_entry``, ``sees_clock``): no internal note, nothing that
   belongs to another unit (its feedback, its clocks and their warnings);
+- the stores and departments of the directory it may read (``units``): its own unit only;
 - the attachments it may read (``attachments``): only those marked visible to its unit, and the history entries
   about them only when they say so;
 - how it sees them (``complaint``, ``entry``, ``attachment``): the complainant masked (the address down to its
@@ -25,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, SQLColumnExpression, and_, or_
+from sqlalchemy import Select, SQLColumnExpression, and_, false, or_
 
 from app.auth.principal import Principal
 from app.complaints.contact import Contact, mask_address, mask_email, mask_name, mask_phone
@@ -89,6 +90,15 @@ class Viewer:
         if self.unit.kind is UnitKind.store:
             return query.where(Complaint.responsible_store_id == self.unit.id)
         return query.where(Complaint.responsible_department == self.unit.id)
+
+    def units(self, kind: UnitKind, query: Select[T], unit_id: SQLColumnExpression[str]) -> Select[T]:
+        """``query`` (over the directory's stores or departments, ``kind``, by their ``unit_id`` column) narrowed to
+        the units this viewer may read: a bound viewer its own unit only."""
+        if self.unit is None:
+            return query
+        if self.unit.kind is not kind:
+            return query.where(false())
+        return query.where(unit_id == self.unit.id)
 
     def clocks(self, query: Select[T]) -> Select[T]:
         """``query`` (over clocks of complaints it may read) narrowed to the clocks this viewer may read: no other

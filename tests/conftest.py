@@ -57,6 +57,8 @@ TABLES = (
     "complaints",
     "complaint_number_counters",
     "api_keys",
+    "stores",
+    "departments",
 )
 
 

@@ -94,6 +94,12 @@ class SummaryRow(BaseModel):
         "about a department grouped by store). Also null in the total.",
         examples=["SZ-FT-012", "物业工程部"],
     )
+    name: str | None = Field(
+        None,
+        description="Grouped by store or department: the unit's name in the directory (/v1/stores, "
+        "/v1/departments); null when it has none, and otherwise.",
+        examples=["福田中心店"],
+    )
     received: int
     rejected: int = Field(description="Now in state rejected (投诉不成立).")
     resolved: int = Field(description="Now resolved or revisited.")

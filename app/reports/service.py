@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.complaints.models import Category, Complaint, RemedyKind
+from app.directory import service as directory
 from app.reports import queries
 from app.reports import schemas as s
 from app.reports.queries import STORE, TOTAL, Scope, Tally
@@ -69,10 +70,12 @@ def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, 
     phones = queries.repeats(session, where, key, Complaint.complainant_phone)
     pairs = queries.repeated_causes(session, where)
     causes = _causes_by_group(session, where, group_by, pairs)
+    names = directory.names(session, feedback_of) if feedback_of is not None else {}
 
     def row(g: Any) -> s.SummaryRow:
         group = None if g == TOTAL else g
-        return _row(group, tallies[g], replies.get(g, (0, None, None)), phones.get(g, (0, 0)), causes.get(g, (0, 0)))
+        figures = (tallies[g], replies.get(g, (0, None, None)), phones.get(g, (0, 0)), causes.get(g, (0, 0)))
+        return _row(group, names.get(group) if group is not None else None, *figures)
 
     named = sorted((g for g in tallies if g != TOTAL), key=lambda g: (g is None, g or ""))
     return s.Summary(
@@ -108,6 +111,7 @@ def _causes_by_group(
 
 def _row(
     group: str | None,
+    name: str | None,
     tally: Tally,
     replies: tuple[int, float | None, float | None],
     phones: tuple[int, int],
@@ -117,6 +121,7 @@ def _row(
     replied, median, p90 = replies
     return s.SummaryRow(
         group=group,
+        name=name,
         received=tally["received"],
         rejected=tally["rejected"],
         resolved=tally["resolved"],
