@@ -132,7 +132,7 @@ ROLES = {
     ("GET", "/v1/reports/summary"): "reporter",
     ("GET", "/v1/reports/summary.svg"): "reporter",
 }
-ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhook-endpoints", "/v1/webhook-deliveries")
+ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhook-endpoints", "/v1/webhook-deliveries", "/v1/stores", "/v1/departments")
 ACTORS = {"intake": "agent-0042", "handler": "handler-07", "supervisor": "supervisor-03"}
 
 # How a fresh complaint reaches each state a move starts from (the handler acts).
@@ -181,6 +181,7 @@ class Stage:
     server: LiveServer
     keys: dict[str, str] = field(default_factory=dict)
     answers: Counter[tuple[str, int]] = field(default_factory=Counter)
+    units: dict[str, bool] = field(default_factory=dict)
     # Whether ignored_auth has seen the operation refuse a request without a key, or with a wrong one, that it
     # answered with 2xx with the key: once is enough (schemathesis's own runner checks once per operation too).
     auth_enforced: bool = False
@@ -232,6 +233,12 @@ class Stage:
         body = {"name": "revoked by schemathesis", "role": "reporter"}
         return self.send("admin", "POST", "/v1/api-keys", 201, body).json()["id"]
 
+    def unit(self, directory: str, unit_id: str) -> str:
+        """A store or department the directory lists, to read."""
+        self.send("admin", "PUT", f"/v1/{directory}/{unit_id}", 200 if self.units.get(unit_id) else 201, {})
+        self.units[unit_id] = True
+        return unit_id
+
     def cursor(self, case: Any) -> str:
         """A cursor the server issued: after the first item of the list the case reads."""
         page = self.send(role_for(case), "GET", f"{case.formatted_path}?limit=1", 200).json()
@@ -263,6 +270,10 @@ class Stage:
                 path["delivery_id"] = self.delivery()
             if "key_id" in path:
                 path["key_id"] = self.api_key()
+            if case.method.upper() == "GET" and case.path == "/v1/stores/{store_id}":
+                path["store_id"] = self.unit("stores", STORE)
+            if case.method.upper() == "GET" and case.path == "/v1/departments/{department}":
+                path["department"] = self.unit("departments", "品管部")
         if valid(ParameterLocation.HEADER) and case.headers:
             if "If-Match" in case.headers and etag is not None:
                 case.headers["If-Match"] = etag

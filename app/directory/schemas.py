@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.complaints.schemas import Department, StoreId
-from app.types import text_rules
+from app.types import Bool, text_rules
 
 Name = Annotated[str, *text_rules(200), Field(examples=["福田中心店"])]
 Region = Annotated[str, *text_rules(100), Field(examples=["华南区"])]
@@ -20,7 +20,7 @@ class StoreIn(BaseModel):
 
     name: Name | None = Field(None, description="The store's name; null: not known.")
     region: Region | None = Field(None, description="The region (区域) it belongs to, as the company names it.")
-    active: bool = Field(True, description="False: the store no longer takes complaints (closed, merged).")
+    active: Bool = Field(True, description="False: the store no longer takes complaints (closed, merged).")
 
 
 class StoreOut(BaseModel):
@@ -42,7 +42,7 @@ class DepartmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: Name | None = Field(None, description="The department's full name; null: the id says it.")
-    active: bool = Field(True, description="False: complaints are no longer dispatched to it.")
+    active: Bool = Field(True, description="False: complaints are no longer dispatched to it.")
 
 
 class DepartmentOut(BaseModel):
