@@ -116,6 +116,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, on each database, for the migration tests to build up and tear down."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server: URL = request.getfixturevalue("postgres_server")
+    database = create_postgres_database(server)
+    try:
+        yield database.render_as_string(hide_password=False)
+    finally:
+        drop_postgres_database(server, database)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> URL:
     url = postgres_server_url()

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import URL
 
 from app import migrate
 from app.config import Settings
 from app.db import Base
-from tests.conftest import create_postgres_database, drop_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    server: URL = request.getfixturevalue("postgres_server")
-    database = create_postgres_database(server)
-    try:
-        yield database.render_as_string(hide_password=False)
-    finally:
-        drop_postgres_database(server, database)
 
 
 def tables(url: str) -> set[str]:

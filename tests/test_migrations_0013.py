@@ -4,33 +4,16 @@ before it, and back: on both databases."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import URL
 
 from app import migrate
 from app.config import Settings
-from tests.conftest import create_postgres_database, drop_postgres_database
 
 BEFORE = "0012"  # the schema before this migration
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'filled.db'}"
-        return
-    server: URL = request.getfixturevalue("postgres_server")
-    database = create_postgres_database(server)
-    try:
-        yield database.render_as_string(hide_password=False)
-    finally:
-        drop_postgres_database(server, database)
 
 
 def key(engine: Engine, value: uuid.UUID) -> Any:

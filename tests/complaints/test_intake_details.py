@@ -5,21 +5,18 @@ them (the address down to its province and city, in every byte). Over HTTP, on S
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import column as sa_column
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy import table as sa_table
-from sqlalchemy.engine import URL
 
 from app import migrate
 from app.complaints.models import Complaint
 from app.config import Settings
-from tests.conftest import Caller, complaint_body, create_postgres_database, drop_postgres_database
+from tests.conftest import Caller, complaint_body
 from tests.planted import OWN
 
 ADDRESS = "江苏省苏州市姑苏区平江路219号梧桐里5幢"
@@ -192,19 +189,6 @@ def test_a_store_sees_the_purchase_and_the_address_down_to_the_city(
 
 
 # The migration: a database filled by the schema before it goes up, and down again, its complaints kept.
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    server: URL = request.getfixturevalue("postgres_server")
-    database = create_postgres_database(server)
-    try:
-        yield database.render_as_string(hide_password=False)
-    finally:
-        drop_postgres_database(server, database)
 
 
 def test_the_migration_keeps_the_complaints_registered_before_it_up_and_down(empty_database: str) -> None:

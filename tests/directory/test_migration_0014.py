@@ -4,18 +4,14 @@ unit already named becomes an active unit without a name. On both databases."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import URL
 
 from app import migrate
 from app.config import Settings
-from tests.conftest import create_postgres_database, drop_postgres_database
 
 BEFORE = "0013"  # the schema before this migration
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -51,19 +47,6 @@ ENDPOINTS = sa.table(
     sa.column("id", sa.Uuid()),
     *(sa.column(name, sa.DateTime(timezone=True)) for name in ("created_at", "updated_at")),
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'filled.db'}"
-        return
-    server: URL = request.getfixturevalue("postgres_server")
-    database = create_postgres_database(server)
-    try:
-        yield database.render_as_string(hide_password=False)
-    finally:
-        drop_postgres_database(server, database)
 
 
 def complaint(number: int, **units: str | None) -> dict[str, Any]:
