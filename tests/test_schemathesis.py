@@ -64,6 +64,7 @@ from tests.conftest import ROOT, LiveServer, complaint_body, issue_key
 FUZZ = 50
 SHARE = 0.3
 STORE = "SZ-FT-012"
+DEPARTMENT = "品管部"
 PLACEHOLDER = "set per case"
 EVIDENCE = b"%PDF-1.7\n%receipt\n%%EOF\n"
 
@@ -273,7 +274,7 @@ class Stage:
             if case.method.upper() == "GET" and case.path == "/v1/stores/{store_id}":
                 path["store_id"] = self.unit("stores", STORE)
             if case.method.upper() == "GET" and case.path == "/v1/departments/{department}":
-                path["department"] = self.unit("departments", "品管部")
+                path["department"] = self.unit("departments", DEPARTMENT)
         if valid(ParameterLocation.HEADER) and case.headers:
             if "If-Match" in case.headers and etag is not None:
                 case.headers["If-Match"] = etag
@@ -293,11 +294,13 @@ class Stage:
         if valid(ParameterLocation.BODY) and isinstance(case.body, dict):
             fit_rules_the_schema_does_not_state(case.body)
         if valid(ParameterLocation.BODY) and case.path == "/v1/api-keys" and isinstance(case.body, dict):
-            # A store key names its store; no other key does.
-            if case.body.get("role") == "store":
-                case.body.setdefault("store_id", STORE)
-            else:
-                case.body.pop("store_id", None)
+            # A store key names its store and a department key its department; no other key names either.
+            role = case.body.get("role")
+            for field, unit, bound_role in (("store_id", STORE, "store"), ("department", DEPARTMENT, "department")):
+                if role == bound_role:
+                    case.body.setdefault(field, unit)
+                else:
+                    case.body.pop(field, None)
 
     def close(self) -> None:
         self.http.close()
