@@ -28,6 +28,7 @@ from app.complaints.sweeper import Sweeper
 from app.config import Settings
 from app.db import Database
 from app.dependencies import reject_unknown_query, takes_input
+from app.directory.contacts.router import router as escalation_router
 from app.directory.router import router as directory_router
 from app.health.router import router as health_router
 from app.housekeeping import Housekeeper
@@ -58,6 +59,11 @@ TAGS = [
     {"name": "clocks", "description": "A complaint's deadlines (SLA clocks), explained day by day."},
     {"name": "calendar", "description": "Working days, holidays and an administrator's overrides."},
     {"name": "directory", "description": "Stores and departments: their names, a store's region, active or not."},
+    {
+        "name": "escalation",
+        "description": "The escalation ladder (which positions each trigger reaches) and the people on it: store "
+        "managers, region managers, the customer-service supervisor, the general manager.",
+    },
     {"name": "webhooks", "description": "Endpoints that receive signed events, and their deliveries."},
     {"name": "reports", "description": "The summary analysis of a period, as JSON, CSV or a chart."},
     {"name": "keys", "description": "API keys (admin)."},
@@ -138,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(attachments_router)
     app.include_router(sla_router)
     app.include_router(directory_router)
+    app.include_router(escalation_router)
     app.include_router(api_keys_router)
     app.include_router(webhooks_router)
     webhooks_openapi.document(app)

@@ -3,9 +3,9 @@
 from app.attachments.models import Attachment
 from app.auth.models import ApiKey, ApiKeyChanges
 from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
-from app.directory.models import Department, Store
 from app.idempotency import IdempotencyRecord
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
+from app.units import Department, EscalationContact, Store
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ComplaintEvent",
     "DailyCounter",
     "Department",
+    "EscalationContact",
     "IdempotencyRecord",
     "Store",
     "WebhookAttempt",

@@ -11,6 +11,8 @@ alone decides what it gets, the same way for both kinds of unit:
 - the history entries and clocks it may read (``sees_entry``, ``sees_clock``): no internal note, nothing that
   belongs to another unit (its feedback, its clocks and their warnings);
 - the stores and departments of the directory it may read (``units``): its own unit only;
+- the people an escalation names (``addressees``, personal data of staff): only admin and manager keys and the
+  company-wide webhooks (the notification systems) read them; every other viewer sees the positions reached;
 - the attachments it may read (``attachments``): only those marked visible to its unit, and the history entries
   about them only when they say so;
 - how it sees them (``complaint``, ``entry``, ``attachment``): the complainant masked (the address down to its
@@ -28,6 +30,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, SQLColumnExpression, and_, false, or_
 
+from app.auth.models import Role
 from app.auth.principal import Principal
 from app.complaints.contact import Contact, mask_address, mask_email, mask_name, mask_phone
 from app.complaints.models import Complaint, ComplaintEvent
@@ -45,6 +48,9 @@ UNIT_ENTRIES = frozenset({"store-feedback", "sla.warning", "sla.breached", "comp
 NOTE = "note"
 # History entries about an attachment: a bound viewer reads those whose payload says ``visible_to_unit``.
 ATTACHMENT_ENTRIES = frozenset({"attachment.added", "attachment.visibility_changed"})
+# The roles that read escalation contacts, and the people an escalation names.
+CONTACT_ROLES = frozenset({Role.admin, Role.manager})
+ADDRESSEES = "addressees"
 
 
 def contact_of(complaint: Complaint) -> Contact:
@@ -62,15 +68,18 @@ class Viewer:
     """A caller as the visibility model knows it: company-wide (``unit`` None) or bound to one store or department."""
 
     unit: ResponsibleUnit | None = None
+    sees_contacts: bool = False  # the people escalations name
 
     @classmethod
     def of(cls, principal: Principal) -> Viewer:
-        return cls(principal.unit)
+        return cls(principal.unit, principal.role in CONTACT_ROLES)
 
     @classmethod
     def bound_to(cls, store_id: str | None, department: str | None) -> Viewer:
-        """The viewer of a binding (a webhook endpoint's): its store, else its department, else company-wide."""
-        return cls(unit_named(store_id, department))
+        """The viewer of a binding (a webhook endpoint's): its store, else its department, else company-wide (a
+        notification system: it reads whom an escalation names)."""
+        unit = unit_named(store_id, department)
+        return cls(unit, unit is None)
 
     @property
     def bound(self) -> bool:
@@ -177,7 +186,7 @@ class Viewer:
         )
 
     def entry(self, out: EventOut, contact: Contact) -> EventOut:
-        if not self.bound:
+        if not self.bound and (self.sees_contacts or ADDRESSEES not in out.payload):
             return out
         return out.model_copy(update={"payload": self.payload(out.payload, contact)})
 
@@ -189,7 +198,10 @@ class Viewer:
         return shown
 
     def payload(self, payload: dict[str, Any], contact: Contact) -> dict[str, Any]:
-        """What a move sent, as this viewer may read it: free text redacted."""
+        """What a move sent, as this viewer may read it: free text redacted, an escalation's people left out."""
+        if not self.sees_contacts and ADDRESSEES in payload:
+            positions = [{"position": person.get("position")} for person in payload[ADDRESSEES]]
+            payload = {**payload, ADDRESSEES: positions}
         return payload if not self.bound else _redacted(payload, contact)
 
 

@@ -1,4 +1,4 @@
-"""Words more than one domain speaks: a complaint's priority and the kinds of its clocks.
+"""Words more than one domain speaks: a complaint's priority, the kinds of its clocks, and the escalation ladder's.
 
 Both ``app.complaints`` and ``app.sla`` import from here; neither needs the other for these.
 """
@@ -10,9 +10,16 @@ from dataclasses import dataclass
 
 
 class Priority(enum.StrEnum):
+    """In rising order: a complaint's priority is raised (``escalate``), never lowered but by a manager's correction."""
+
     normal = "normal"
     urgent = "urgent"
-    media = "media"
+    media = "media"  # 媒体投诉: a journalist, a post going round
+    major = "major"  # 重大: injury, food safety, many customers at once, a regulator involved
+
+    @property
+    def rank(self) -> int:
+        return list(Priority).index(self)
 
 
 class ClockKind(enum.StrEnum):
@@ -20,6 +27,37 @@ class ClockKind(enum.StrEnum):
     written_reply = "written_reply"  # receipt (or reopen) → rejection or resolution
     follow_up = "follow_up"  # resolution → the follow-up call
     fulfilment = "fulfilment"  # resolution with a remedy of some value → the remedy carried out
+    incident_report = "incident_report"  # a major complaint (重大) → its written incident report (24 hours)
+
+
+class Position(enum.StrEnum):
+    """The rungs of the escalation ladder: the people an escalation reaches, by their position."""
+
+    store_manager = "store_manager"  # 店长: the responsible store's manager (a department's head, for a department)
+    region_manager = "region_manager"  # 区域经理: the manager of the store's region
+    cs_supervisor = "cs_supervisor"  # 客服主管: the customer-service department's supervisor
+    general_manager = "general_manager"  # 总经理
+
+
+class Trigger(enum.StrEnum):
+    """What makes a complaint escalate: each reaches the positions the ladder names for it, once per position."""
+
+    feedback_warning = "feedback_warning"  # a responsible unit's feedback clock warned
+    feedback_breach = "feedback_breach"  # ... and breached
+    reply_breach = "reply_breach"  # the written reply is late
+    follow_up_breach = "follow_up_breach"  # the follow-up call is late
+    fulfilment_breach = "fulfilment_breach"  # the remedy is not carried out in time
+    incident_report_breach = "incident_report_breach"  # a major complaint's written incident report is late
+    second_breach = "second_breach"  # any clock of a complaint that already had one breach
+    urgent = "urgent"  # registered as, or raised to, this priority
+    media = "media"
+    major = "major"
+    repeat = "repeat"  # a repeat complaint (the same phone again and again, the same order while it is open)
+
+    @classmethod
+    def of_priority(cls, priority: Priority) -> Trigger | None:
+        """The trigger of a complaint registered as, or raised to, ``priority`` (none for a normal one)."""
+        return None if priority is Priority.normal else cls(priority.value)
 
 
 class UnitKind(enum.StrEnum):

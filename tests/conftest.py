@@ -59,6 +59,7 @@ TABLES = (
     "api_keys",
     "stores",
     "departments",
+    "escalation_contacts",
 )
 
 

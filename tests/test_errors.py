@@ -46,7 +46,7 @@ def test_an_unknown_route_is_a_problem_404(client: TestClient, path: str) -> Non
 
 def test_an_unknown_route_is_404_with_a_key_too(handler: Caller) -> None:
     problem(handler.get("/v1/complaint"), 404)
-    problem(handler.post("/v1/complaints/00000000-0000-0000-0000-000000000000/escalate", json={}), 404)
+    problem(handler.post("/v1/complaints/00000000-0000-0000-0000-000000000000/call-the-police", json={}), 404)
 
 
 @pytest.mark.parametrize(
@@ -244,7 +244,7 @@ def test_an_illegal_move_is_409_with_the_state_and_allowed_moves(handler: Caller
     body = problem(handler.post(f"/v1/complaints/{complaint['id']}/propose", json=REFUND), 409)
     assert body["type"] == "https://tousu.dev/problems/illegal-move"
     assert body["state"] == "accepted"
-    assert body["allowed_moves"] == ["reject", "investigate", "reassign"]
+    assert body["allowed_moves"] == ["reject", "investigate", "reassign", "escalate"]
     assert "propose" in body["detail"] and "accepted" in body["detail"]
 
     handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
@@ -252,8 +252,8 @@ def test_an_illegal_move_is_409_with_the_state_and_allowed_moves(handler: Caller
     as_handler = problem(handler.post(f"/v1/complaints/{complaint['id']}/resolve", json=APOLOGY), 409)
     as_supervisor = problem(supervisor.post(f"/v1/complaints/{complaint['id']}/resolve", json=APOLOGY), 409)
     assert as_handler["state"] == as_supervisor["state"] == "awaiting_approval"
-    assert as_handler["allowed_moves"] == ["send-back", "reassign"], "the moves this key may make"
-    assert as_supervisor["allowed_moves"] == ["approve", "send-back", "reassign"]
+    assert as_handler["allowed_moves"] == ["send-back", "reassign", "escalate"], "the moves this key may make"
+    assert as_supervisor["allowed_moves"] == ["approve", "send-back", "reassign", "escalate"]
 
 
 def guards_of(caller: Caller, move: str) -> list[str]:
@@ -308,16 +308,16 @@ def _reopen_without_a_unit(handler: Caller, supervisor: Caller) -> tuple[Caller,
         (
             _resolve_beyond_authority,
             "within_own_authority",
-            ["reject", "store-feedback", "propose", "resolve", "reassign"],
+            ["reject", "store-feedback", "propose", "resolve", "reassign", "escalate"],
         ),
-        (_approve_own_proposal, "not_the_proposer", ["approve", "send-back", "reassign"]),
-        (_approve_beyond_authority, "authority_covers_amount", ["approve", "send-back", "reassign"]),
+        (_approve_own_proposal, "not_the_proposer", ["approve", "send-back", "reassign", "escalate"]),
+        (_approve_beyond_authority, "authority_covers_amount", ["approve", "send-back", "reassign", "escalate"]),
         (
             _feedback_for_another_store,
             "dispatched_store",
-            ["reject", "store-feedback", "propose", "resolve", "reassign"],
+            ["reject", "store-feedback", "propose", "resolve", "reassign", "escalate"],
         ),
-        (_unsatisfied_revisit, "satisfied_or_neutral", ["call-attempt", "revisit", "reopen", "reassign"]),
+        (_unsatisfied_revisit, "satisfied_or_neutral", ["call-attempt", "revisit", "reopen", "reassign", "escalate"]),
         (_reopen_without_a_unit, "responsible_unit_named", ["reopen"]),
     ],
     ids=lambda v: v if isinstance(v, str) else None,

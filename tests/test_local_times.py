@@ -128,6 +128,15 @@ def test_every_time_in_every_json_response_has_the_local_offset(
         walk.call(handler, "GET", "/v1/departments/{department}", 200, **department)
         walk.call(handler, "GET", "/v1/departments", 200)
 
+        person = {"position": "cs_supervisor", "name": "赵主管", "phone": "139 2233 4455"}
+        contact = walk.call(admin, "POST", "/v1/escalation-contacts", 201, person)
+        who = {"contact_id": contact["id"]}
+        walk.call(admin, "PUT", "/v1/escalation-contacts/{contact_id}", 200, {**person, "name": "孙主管"}, **who)
+        walk.call(admin, "GET", "/v1/escalation-contacts/{contact_id}", 200, **who)
+        walk.call(admin, "GET", "/v1/escalation-contacts", 200)
+        walk.call(handler, "GET", "/v1/escalation-ladder", 200)
+        walk.call(admin, "DELETE", "/v1/escalation-contacts/{contact_id}", 204, **who)
+
         key = walk.call(admin, "POST", "/v1/api-keys", 201, {"name": "报表系统", "role": "reporter"})
         walk.call(admin, "DELETE", "/v1/api-keys/{key_id}", 200, key_id=key["id"])
         walk.call(admin, "GET", "/v1/api-keys?include_revoked=true", 200)

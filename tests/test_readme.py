@@ -16,7 +16,7 @@ from tests.conftest import ROOT, Caller, LiveServer, issue_key
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = ROOT / "docs"
 # The order a reader follows: a page may use the variables of the pages before it (API, ADMIN, CRM, C, ...).
-PAGES = ("integrators", "access", "clocks", "webhooks", "reports", "operations", "architecture")
+PAGES = ("integrators", "access", "clocks", "escalation", "webhooks", "reports", "operations", "architecture")
 # Pages also in another language, docs/<language>/<name>.md: the same headings, commands, code, tables and links.
 TRANSLATIONS = {"zh-CN": ("integrators",)}
 TRANSLATED = [DOCS / language / f"{name}.md" for language, names in TRANSLATIONS.items() for name in names]

@@ -133,7 +133,14 @@ ROLES = {
     ("GET", "/v1/reports/summary"): "reporter",
     ("GET", "/v1/reports/summary.svg"): "reporter",
 }
-ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhook-endpoints", "/v1/webhook-deliveries", "/v1/stores", "/v1/departments")
+ADMIN_PREFIXES = (
+    "/v1/api-keys",
+    "/v1/webhook-endpoints",
+    "/v1/webhook-deliveries",
+    "/v1/stores",
+    "/v1/departments",
+    "/v1/escalation-contacts",
+)
 ACTORS = {"intake": "agent-0042", "handler": "handler-07", "supervisor": "supervisor-03"}
 
 # How a fresh complaint reaches each state a move starts from (the handler acts).
@@ -156,7 +163,11 @@ ROUTES: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("propose", {"remedy": {"kind": "exchange", "amount": "300"}, "reply": REPLY, "reply_channel": "sms"}),
         ("approve", {}),
     ],
+    # Registered as major (its incident report owed): what incident-report starts from.
+    "major": [],
 }
+# What a fresh complaint is registered with, for the states that need more than the default body.
+REGISTERED_AS = {"major": {"priority": "major", "category": "incident"}}
 
 
 def role_for(case: Any) -> str:
@@ -172,6 +183,8 @@ def source_state(path: str) -> str | None:
         return None
     if move.name == "fulfil":
         return "owing"
+    if move.name == "incident-report":
+        return "major"
     return next(state for state in ROUTES if state in move.sources)
 
 
@@ -204,7 +217,7 @@ class Stage:
 
     def complaint(self, state: str = "accepted", store: str = STORE) -> tuple[str, str]:
         """A fresh complaint in ``state`` (dispatched to ``store`` on the way): its id and ETag."""
-        response = self.send("handler", "POST", "/v1/complaints", 201, complaint_body())
+        response = self.send("handler", "POST", "/v1/complaints", 201, complaint_body(**REGISTERED_AS.get(state, {})))
         complaint_id = response.json()["id"]
         for move, body in ROUTES[state]:
             body = {"store_id": store} if move == "investigate" else body
@@ -233,6 +246,10 @@ class Stage:
     def api_key(self) -> str:
         body = {"name": "revoked by schemathesis", "role": "reporter"}
         return self.send("admin", "POST", "/v1/api-keys", 201, body).json()["id"]
+
+    def contact(self) -> str:
+        body = {"position": "cs_supervisor", "name": "赵主管", "phone": "139 2233 4455"}
+        return str(self.send("admin", "POST", "/v1/escalation-contacts", 201, body).json()["id"])
 
     def unit(self, directory: str, unit_id: str) -> str:
         """A store or department the directory lists, to read."""
@@ -271,6 +288,8 @@ class Stage:
                 path["delivery_id"] = self.delivery()
             if "key_id" in path:
                 path["key_id"] = self.api_key()
+            if "contact_id" in path:
+                path["contact_id"] = self.contact()
             if case.method.upper() == "GET" and case.path == "/v1/stores/{store_id}":
                 path["store_id"] = self.unit("stores", STORE)
             if case.method.upper() == "GET" and case.path == "/v1/departments/{department}":
@@ -302,6 +321,10 @@ class Stage:
                 else:
                     case.body.pop(field, None)
 
+        contact = case.path.startswith("/v1/escalation-contacts") and isinstance(case.body, dict)
+        if valid(ParameterLocation.BODY) and contact:
+            fit_a_contact(case.body)
+
     def close(self) -> None:
         self.http.close()
         self.session.close()
@@ -319,6 +342,18 @@ def fit_rules_the_schema_does_not_state(body: dict[str, Any]) -> None:
             remedy["amount"] = "300.00"
     if body.get("satisfaction") == "neutral" and not body.get("improvement"):
         body["improvement"] = "希望处理再快一些"
+
+
+def fit_a_contact(body: dict[str, Any]) -> None:
+    """Where a contact belongs fits its position (a store manager to a store, a region manager to a region, the
+    others to the company), and there is a way to reach them: rules a client follows before it sends."""
+    where = {"store_manager": ("store_id", STORE), "region_manager": ("region", "华南区")}.get(body.get("position"))
+    for place in ("store_id", "department", "region"):
+        body.pop(place, None)
+    if where is not None:
+        body[where[0]] = where[1]
+    if not any(isinstance(body.get(way), str) for way in ("phone", "email", "wecom_id", "dingtalk_id")):
+        body["wecom_id"] = "ZhaoMin"
 
 
 def period(first: str, last: str) -> tuple[str, str]:

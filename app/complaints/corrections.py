@@ -30,12 +30,11 @@ from app.errors import Forbidden, InvalidInput
 from app.preconditions import IfMatch
 from app.sla import clocks
 from app.sla import service as sla
-from app.vocabulary import Priority
+from app.vocabulary import Priority, Trigger
 
 CORRECTING_ROLES = REGISTER_ROLES  # intake and every handling role; a store key never
 RAISING_ROLES = frozenset({Role.supervisor, Role.manager, Role.admin})
 LOWERING_ROLES = frozenset({Role.manager, Role.admin})
-RANK = {Priority.normal: 0, Priority.urgent: 1, Priority.media: 2}
 INCIDENT_SKEW = timedelta(minutes=5)
 
 # Each field a correction may set, as the API names it, and its column.
@@ -141,12 +140,14 @@ def correct(
         shown_at = now.astimezone(settings.tz).isoformat(timespec="seconds")
         why = f"restarted on a priority change from {before_priority} to {complaint.priority} at {shown_at}"
         clocks.restart_on_priority(session, complaint, now, settings, why=why)
-        escalating = clocks.policy(settings).escalate_at_registration
-        if complaint.priority in escalating and before_priority not in escalating:
-            # Raised to a priority that escalates at registration (media): escalated now, as it would have been.
-            reason = f"priority raised to {complaint.priority}: escalated"
-            payload = {"reason": reason, "priority": complaint.priority}
-            clocks.complaint_event(session, complaint, "complaint.escalated", now, payload)
+        trigger = Trigger.of_priority(complaint.priority)
+        if trigger is not None and complaint.priority.rank > before_priority.rank:
+            # Raised: escalated as a complaint registered with that priority would have been (once per position).
+            reason = f"priority corrected to {complaint.priority}"
+            clocks.escalation_events(session, complaint, trigger, now, reason, settings, priority=complaint.priority)
+        clocks.incident_report_clock(
+            session, complaint, now, settings, why=f"priority corrected to {complaint.priority}"
+        )
         session.flush()
     set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
     service.keep_snapshot(session, complaint, entry.id, settings)
@@ -165,7 +166,7 @@ def _check(complaint: Complaint, after: dict[str, Any]) -> None:
 
 
 def _may_change_priority(principal: Principal, before: Priority, after: Priority, reason: str | None) -> None:
-    lowered = RANK[after] < RANK[before]
+    lowered = after.rank < before.rank
     allowed = LOWERING_ROLES if lowered else RAISING_ROLES
     if principal.role not in allowed:
         what = "lower" if lowered else "raise"

@@ -191,6 +191,12 @@ class Complaint(Base):
     last_call_outcome: Mapped[CallOutcome | None] = mapped_column(str_enum(CallOutcome))
     call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The positions of the escalation ladder it reached, as "trigger:position" (app.sla.escalation): a trigger
+    # reaches a position once. NULL: never escalated.
+    escalated_to: Mapped[list[str] | None] = mapped_column(JSON().with_variant(JSONB(), "postgresql"))
+    # A major complaint's written incident report (重大: 24小时内提交书面报告): when it was recorded, and its text.
+    incident_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    incident_report: Mapped[str | None] = mapped_column(Text)
 
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -216,6 +222,11 @@ class Complaint(Base):
     def remedy_owed(self) -> bool:
         """The remedy given (resolved) has a value and has not been carried out yet."""
         return self.state == State.resolved and self.remedy_valued and self.fulfilled_at is None
+
+    @property
+    def incident_report_due(self) -> bool:
+        """A major complaint whose written incident report is not recorded yet."""
+        return self.priority is Priority.major and self.incident_reported_at is None
 
     def system_entry(self, move: str, at: datetime, payload: dict[str, Any]) -> ComplaintEvent:
         """An entry of its history written by tousu itself (no API key, no person), not yet added."""

@@ -47,8 +47,9 @@ from app.visibility import Viewer
 CLOCK_SKEW = timedelta(minutes=5)
 NUMBER_DIGITS = 4  # TS-YYYYMMDD-0001; the 10,000th complaint of a day gets a fifth digit
 
-# Columns whose value is another row's id: bound once, as that row's parameter.
-SHARED = {"complaint_id": "c_id", "clock_id": "k_id"}
+# Columns whose value is another row's id, bound once as that row's parameter: the complaint's, and a clock event's
+# clock (the Nth clock event, ``keN``, is the Nth clock's, ``kN``).
+CLOCK_EVENT = "ke"
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings:
         raise InvalidInput("received_at is in the future", field="received_at")
     if body.incident_at is not None and body.incident_at > (body.received_at or now) + CLOCK_SKEW:
         raise InvalidInput("incident_at is after the complaint was received", field="incident_at")
-    row = row_of(Complaint, complaint_columns(body, actor, now))
+    row = row_of(Complaint, complaint_columns(body, actor, now, settings))
     complaint = transient(Complaint, row)
     complaint.number = ""  # drawn by the write below; a snapshot leaves it out
     first = first_rows(connection, complaint, body, actor, settings)
@@ -122,8 +123,9 @@ def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings:
     return complaint, earlier
 
 
-def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dict[str, Any]:
+def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime, settings: Settings) -> dict[str, Any]:
     """The columns a registration sets on its new complaint; the model's defaults give the others."""
+    reached = clocks.reached_at_registration(body.priority, settings)
     return {
         "complainant_name": body.complainant.name,
         "complainant_phone": body.complainant.phone,
@@ -143,20 +145,22 @@ def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dic
         "updated_at": now,
         # Only those given: a registration without them keeps its statement (and its parameters) as it was.
         **body.intake_columns(),
+        **({"escalated_to": reached} if reached else {}),
     }
 
 
 @dataclass(frozen=True)
 class FirstRows:
-    """What comes with a new complaint: its history entries (the registration, and an escalation for a complaint
-    that escalates at once), its written-reply clock and that clock's first event."""
+    """What comes with a new complaint: its history entries (the registration, and the escalations of a complaint
+    that escalates at once), its clocks (the written reply's, a major complaint's incident report's) and each
+    clock's first event."""
 
     events: list[ComplaintEvent]
-    clock: Clock
-    clock_event: ClockEvent
+    clocks: list[Clock]
+    clock_events: list[ClockEvent]
 
     def all(self) -> list[Base]:
-        return [*self.events, self.clock, self.clock_event]
+        return [*self.events, *self.clocks, *self.clock_events]
 
 
 def first_rows(
@@ -175,12 +179,12 @@ def first_rows(
         payload=body.model_dump(mode="json", exclude={"complainant"}, exclude_none=True),
     )
     started = clocks.at_registration(connection, complaint, settings)
-    set_committed_value(complaint, "clocks", [started.clock])
+    set_committed_value(complaint, "clocks", [clock for clock, _ in started.clocks])
     snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
     events = [entry, *started.events]
     for event in events:
         event.snapshot = snapshot
-    return FirstRows(events, started.clock, started.started)
+    return FirstRows(events, [clock for clock, _ in started.clocks], [event for _, event in started.clocks])
 
 
 # The rows, from the models
@@ -249,14 +253,18 @@ class _Rows:
 
     @classmethod
     def of(cls, complaint: dict[str, Any], first: FirstRows) -> _Rows:
-        events = [_row_of_new(event) for event in first.events]
-        event_columns = frozenset(events[0])
-        if any(event.keys() != event_columns for event in events):
-            raise ValueError("a registration's history entries must set the same columns: they are one insert")
-        clock, clock_event = _row_of_new(first.clock), _row_of_new(first.clock_event)
-        prefixed = [("c", complaint), ("k", clock), ("ke", clock_event)]
-        prefixed += zip(_event_prefixes(len(events)), events, strict=True)
-        shape = (frozenset(complaint), event_columns, len(events), frozenset(clock), frozenset(clock_event))
+        events = _same_columns([_row_of_new(event) for event in first.events])
+        clocks = _same_columns([_row_of_new(clock) for clock in first.clocks])
+        clock_events = _same_columns([_row_of_new(event) for event in first.clock_events])
+        prefixed: list[tuple[str, dict[str, Any]]] = [("c", complaint)]
+        for prefix, rows in (("e", events), ("k", clocks), (CLOCK_EVENT, clock_events)):
+            prefixed += zip(_prefixes(prefix, len(rows)), rows, strict=True)
+        shape = (
+            frozenset(complaint),
+            (frozenset(events[0]), len(events)),
+            (frozenset(clocks[0]), len(clocks)),
+            (frozenset(clock_events[0]), len(clock_events)),
+        )
         return cls(prefixed, shape)
 
     def params(self) -> dict[str, Any]:
@@ -270,11 +278,22 @@ class _Rows:
 @cache
 def _parameter_names(prefix: str, columns: frozenset[str]) -> tuple[tuple[str, str], ...]:
     """(column, parameter) pairs of one row; the ids a row shares with another are that row's parameter."""
-    return tuple((key, SHARED.get(key, f"{prefix}_{key}")) for key in columns)
+    shared = {"complaint_id": "c_id"}
+    if prefix.startswith(CLOCK_EVENT):
+        shared["clock_id"] = f"k{prefix.removeprefix(CLOCK_EVENT)}_id"
+    return tuple((key, shared.get(key, f"{prefix}_{key}")) for key in columns)
 
 
-def _event_prefixes(count: int) -> tuple[str, ...]:
-    return tuple(f"e{index}" for index in range(count))
+def _same_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError("a registration's rows of one table must set the same columns: they are one insert")
+    return rows
+
+
+@cache
+def _prefixes(prefix: str, count: int) -> tuple[str, ...]:
+    """The parameter prefixes of ``count`` rows of one table: ``e0``, ``e1``, ..."""
+    return tuple(f"{prefix}{index}" for index in range(count))
 
 
 # The writes, one per database
@@ -304,11 +323,10 @@ def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, 
     params = {"counter_day": day, **rows.params()}
     last = connection.execute(_counter(), params).scalar_one()
     params["c_number"] = number(day, last)
-    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = rows.shape
+    complaint_columns, *others = rows.shape
     connection.execute(_insert(Complaint, ("c",), complaint_columns | {"number"}), params)
-    connection.execute(_insert(ComplaintEvent, _event_prefixes(event_count), event_columns), params)
-    connection.execute(_insert(Clock, ("k",), clock_columns), params)
-    connection.execute(_insert(ClockEvent, ("ke",), clock_event_columns), params)
+    for statement in _inserts(*others):
+        connection.execute(statement, params)
     complaint_id = params["c_id"]
     return params["c_number"], repository.earlier_complaints(connection, [complaint_id], None)[complaint_id]
 
@@ -322,6 +340,15 @@ def _insert(model: type[Base], prefixes: tuple[str, ...], columns: frozenset[str
         for prefix in prefixes
     ]
     return table.insert().values(rows if len(rows) > 1 else rows[0])
+
+
+def _inserts(*shapes: tuple[frozenset[str], int]) -> list[Insert]:
+    """The inserts of the history entries, the clocks and the clocks' events, each of its rows: one statement each."""
+    models, prefixes = (ComplaintEvent, Clock, ClockEvent), ("e", "k", CLOCK_EVENT)
+    return [
+        _insert(model, _prefixes(prefix, count), columns)
+        for model, prefix, (columns, count) in zip(models, prefixes, shapes, strict=True)
+    ]
 
 
 @cache
@@ -344,7 +371,7 @@ def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
     registrations to queue on; a registration that fails after drawing leaves its number unused. Foreign keys are
     checked at the end of the statement, when every row is there.
     """
-    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = shape
+    complaint_columns, *others = shape
     day = bindparam("counter_day", type_=_table(DailyCounter).c.day.type)
     counter = select(func.tousu_complaint_number(day).label("last")).cte("counter")
     last = cast(counter.c.last, Text)
@@ -352,9 +379,7 @@ def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
     drawn = select(func.concat(bindparam("number_prefix", type_=Text), digits)).scalar_subquery()
     complaint = _insert(Complaint, ("c",), complaint_columns).values(number=drawn)
     rows = [
-        _insert(ComplaintEvent, _event_prefixes(event_count), event_columns).cte("history"),
-        _insert(Clock, ("k",), clock_columns).cte("clock"),
-        _insert(ClockEvent, ("ke",), clock_event_columns).cte("clock_event"),
+        insert.cte(name) for insert, name in zip(_inserts(*others), ("history", "clocks", "clock_events"), strict=True)
     ]
     table = _table(Complaint)
     new = complaint.returning(table.c.number).cte("complaint")

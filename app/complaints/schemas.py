@@ -132,7 +132,11 @@ class ComplaintCreate(Body):
     complainant: ComplainantIn
     channel: Channel
     category: Category
-    priority: Priority = Field(Priority.normal, description="A complaint through the media channel is always `media`.")
+    priority: Priority = Field(
+        Priority.normal,
+        description="A complaint through the media channel is at least `media`. A `major` complaint (重大: injury, "
+        "food safety, many customers, a regulator) owes a written incident report within 24 hours.",
+    )
     store_id: StoreId | None = Field(None, description="The store complained about.")
     department: Department | None = Field(None, description="The department complained about, if not a store.")
     description: Annotated[str, *text_rules(10_000)] = Field(examples=["店员态度恶劣，拒绝为我办理退货。"])
@@ -183,7 +187,7 @@ class ComplaintCreate(Body):
     def _unit_and_priority(self) -> Self:
         if not self.store_id and not self.department:
             raise ValueError("name the store_id or the department complained about")
-        if self.channel is Channel.media:
+        if self.channel is Channel.media and self.priority.rank < Priority.media.rank:
             self.priority = Priority.media
         return self
 
@@ -396,6 +400,33 @@ class ReassignEntry(ReassignBody):
     """What the history keeps of a reassignment: the owner before as well."""
 
     previous_owner: str
+
+
+class EscalateBody(Body):
+    priority: Priority = Field(
+        description="The new priority, higher than the complaint's (normal < urgent < media < major).",
+        examples=["major"],
+    )
+    reason: Annotated[str, *text_rules(2_000)] = Field(examples=["顾客食用后就医，涉及食品安全"])
+
+
+class EscalateEntry(EscalateBody):
+    """What the history keeps of an escalation: the priority before as well."""
+
+    previous_priority: Priority
+
+
+class IncidentReportBody(Body):
+    report: Annotated[str, *text_rules(20_000)] = Field(
+        description="The written incident report (书面报告): what happened, to whom, what was done, what comes next.",
+        examples=["11月24日顾客食用本店面包后腹泻就医；已下架同批次产品并送检，门店已向顾客致歉并承担医药费。"],
+    )
+    reported_at: PastMoment | None = Field(
+        None,
+        description="When the report was submitted (with offset); default: now. The incident-report clock is met "
+        "at this time.",
+        examples=["2026-11-25T09:30:00+08:00"],
+    )
 
 
 class NoteBody(Body):
@@ -670,6 +701,11 @@ class ComplaintOut(BaseModel):
     improvement: str | None = Field(None, description="A neutral customer's answer to what should improve.")
     follow_up_calls: FollowUpCallsOut = Field(default_factory=FollowUpCallsOut)
     reopen_count: int
+    incident_reported_at: datetime | None = Field(
+        None,
+        description="A major complaint: when its written incident report was recorded (`incident-report`); null "
+        "until then.",
+    )
     times: StateTimes
     updated_at: datetime
     clocks: list[ClockOut] = Field(
@@ -749,6 +785,7 @@ class ComplaintOut(BaseModel):
                 call_back_at=local(c.call_back_at),
             ),
             reopen_count=c.reopen_count,
+            incident_reported_at=local(c.incident_reported_at),
             times=StateTimes(
                 **{f"{s}_at": local(getattr(c, f"{s}_at")) for s in State}, reopened_at=local(c.reopened_at)
             ),

@@ -113,6 +113,10 @@ def apply_move(
     session.add(entry)
     session.flush()
     clocks.after_move(session, complaint, name, move.clocks, request.at, actor.name, settings, unit=request.unit)
+    trigger = move.escalates(complaint) if move.escalates is not None else None
+    if trigger is not None:
+        reason = f"{name}: raised to {complaint.priority}"
+        clocks.escalation_events(session, complaint, trigger, request.at, reason, settings, priority=complaint.priority)
     session.flush()
     # With the clocks just started or stopped, in one query (a refresh would read the complaint again as well).
     set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))

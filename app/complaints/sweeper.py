@@ -24,7 +24,7 @@ from app.complaints.schemas import NONE_EARLIER, ComplaintOut
 from app.config import Settings
 from app.db import Database, utcnow
 from app.periodic import Periodic
-from app.sla.clocks import breach_events, clock_detail, complaint_event, record_event
+from app.sla.clocks import breach_events, record_event, warning_events
 from app.sla.models import Clock, ClockState
 
 log = logging.getLogger("tousu.sweeper")
@@ -61,13 +61,13 @@ def sweep_batch(session: Session, now: datetime, settings: Settings, *, batch: i
             clock.breached_at = clock.due_at  # when it was breached; the event's time says when it was noticed
             clock.next_check_at = None
             record_event(session, clock, "breached", now, due_at=clock.due_at)
-            written[complaint.id] += breach_events(session, complaint, clock, now)
+            written[complaint.id] += breach_events(session, complaint, clock, now, settings)
             swept.breached += 1
         else:
             clock.warned_at = now
             clock.next_check_at = clock.due_at
             record_event(session, clock, "warned", now, due_at=clock.due_at)
-            written[complaint.id].append(complaint_event(session, complaint, "sla.warning", now, clock_detail(clock)))
+            written[complaint.id] += warning_events(session, complaint, clock, now, settings)
             swept.warned += 1
     for complaint_id, entries in written.items():
         # The clocks loaded with the complaint are the ones changed above (one identity map): as the sweep left them.

@@ -23,7 +23,7 @@ from app.complaints import schemas as s
 from app.complaints.models import PAID_REMEDIES, Complaint, ComplaintEvent, RemedyKind, Satisfaction, State
 from app.sla import effects as clock
 from app.sla.effects import ClockEffect, Effect
-from app.vocabulary import ClockKind, ResponsibleUnit, UnitKind, dispatched_units, unit_named
+from app.vocabulary import ClockKind, Priority, ResponsibleUnit, Trigger, UnitKind, dispatched_units, unit_named
 
 
 class GuardFailed(Exception):
@@ -252,6 +252,39 @@ def _someone_else(complaint: Complaint, move: MoveRequest) -> str | None:
 SOMEONE_ELSE = Guard("someone_else", "the new owner is not the current one", _someone_else)
 
 
+def _raises_priority(complaint: Complaint, move: MoveRequest) -> str | None:
+    if move.body.priority.rank > complaint.priority.rank:
+        return None
+    return (
+        f"the complaint is already {complaint.priority}: escalate raises the priority "
+        "(lowering it is a correction by a manager, with a reason)"
+    )
+
+
+def _incident_report_due(complaint: Complaint, move: MoveRequest) -> str | None:
+    if complaint.incident_report_due:
+        return None
+    if complaint.incident_reported_at is not None:
+        return f"the incident report was recorded at {complaint.incident_reported_at.isoformat()}"
+    return "only a major complaint owes a written incident report"
+
+
+def _reported_after_receipt(complaint: Complaint, move: MoveRequest) -> str | None:
+    reported = move.body.reported_at
+    if reported is None or reported >= complaint.received_at:
+        return None
+    return f"reported_at {reported.isoformat()} is before the complaint was received"
+
+
+RAISES_PRIORITY = Guard("raises_priority", "the new priority is higher than the complaint's", _raises_priority)
+INCIDENT_REPORT_DUE = Guard(
+    "incident_report_due", "a major complaint whose written incident report is not yet recorded", _incident_report_due
+)
+REPORTED_AFTER_RECEIPT = Guard(
+    "reported_after_receipt", "the report was submitted after the complaint was received", _reported_after_receipt
+)
+
+
 # Callbacks: each applies its move's input to the complaint.
 
 
@@ -374,6 +407,19 @@ def _reassign(event: EventData) -> None:
     complaint.owner = move.body.owner
 
 
+def _escalate(event: EventData) -> None:
+    complaint, move = _step(event)
+    # The history entry names the priority before: the body names the new one.
+    move.body = s.EscalateEntry(previous_priority=complaint.priority, **move.body.model_dump())
+    complaint.priority = move.body.priority
+
+
+def _incident_report(event: EventData) -> None:
+    complaint, move = _step(event)
+    complaint.incident_reported_at = move.body.reported_at or move.at
+    complaint.incident_report = move.body.report
+
+
 def _record(event: EventData) -> None:
     """After every move: stamp the state's time and keep the history entry."""
     complaint, move = _step(event)
@@ -434,6 +480,8 @@ class Move:
     guards: tuple[Guard, ...] = ()
     after: Callable[[EventData], None] | None = None
     offered: Callable[[Complaint, Principal], bool] | None = None  # beyond state and role, for ``allowed_moves``
+    # The escalation the move makes (the trigger of the ladder it fires, if any, as the move leaves the complaint).
+    escalates: Callable[[Complaint], Trigger | None] | None = None
 
     @property
     def dispatches(self) -> bool:
@@ -443,6 +491,7 @@ class Move:
 
 
 _ALL_HANDLERS = HANDLING_ROLES
+_NO_CLOCK = {kind: clock.LEAVE for kind in ClockKind}
 _WRITTEN_REPLY_GIVEN = {
     ClockKind.store_feedback: clock.cancel("{move} before feedback"),
     ClockKind.written_reply: clock.met("{move}: written reply given"),
@@ -451,12 +500,14 @@ _FOLLOW_UP_DUE = clock.start("resolved: the follow-up call is due")
 # Resolving and approving send the reply: the written-reply clock is met when the customer was told (replied_at),
 # and a remedy with a value is now to be carried out.
 _REPLY_SENT = {
+    **_NO_CLOCK,
     ClockKind.store_feedback: clock.cancel("{move} before feedback"),
     ClockKind.written_reply: clock.met("{move}: written reply sent", at="replied_at"),
     ClockKind.follow_up: _FOLLOW_UP_DUE,
     ClockKind.fulfilment: clock.start("resolved: the remedy is to be carried out", only_if="remedy_owed"),
 }
-_NO_CLOCK = {kind: clock.LEAVE for kind in ClockKind}
+_OPEN = (State.accepted, State.investigating, State.awaiting_approval, State.resolved)
+
 MOVES: tuple[Move, ...] = (
     Move(
         "reject",
@@ -471,7 +522,7 @@ MOVES: tuple[Move, ...] = (
         "explanation is the written reply to the customer. A responsible unit's feedback still owed is no longer "
         "waited for.",
         event="complaint.rejected",
-        clocks={**_WRITTEN_REPLY_GIVEN, ClockKind.follow_up: clock.LEAVE, ClockKind.fulfilment: clock.LEAVE},
+        clocks={**_NO_CLOCK, **_WRITTEN_REPLY_GIVEN},
         after=_reject,
     ),
     Move(
@@ -486,12 +537,7 @@ MOVES: tuple[Move, ...] = (
         description="Names the responsible store or department (or both). Each is dispatched the complaint record "
         "and owes its feedback.",
         event="complaint.dispatched",
-        clocks={
-            ClockKind.store_feedback: clock.DISPATCH,
-            ClockKind.written_reply: clock.LEAVE,
-            ClockKind.follow_up: clock.LEAVE,
-            ClockKind.fulfilment: clock.LEAVE,
-        },
+        clocks={**_NO_CLOCK, ClockKind.store_feedback: clock.DISPATCH},
         after=_investigate,
     ),
     Move(
@@ -508,12 +554,7 @@ MOVES: tuple[Move, ...] = (
         "`department` when the complaint was dispatched to both). The state does not change; the unit's "
         "feedback clock is met.",
         event="complaint.store_feedback_received",
-        clocks={
-            ClockKind.store_feedback: clock.met("feedback recorded by {actor}"),
-            ClockKind.written_reply: clock.LEAVE,
-            ClockKind.follow_up: clock.LEAVE,
-            ClockKind.fulfilment: clock.LEAVE,
-        },
+        clocks={**_NO_CLOCK, ClockKind.store_feedback: clock.met("feedback recorded by {actor}")},
         guards=(DISPATCHED_STORE,),
         after=_store_feedback,
         offered=_unit_may_feed_back,
@@ -650,6 +691,7 @@ MOVES: tuple[Move, ...] = (
             ClockKind.written_reply: clock.start("reopened: a new written reply is due"),
             ClockKind.follow_up: clock.met("reopened after the follow-up"),
             ClockKind.fulfilment: clock.cancel("reopened: the remedy is decided again"),
+            ClockKind.incident_report: clock.LEAVE,
         },
         guards=(RESPONSIBLE_UNIT_NAMED,),
         after=_reopen,
@@ -669,6 +711,53 @@ MOVES: tuple[Move, ...] = (
         clocks=_NO_CLOCK,
         guards=(SOMEONE_ELSE,),
         after=_reassign,
+    ),
+    Move(
+        "escalate",
+        "升级",
+        _OPEN,
+        None,
+        _ALL_HANDLERS,
+        "a higher priority and the reason",
+        body=s.EscalateBody,
+        summary="Raise the priority and escalate (升级)",
+        description="Raises the priority (normal < urgent < media < major; 重大: injury, food safety, many customers, "
+        "a regulator) with a reason, never lowers it. The running clocks restart on the new priority's targets, "
+        "counted from when they started; a major complaint's written incident report falls due (24 hours); and "
+        "the new priority escalates up the ladder (`complaint.escalated`, naming whom to tell). The state does "
+        "not change.",
+        event="complaint.priority_raised",
+        clocks={
+            **{kind: clock.RESTART for kind in ClockKind},
+            ClockKind.incident_report: clock.start(
+                "raised to major: the written incident report is due", only_if="incident_report_due"
+            ),
+        },
+        guards=(RAISES_PRIORITY,),
+        after=_escalate,
+        offered=lambda complaint, _: complaint.priority is not Priority.major,
+        escalates=lambda complaint: Trigger.of_priority(complaint.priority),
+    ),
+    Move(
+        "incident-report",
+        "重大事件书面报告",
+        (*_OPEN, State.revisited, State.rejected),
+        None,
+        _ALL_HANDLERS,
+        "the written incident report of a major complaint",
+        body=s.IncidentReportBody,
+        summary="Record a major complaint's written incident report (书面报告)",
+        description="A major complaint owes its written report within 24 hours of its receipt (or of its raise to "
+        "major): what happened, to whom, what was done. Meets the incident-report clock at `reported_at` "
+        "(default: now). The state does not change.",
+        event="complaint.incident_reported",
+        clocks={
+            **_NO_CLOCK,
+            ClockKind.incident_report: clock.met("incident report recorded by {actor}", at="incident_reported_at"),
+        },
+        guards=(INCIDENT_REPORT_DUE, REPORTED_AFTER_RECEIPT),
+        after=_incident_report,
+        offered=lambda complaint, _: complaint.incident_report_due,
     ),
 )
 MOVES_BY_NAME = {move.name: move for move in MOVES}

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.directory.models import Department, Store
 from app.directory.schemas import DepartmentIn, StoreIn, StoreRow
 from app.errors import InvalidInput, NotFound
+from app.units import Department, Store
 from app.visibility import Viewer
 from app.vocabulary import UnitKind
 

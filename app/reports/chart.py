@@ -35,6 +35,7 @@ CLOCK_LABELS = {
     ClockKind.written_reply: "书面答复",
     ClockKind.follow_up: "回访",
     ClockKind.fulfilment: "落实",
+    ClockKind.incident_report: "书面报告",
 }
 WEEKLY_TITLE = "每周投诉量（按类别）"
 RATES_TITLE = "各时限按时率"

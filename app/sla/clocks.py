@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import uuid7
 from app.metrics.series import CLOCK_BREACHES, CLOCK_WARNINGS
+from app.sla import escalation
 from app.sla.calendar import Calendar, Day
 from app.sla.effects import DISPATCHED_AGAIN, ClockEffect, Effect
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.sla.policy import Policy, Target, Unit, load_policy
-from app.vocabulary import ClockKind, Priority, ResponsibleUnit, UnitKind, dispatched_units, unit_named
+from app.vocabulary import ClockKind, Priority, ResponsibleUnit, Trigger, UnitKind, dispatched_units, unit_named
 
 MAX_DAYS = 400  # a deadline further than this in working days means the calendar closed (almost) every day
 
@@ -56,6 +57,17 @@ class Timed(Protocol[Entry]):
 
     @property
     def responsible_department(self) -> str | None: ...
+
+    @property
+    def store_id(self) -> str | None: ...
+
+    @property
+    def department(self) -> str | None: ...
+
+    escalated_to: list[str] | None  # what it was escalated to (app.sla.escalation)
+
+    @property
+    def incident_report_due(self) -> bool: ...
 
     def system_entry(self, move: str, at: datetime, payload: dict[str, Any]) -> Entry:
         """An entry of its history written by tousu itself (no API key, no person), not yet added."""
@@ -150,14 +162,75 @@ def clock_detail(clock: Clock) -> dict[str, Any]:
     }
 
 
-def breach_events(session: Session, complaint: Timed[Entry], clock: Clock, at: datetime, **extra: Any) -> list[Entry]:
-    """A breach in the complaint's history, and its escalation to supervisors."""
+BREACH_TRIGGERS = {
+    ClockKind.store_feedback: Trigger.feedback_breach,
+    ClockKind.written_reply: Trigger.reply_breach,
+    ClockKind.follow_up: Trigger.follow_up_breach,
+    ClockKind.fulfilment: Trigger.fulfilment_breach,
+    ClockKind.incident_report: Trigger.incident_report_breach,
+}
+WARNING_TRIGGERS = {ClockKind.store_feedback: Trigger.feedback_warning}
+
+
+def breach_events(
+    session: Session, complaint: Timed[Entry], clock: Clock, at: datetime, settings: Settings, **extra: Any
+) -> list[Entry]:
+    """A breach in the complaint's history, and its escalation up the ladder: the trigger of the clock's kind, and
+    the second breach's when the complaint had one before."""
     payload = {**clock_detail(clock), **extra}
-    reason = f"{clock.kind.value} breached"
-    return [
-        complaint_event(session, complaint, "sla.breached", at, payload),
-        complaint_event(session, complaint, "complaint.escalated", at, {**payload, "reason": reason}),
-    ]
+    entries = [complaint_event(session, complaint, "sla.breached", at, payload)]
+    triggers = [BREACH_TRIGGERS[clock.kind]]
+    earlier = select(Clock.id).where(
+        Clock.complaint_id == complaint.id, Clock.state == ClockState.breached, Clock.id != clock.id
+    )
+    if session.scalar(earlier.limit(1)) is not None:
+        triggers.append(Trigger.second_breach)
+    for trigger in triggers:
+        reason = f"{clock.kind.value} breached" + (" (a second breach)" if trigger is Trigger.second_breach else "")
+        entries += escalation_events(session, complaint, trigger, at, reason, settings, clock=clock, **extra)
+    return entries
+
+
+def warning_events(
+    session: Session, complaint: Timed[Entry], clock: Clock, at: datetime, settings: Settings
+) -> list[Entry]:
+    """A warning in the complaint's history, and its escalation when the ladder takes the clock's warnings."""
+    entries = [complaint_event(session, complaint, "sla.warning", at, clock_detail(clock))]
+    if clock.kind in WARNING_TRIGGERS:
+        reason = f"{clock.kind.value} warning"
+        trigger = WARNING_TRIGGERS[clock.kind]
+        entries += escalation_events(session, complaint, trigger, at, reason, settings, clock=clock)
+    return entries
+
+
+def escalation_events(
+    reader: Session | Connection,
+    complaint: Timed[Entry],
+    trigger: Trigger,
+    at: datetime,
+    reason: str,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    registering: bool = False,
+    **extra: Any,
+) -> list[Entry]:
+    """The ``complaint.escalated`` entries of ``trigger``: one per position of the ladder it has not reached on this
+    complaint yet, naming the people to tell. Added to the session when ``reader`` is one; registration writes
+    them itself (``registering``: its positions reached are already in its columns, see
+    ``reached_at_registration``)."""
+    positions = policy(settings).ladder
+    unit = unit_named(clock.store_id, clock.department) if clock is not None else None
+    detail = {**(clock_detail(clock) if clock is not None else {}), **extra}
+    entries = []
+    escalations = escalation.escalate(reader, complaint, trigger, positions, unit=unit, registering=registering)
+    for reached in escalations:
+        words = f"{reason}: escalated to {escalation.POSITION_WORDS[reached.position]}"
+        entries.append(system_event(complaint, "complaint.escalated", at, reached.payload(words, **detail)))
+    if isinstance(reader, Session):
+        reader.add_all(entries)
+        escalation.remember(reader, complaint, escalations)
+    return entries
 
 
 def system_event(complaint: Timed[Entry], move: str, at: datetime, payload: dict[str, Any]) -> Entry:
@@ -222,7 +295,16 @@ def new_clock(
     return clock, started
 
 
-def stop(session: Session, complaint: Timed[Any], clock: Clock, at: datetime, *, why: str, met: bool = True) -> None:
+def stop(
+    session: Session,
+    complaint: Timed[Any],
+    clock: Clock,
+    at: datetime,
+    settings: Settings,
+    *,
+    why: str,
+    met: bool = True,
+) -> None:
     """Stop a clock: met when what it waited for happened (breached if that was late); cancelled when it no
     longer applies. A breached clock stays breached."""
     clock.stopped_at = at
@@ -232,7 +314,7 @@ def stop(session: Session, complaint: Timed[Any], clock: Clock, at: datetime, *,
         clock.state = ClockState.breached
         clock.breached_at = clock.due_at
         record_event(session, clock, "breached", at, why="stopped after its deadline", due_at=clock.due_at)
-        breach_events(session, complaint, clock, at, why="stopped after its deadline")
+        breach_events(session, complaint, clock, at, settings, why="stopped after its deadline")
     elif clock.state is ClockState.running:
         clock.state = ClockState.met if met else ClockState.cancelled
     kind = {ClockState.met: "met", ClockState.cancelled: "cancelled"}.get(clock.state, "stopped")
@@ -257,6 +339,7 @@ def _stop_all(
     complaint: Timed[Any],
     kind: ClockKind,
     at: datetime,
+    settings: Settings,
     why: str,
     *,
     met: bool = True,
@@ -264,30 +347,44 @@ def _stop_all(
 ) -> None:
     """Stop the complaint's running clocks of this kind (with ``unit``: those waiting for that unit only)."""
     for clock in running(session, complaint, kind, unit=unit):
-        stop(session, complaint, clock, at, why=why, met=met)
+        stop(session, complaint, clock, at, settings, why=why, met=met)
 
 
 @dataclass(frozen=True)
 class AtRegistration(Generic[Entry]):
-    """What the clocks add to a new complaint: its written-reply clock, that clock's first event, and for a
-    complaint that escalates at once (media), the escalation."""
+    """What the clocks add to a new complaint: its written-reply clock (and a major complaint's incident-report
+    clock), each with its first event, and the escalations of its priority (media, major: at once)."""
 
-    clock: Clock
-    started: ClockEvent
+    clocks: Sequence[tuple[Clock, ClockEvent]]
     events: Sequence[Entry]
 
 
 def at_registration(connection: Connection, complaint: Timed[Entry], settings: Settings) -> AtRegistration[Entry]:
-    """The rows, not yet written: registration writes them with Core statements (complaints.repository)."""
+    """The rows, not yet written: registration writes them with Core statements (complaints.registration)."""
     calendar = Calendar(connection)
-    kind, received = ClockKind.written_reply, complaint.received_at
-    clock, started = new_clock(calendar, complaint, kind, received, settings, why="complaint received")
+    received = complaint.received_at
+    started = [new_clock(calendar, complaint, ClockKind.written_reply, received, settings, why="complaint received")]
+    if complaint.priority is Priority.major:
+        why = "a major complaint: the written incident report is due"
+        started.append(new_clock(calendar, complaint, ClockKind.incident_report, received, settings, why=why))
+    trigger = Trigger.of_priority(complaint.priority)
     events: list[Entry] = []
-    if complaint.priority in policy(settings).escalate_at_registration:
-        reason = f"{complaint.priority} complaint: escalated at registration"
-        payload = {"reason": reason, "priority": complaint.priority}
-        events.append(system_event(complaint, "complaint.escalated", complaint.accepted_at, payload))
-    return AtRegistration(clock, started, events)
+    if trigger is not None:
+        reason = f"{complaint.priority} complaint at registration"
+        at = complaint.accepted_at
+        events += escalation_events(
+            connection, complaint, trigger, at, reason, settings, registering=True, priority=complaint.priority
+        )
+    return AtRegistration(started, events)
+
+
+def reached_at_registration(priority: Priority, settings: Settings) -> list[str]:
+    """What a new complaint of ``priority`` is escalated to at once (its ``escalated_to``): a column of its insert,
+    as its history entries (``at_registration``) say."""
+    trigger = Trigger.of_priority(priority)
+    if trigger is None:
+        return []
+    return [escalation.mark(trigger, position) for position in policy(settings).ladder[trigger]]
 
 
 def after_move(
@@ -319,29 +416,39 @@ def after_move(
                 start(session, complaint, kind, when, settings, why=why)
             case Effect.met | Effect.cancel:
                 own = unit if kind is ClockKind.store_feedback else None
-                _stop_all(session, complaint, kind, when, why, met=declared.effect is Effect.met, unit=own)
+                _stop_all(session, complaint, kind, when, settings, why, met=declared.effect is Effect.met, unit=own)
             case Effect.dispatch:
                 if complaint.dispatched_at == at:  # dispatched (again) by this move
-                    _stop_all(session, complaint, kind, at, DISPATCHED_AGAIN, met=False)
+                    _stop_all(session, complaint, kind, at, settings, DISPATCHED_AGAIN, met=False)
                     for dispatched in dispatched_units(
                         complaint.responsible_store_id, complaint.responsible_department
                     ):
                         reason = declared.why.format(move=move, actor=actor, unit=dispatched)
                         start(session, complaint, kind, at, settings, why=reason, unit=dispatched)
+            case Effect.restart:
+                restart_on_priority(session, complaint, at, settings, why=why, kinds=(kind,))
             case unknown:
                 assert_never(unknown)
 
 
-def restart_on_priority(session: Session, complaint: Timed[Any], at: datetime, settings: Settings, *, why: str) -> int:
-    """The complaint's priority changed: each clock still running (not breached: a breach stays) stops, cancelled,
-    and starts again on the new priority's target, counted from when the clock it replaces started (a raised
-    priority shortens the time left, never lengthens it). Returns how many restarted."""
+def restart_on_priority(
+    session: Session,
+    complaint: Timed[Any],
+    at: datetime,
+    settings: Settings,
+    *,
+    why: str,
+    kinds: Sequence[ClockKind] = (),
+) -> int:
+    """The complaint's priority changed: each clock still running (of ``kinds``, or any; not breached: a breach
+    stays) stops, cancelled, and starts again on the new priority's target, counted from when the clock it replaces
+    started (a raised priority shortens the time left, never lengthens it). Returns how many restarted."""
     calendar = Calendar(session)
     restarted = 0
-    for old in running(session, complaint):
+    for old in running(session, complaint, *kinds):
         if old.state is not ClockState.running:
             continue
-        stop(session, complaint, old, at, why=why, met=False)
+        stop(session, complaint, old, at, settings, why=why, met=False)
         clock, started = new_clock(
             calendar,
             complaint,
@@ -356,6 +463,19 @@ def restart_on_priority(session: Session, complaint: Timed[Any], at: datetime, s
         session.add_all([clock, started])
         restarted += 1
     return restarted
+
+
+def incident_report_clock(
+    session: Session, complaint: Timed[Any], at: datetime, settings: Settings, *, why: str
+) -> None:
+    """After a correction of the priority: a major complaint's incident report falls due (its clock starts, unless it
+    runs); one no longer major owes none (its clock stops, cancelled)."""
+    running_now = running(session, complaint, ClockKind.incident_report)
+    if complaint.incident_report_due and not running_now:
+        start(session, complaint, ClockKind.incident_report, at, settings, why=why)
+    elif not complaint.incident_report_due:
+        for clock in running_now:
+            stop(session, complaint, clock, at, settings, why=why, met=False)
 
 
 def recompute_between(session: Session, first: date, last: date, settings: Settings, *, why: str, at: datetime) -> int:

@@ -16,6 +16,9 @@ class Effect(enum.StrEnum):
     # cancelled (another unit no longer owes anything), and a clock starts for each unit it was dispatched to.
     # Otherwise: left alone.
     dispatch = "dispatch"
+    # The complaint's priority changed: its running clocks stop, cancelled, and start again on the new priority's
+    # targets, counted from when the clocks they replace started.
+    restart = "restart"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class ClockEffect:
 
 LEAVE = ClockEffect(Effect.leave)
 DISPATCH = ClockEffect(Effect.dispatch, "dispatched to {unit}")  # "dispatched to store SZ-FT-012"
+RESTART = ClockEffect(Effect.restart, "{move}: restarted on the new priority's target")
 DISPATCHED_AGAIN = "dispatched again"  # why the previous unit's clock is cancelled by a dispatch
 
 

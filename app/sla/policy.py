@@ -3,9 +3,12 @@
 A target counts in working days (due at close of business of the Nth working day after the day the clock
 started), in calendar days or in hours (both from the moment it started). The warning comes after ``warn`` of the
 same units. The feedback clock has a target per kind of responsible unit: ``store_feedback`` for a store,
-``department_feedback`` for a department (by default the same as a store's). Example file::
+``department_feedback`` for a department (by default the same as a store's). The same file holds the escalation
+ladder (``[ladder]``: which positions each trigger reaches; see ``Ladder``). Example file::
 
-    escalate_at_registration = ["media"]
+    [ladder]
+    feedback_breach = ["region_manager", "cs_supervisor"]
+    urgent = ["cs_supervisor"]
 
     [media.store_feedback]
     unit = "hours"
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.vocabulary import ClockKind, Priority, UnitKind
+from app.vocabulary import ClockKind, Position, Priority, Trigger, UnitKind
 
 
 class Unit(enum.StrEnum):
@@ -62,6 +65,7 @@ class PriorityTargets(BaseModel):
     # The feedback clock of a department (ClockKind.store_feedback, run for a department).
     department_feedback: Target
     fulfilment: Target
+    incident_report: Target  # runs for a major complaint only
 
     def __getitem__(self, kind: ClockKind) -> Target:
         target: Target = getattr(self, kind.value)
@@ -76,6 +80,41 @@ def _wd(due: int, warn: int) -> Target:
     return Target(unit=Unit.working_days, due=due, warn=warn)
 
 
+def _hours(due: int, warn: int) -> Target:
+    return Target(unit=Unit.hours, due=due, warn=warn)
+
+
+INCIDENT_REPORT = _hours(24, 12)  # 004: 重要重大…24小时内提交书面报告
+
+Positions = tuple[Position, ...]
+
+
+class Ladder(BaseModel):
+    """Which positions each trigger reaches (at once, all of them); an empty list: the trigger escalates to no one.
+
+    Defaults from the handbooks: a feedback warning goes to the store manager, a feedback breach to the region's
+    manager, a late written reply or a second breach to the customer-service supervisor, and a media or major
+    (重大) complaint to the supervisor and the general manager at once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feedback_warning: Positions = (Position.store_manager,)
+    feedback_breach: Positions = (Position.region_manager,)
+    reply_breach: Positions = (Position.cs_supervisor,)
+    follow_up_breach: Positions = (Position.cs_supervisor,)
+    fulfilment_breach: Positions = (Position.cs_supervisor,)
+    incident_report_breach: Positions = (Position.cs_supervisor, Position.general_manager)
+    second_breach: Positions = (Position.cs_supervisor,)
+    urgent: Positions = ()
+    media: Positions = (Position.cs_supervisor, Position.general_manager)
+    major: Positions = (Position.cs_supervisor, Position.general_manager)
+    repeat: Positions = (Position.cs_supervisor,)
+
+    def __getitem__(self, trigger: Trigger) -> Positions:
+        positions: Positions = getattr(self, trigger.value)
+        return positions
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +124,7 @@ class Policy(BaseModel):
         follow_up=_wd(2, 1),  # 004: 回访时效在2个工作日内执行
         department_feedback=_wd(2, 1),  # a department answers like a store
         fulfilment=_wd(3, 2),  # the refund paid, the goods exchanged: 3 working days after the reply
+        incident_report=INCIDENT_REPORT,
     )
     urgent: PriorityTargets = PriorityTargets(
         store_feedback=Target(unit=Unit.hours, due=24, warn=12),
@@ -92,6 +132,7 @@ class Policy(BaseModel):
         follow_up=_wd(2, 1),
         department_feedback=Target(unit=Unit.hours, due=24, warn=12),
         fulfilment=_wd(3, 2),
+        incident_report=INCIDENT_REPORT,
     )
     media: PriorityTargets = PriorityTargets(  # 000 媒体投诉: escalate at once, tighter clocks
         store_feedback=Target(unit=Unit.hours, due=8, warn=4),
@@ -99,8 +140,17 @@ class Policy(BaseModel):
         follow_up=_wd(2, 1),
         department_feedback=Target(unit=Unit.hours, due=8, warn=4),
         fulfilment=_wd(3, 2),
+        incident_report=INCIDENT_REPORT,
     )
-    escalate_at_registration: frozenset[Priority] = frozenset({Priority.media})
+    major: PriorityTargets = PriorityTargets(  # 004 重大: reported at once, in writing within 24 hours
+        store_feedback=_hours(4, 2),
+        written_reply=_hours(24, 12),
+        follow_up=_wd(2, 1),
+        department_feedback=_hours(4, 2),
+        fulfilment=_wd(3, 2),
+        incident_report=INCIDENT_REPORT,
+    )
+    ladder: Ladder = Ladder()
 
     def target(self, priority: Priority, kind: ClockKind, unit: UnitKind | None = None) -> Target:
         """The target of a clock of ``kind``; for the feedback clock, that of the ``unit`` it waits for."""

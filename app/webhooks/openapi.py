@@ -39,7 +39,14 @@ WHAT = {
     EventType.reassigned: "A complaint was handed to another owner (首问责任人); `detail` names both and the reason.",
     EventType.corrected: "Intake details were corrected; `detail` has each changed field before and after (the "
     "complainant's contact masked).",
-    EventType.escalated: "A complaint was escalated to supervisors: a media complaint, or a breached clock.",
+    EventType.escalated: "A complaint was escalated up the ladder, to one position: `detail` has the `trigger` (a "
+    "clock's warning or breach, a second breach, a media, major or repeat complaint), the `level` (the position "
+    "reached: store_manager, region_manager, cs_supervisor, general_manager) and the `addressees` (name, position, "
+    "phone, e-mail, WeCom and DingTalk ids) to notify; an endpoint bound to a store or department gets the "
+    "positions without the people.",
+    EventType.priority_raised: "A complaint's priority was raised (`escalate`): `detail` has the new and the "
+    "previous priority and the reason; the clocks restarted on the new targets.",
+    EventType.incident_reported: "A major complaint's written incident report was recorded.",
     EventType.sla_warning: "A clock reached its warning time.",
     EventType.sla_breached: "A clock passed its deadline.",
     EventType.attachment_added: "Evidence was attached (a photo, a receipt, a recording): `detail` has its name, type, "

@@ -31,6 +31,8 @@ class EventType(enum.StrEnum):
     reassigned = "complaint.reassigned"
     corrected = "complaint.corrected"
     escalated = "complaint.escalated"
+    priority_raised = "complaint.priority_raised"
+    incident_reported = "complaint.incident_reported"
     attachment_added = "complaint.attachment_added"
     attachment_visibility_changed = "complaint.attachment_visibility_changed"
     sla_warning = "sla.warning"

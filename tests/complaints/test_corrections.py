@@ -474,11 +474,17 @@ def test_a_priority_raised_to_media_escalates_at_once(handler: Caller, manager: 
     complaint = handler.register()
     response = patch(manager, complaint, {"priority": "media", "reason": "记者来电采访"})
     assert response.status_code == 200, response.text
-    entries = history(handler, complaint)[-2:]
+    entries = history(handler, complaint)[-3:]
     assert [(e["move"], e["actor"]) for e in entries] == [
         ("complaint.corrected", "manager-01"),
         ("complaint.escalated", "tousu"),
+        ("complaint.escalated", "tousu"),
     ]
-    assert entries[1]["payload"] == {"reason": "priority raised to media: escalated", "priority": "media"}
+    # The ladder's default for a media complaint: the customer-service supervisor and the general manager.
+    assert [(e["payload"]["trigger"], e["payload"]["level"]) for e in entries[1:]] == [
+        ("media", "cs_supervisor"),
+        ("media", "general_manager"),
+    ]
+    assert entries[1]["payload"]["reason"] == "priority corrected to media: escalated to 客服主管"
     (reply,) = [c for c in response.json()["clocks"] if c["state"] == "running"]
     assert reply["target"] == "2 calendar days, warning after 1"

@@ -132,8 +132,18 @@ def test_the_fulfilment_clock_warns_and_breaches(handler: Caller, supervisor: Ca
     with frozen(2026, 11, 27, 10, 0):
         late = handler.move(done["id"], "fulfil", PAID)
     assert only(late, "fulfilment")["state"] == "breached"  # stays breached once paid
-    written = [e["move"] for e in events(handler, done["id"]) if e["payload"].get("clock") == "fulfilment"]
-    assert written == ["sla.warning", "sla.breached", "complaint.escalated"]
+    written = [
+        (e["move"], e["payload"].get("trigger"))
+        for e in events(handler, done["id"])
+        if e["payload"].get("clock") == "fulfilment"
+    ]
+    # The follow-up call was late too (2 working days, breached by the same sweep, first): a second breach.
+    assert written == [
+        ("sla.warning", None),
+        ("sla.breached", None),
+        ("complaint.escalated", "fulfilment_breach"),
+        ("complaint.escalated", "second_breach"),
+    ]
 
 
 def test_a_complaint_whose_remedy_is_owed_is_not_closed(handler: Caller, supervisor: Caller) -> None:
@@ -146,7 +156,7 @@ def test_a_complaint_whose_remedy_is_owed_is_not_closed(handler: Caller, supervi
             "the remedy is still owed: a refund worth 300.00 yuan has not been carried out; record it with fulfil "
             "before closing"
         )
-        assert refused["allowed_moves"] == ["fulfil", "call-attempt", "revisit", "reopen", "reassign"]
+        assert refused["allowed_moves"] == ["fulfil", "call-attempt", "revisit", "reopen", "reassign", "escalate"]
         assert read(handler, done["id"])["state"] == "resolved"
         handler.move(done["id"], "fulfil", PAID)
         closed = handler.move(done["id"], "revisit", {"satisfaction": "satisfied"})

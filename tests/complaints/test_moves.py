@@ -49,7 +49,7 @@ def test_register_starts_accepted_with_number_and_owner(handler: Caller) -> None
     assert complaint["owner"] == "handler-07"
     assert complaint["number"].startswith("TS-") and complaint["number"].endswith("-0001")
     assert complaint["complainant"]["phone"] == "13812348000"
-    assert complaint["allowed_moves"] == ["reject", "investigate", "reassign"]
+    assert complaint["allowed_moves"] == ["reject", "investigate", "reassign", "escalate"]
     assert history(handler, complaint["id"]) == ["register"]
 
 
@@ -177,6 +177,7 @@ def test_resolve_within_a_handlers_own_authority(handler: Caller) -> None:
         "revisit",
         "reopen",
         "reassign",
+        "escalate",
     ]  # an apology: nothing to fulfil
 
 
@@ -320,7 +321,7 @@ def test_an_illegal_move_is_refused_with_the_allowed_moves(supervisor: Caller, m
     complaint = supervisor.register()
     refused = problem(supervisor.post(f"/v1/complaints/{complaint['id']}/{move}", json=body), 409)
     assert refused["type"].endswith("/illegal-move")
-    assert refused["allowed_moves"] == ["reject", "investigate", "reassign"]
+    assert refused["allowed_moves"] == ["reject", "investigate", "reassign", "escalate"]
     after = supervisor.get(f"/v1/complaints/{complaint['id']}").json()
     assert after["state"] == "accepted" and after["version"] == 1
     assert history(supervisor, complaint["id"]) == ["register"]

@@ -47,6 +47,7 @@ BODIES = {
         "owner": "handler-07",
     },
     "through the media (escalated at once)": {"channel": "media"},
+    "major (escalated at once, with its incident-report clock)": {"priority": "major", "category": "incident"},
     "the purchase identified": {
         "complainant": {"name": "王芳", "phone": "13912348000", "address": "广东省深圳市福田区福华路88号"},
         "category": "product_quality",
@@ -116,7 +117,7 @@ def register_with_the_orm(
     """The plain ORM registration: a ``Complaint`` with the columns registration sets, and its history entries and
     clock as registration builds them, all added to a session; its unit of work fills in the defaults."""
     with database.writers.begin() as session:
-        columns = registration.complaint_columns(body, actor, utcnow())
+        columns = registration.complaint_columns(body, actor, utcnow(), settings)
         complaint = Complaint(id=complaint_id, number=number, **columns)
         session.add(complaint)
         session.flush()
@@ -150,8 +151,8 @@ def test_registration_writes_the_rows_the_orm_writes(
     fast = rows(database, registered.complaint_id)
     forget(database, registered.complaint_id)
 
-    (clock,) = fast[CLOCKS.name]
-    monkeypatch.setattr(clocks, "uuid7", lambda: clock["id"])  # the same clock id, as the complaint's is given
+    ids = iter([clock["id"] for clock in fast[CLOCKS.name]])
+    monkeypatch.setattr(clocks, "uuid7", lambda: next(ids))  # the same clock ids, as the complaint's is given
     with time_machine.travel(AT, tick=False):
         number = fast[COMPLAINTS.name][0]["number"]
         register_with_the_orm(database, settings, body, actor, registered.complaint_id, number)

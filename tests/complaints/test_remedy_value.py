@@ -69,7 +69,7 @@ def test_an_exchange_worth_6999_yuan_is_not_a_handlers_to_grant(
         refused = problem(supervisor.post(f"{path}/approve"), 409)
         assert refused["guard"] == "authority_covers_amount"
         assert refused["detail"] == "an exchange worth 6999.00 yuan exceeds the approver's authority of 2000 yuan"
-        assert refused["allowed_moves"] == ["approve", "send-back", "reassign"]
+        assert refused["allowed_moves"] == ["approve", "send-back", "reassign", "escalate"]
         done = manager.move(complaint["id"], "approve")
     assert done["state"] == "resolved" and done["approved_by"] == "manager-01"
     assert done["remedy"] == {"kind": "exchange", "amount": "6999.00", "description": "更换同型号冰箱"}

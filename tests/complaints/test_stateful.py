@@ -88,6 +88,9 @@ SPEC: dict[str, MoveSpec] = {
     "reassign": MoveSpec(frozenset({"accepted", "investigating", "awaiting_approval", "resolved"}), None, HANDLING),
 }
 MOVES = tuple(SPEC)
+# Offered but not walked here (tests/complaints/test_escalation.py walks them): raising the priority, while the
+# complaint is open and not yet major. The walks' complaints are never major, so never owe an incident report.
+ESCALATE = MoveSpec(frozenset({"accepted", "investigating", "awaiting_approval", "resolved"}), None, HANDLING)
 REQUEST_EVENTS = {"register", "note", *MOVES}
 
 
@@ -451,7 +454,7 @@ class Model:
             and key.role in spec.roles
             and (name != "store-feedback" or (bool(self.units()) and self.visible_to(key)))
             and (name != "fulfil" or self.remedy_owed)
-        ]
+        ] + (["escalate"] if self.state in ESCALATE.sources and key.role in ESCALATE.roles else [])
 
 
 @dataclass(frozen=True)
@@ -903,7 +906,7 @@ def lifecycle_machine(
             # allowed_moves depends on the state, the dispatched store and the key: only an accepted request moves it.
             for complaint in self.changed:
                 model = self.models[complaint]
-                legal = {name for name, spec in SPEC.items() if model.state in spec.sources}
+                legal = {name for name, spec in {**SPEC, "escalate": ESCALATE}.items() if model.state in spec.sources}
                 for name, key in KEYS.items():
                     read = callers[name].get(f"/v1/complaints/{complaint}")
                     if not model.visible_to(key):

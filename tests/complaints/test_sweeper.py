@@ -191,7 +191,8 @@ def test_a_clock_warns_then_breaches_and_fires_nothing_more(handler: Caller, db:
     assert instant(store["history"][1]["at"]) == store_warn
     assert [entry["kind"] for entry in reply["history"]] == ["started"]
     history = sla_history(handler, complaint["id"])
-    assert moves(history) == [("sla.warning", "store_feedback")]
+    # The ladder's default: a feedback warning reaches the store manager.
+    assert moves(history) == [("sla.warning", "store_feedback"), ("complaint.escalated", "store_feedback")]
     warning = history[0]
     assert warning["actor"] == "tousu" and warning["api_key_id"] is None
     assert warning["payload"]["clock_id"] == store["id"]
@@ -204,7 +205,7 @@ def test_a_clock_warns_then_breaches_and_fires_nothing_more(handler: Caller, db:
         assert clock.warned_at == store_warn and clock.next_check_at == store_due
 
     assert sweep(db, store_warn + timedelta(hours=1)) == Swept(0, 0)  # already warned: nothing again
-    assert len(sla_history(handler, complaint["id"])) == 1
+    assert len(sla_history(handler, complaint["id"])) == 2
 
     assert sweep(db, store_due) == Swept(warned=0, breached=1)
     store, reply = by_kind(handler, complaint["id"])
@@ -213,10 +214,11 @@ def test_a_clock_warns_then_breaches_and_fires_nothing_more(handler: Caller, db:
     history = sla_history(handler, complaint["id"])
     assert moves(history) == [
         ("sla.warning", "store_feedback"),
+        ("complaint.escalated", "store_feedback"),
         ("sla.breached", "store_feedback"),
         ("complaint.escalated", "store_feedback"),
     ]
-    assert history[2]["payload"]["reason"] == "store_feedback breached"
+    assert history[3]["payload"]["reason"] == "store_feedback breached: escalated to 区域经理"
     with db.readers() as session:
         clock = session.get(Clock, uuid.UUID(store["id"]))
         assert clock is not None
@@ -225,7 +227,7 @@ def test_a_clock_warns_then_breaches_and_fires_nothing_more(handler: Caller, db:
     # Sweeping again, even much later, fires nothing more for the store clock.
     assert sweep(db, store_due) == Swept(0, 0)
     assert sweep(db, store_due + timedelta(hours=12)) == Swept(0, 0)
-    assert len(sla_history(handler, complaint["id"])) == 3
+    assert len(sla_history(handler, complaint["id"])) == 4
 
 
 def test_a_clock_stopped_before_its_warning_never_fires(handler: Caller, db: Database) -> None:

@@ -67,9 +67,13 @@ def test_each_move_records_one_history_entry_with_before_and_after() -> None:
 
 
 def test_legal_moves_follow_the_domain_table() -> None:
-    assert workflow.legal_moves(State.accepted) == ["reject", "investigate", "reassign"]
-    assert workflow.legal_moves(State.investigating) == ["reject", "store-feedback", "propose", "resolve", "reassign"]
-    assert workflow.legal_moves(State.awaiting_approval) == ["approve", "send-back", "reassign"]
-    assert workflow.legal_moves(State.resolved) == ["fulfil", "call-attempt", "revisit", "reopen", "reassign"]
-    assert workflow.legal_moves(State.revisited) == ["reopen"]
-    assert workflow.legal_moves(State.rejected) == ["reopen"]
+    # Escalating and the incident report of a major complaint go in every open state (the report in any state).
+    either = ["escalate", "incident-report"]
+    assert workflow.legal_moves(State.accepted) == ["reject", "investigate", "reassign", *either]
+    investigating = ["reject", "store-feedback", "propose", "resolve", "reassign", *either]
+    assert workflow.legal_moves(State.investigating) == investigating
+    assert workflow.legal_moves(State.awaiting_approval) == ["approve", "send-back", "reassign", *either]
+    resolved = ["fulfil", "call-attempt", "revisit", "reopen", "reassign", *either]
+    assert workflow.legal_moves(State.resolved) == resolved
+    assert workflow.legal_moves(State.revisited) == ["reopen", "incident-report"]
+    assert workflow.legal_moves(State.rejected) == ["reopen", "incident-report"]

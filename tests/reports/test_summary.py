@@ -58,6 +58,7 @@ def test_the_total_of_the_month(month: dict[str, str], reporter: Caller) -> None
         "follow_up": (4, 1, 0, 0.8),
         # met c1 c2 (paid); c4's refund was cancelled by the reopen; apologies have nothing to carry out
         "fulfilment": (2, 0, 0, 1.0),
+        "incident_report": (0, 0, 0, None),  # no major complaint
     }
     # Replied: c3 6 h, c1 25 h, c2 49 h, c10 49 h, c9 105 h 55 min. p90: 49 + 0.6 × 56.9167 = 83.15.
     assert total["reply_time"] == {"replied": 5, "median_hours": 49.0, "p90_hours": 83.15}
@@ -93,6 +94,7 @@ def test_by_store(month: dict[str, str], reporter: Caller) -> None:
         "written_reply": (2, 2, 0, 0.5),
         "follow_up": (2, 0, 0, 1.0),
         "fulfilment": (2, 0, 0, 1.0),
+        "incident_report": (0, 0, 0, None),  # no major complaint
     }
     assert a["reply_time"] == {"replied": 2, "median_hours": 37.0, "p90_hours": 46.6}
     assert a["satisfaction"] == {
@@ -113,6 +115,7 @@ def test_by_store(month: dict[str, str], reporter: Caller) -> None:
         "written_reply": (3, 2, 0, 0.6),
         "follow_up": (2, 0, 0, 1.0),
         "fulfilment": (0, 0, 0, None),
+        "incident_report": (0, 0, 0, None),  # no major complaint
     }
     assert b["reply_time"] == {"replied": 2, "median_hours": 27.5, "p90_hours": 44.7}
     assert b["satisfaction"] == {

@@ -379,12 +379,15 @@ def test_a_media_complaint_gets_the_media_policy_and_is_escalated_at_registratio
     assert parse(reply["warn_at"]) == local(2026, 11, 17, 10, 0)
     assert parse(reply["due_at"]) == local(2026, 11, 18, 10, 0)
     history = events(handler, complaint["id"])
-    assert [e["move"] for e in history] == ["register", "complaint.escalated"]
-    escalated = history[1]
-    assert escalated["actor"] == "tousu"
-    assert escalated["api_key_id"] is None
-    assert parse(escalated["at"]) == local(2026, 11, 16, 10, 0)
-    assert escalated["payload"]["priority"] == "media"
+    # The ladder's default: a media complaint reaches the customer-service supervisor and the general manager.
+    assert [e["move"] for e in history] == ["register", "complaint.escalated", "complaint.escalated"]
+    assert [e["payload"]["level"] for e in history[1:]] == ["cs_supervisor", "general_manager"]
+    for escalated in history[1:]:
+        assert escalated["actor"] == "tousu"
+        assert escalated["api_key_id"] is None
+        assert parse(escalated["at"]) == local(2026, 11, 16, 10, 0)
+        assert escalated["payload"]["priority"] == "media"
+        assert escalated["payload"]["trigger"] == "media"
 
     with frozen(2026, 11, 16, 11, 0):
         moved = handler.move(complaint["id"], "investigate", {"store_id": STORE})
@@ -392,7 +395,7 @@ def test_a_media_complaint_gets_the_media_policy_and_is_escalated_at_registratio
     assert feedback["target"] == "8 hours, warning after 4"
     assert parse(feedback["warn_at"]) == local(2026, 11, 16, 15, 0)
     assert parse(feedback["due_at"]) == local(2026, 11, 16, 19, 0)
-    assert moves(handler, complaint["id"]).count("complaint.escalated") == 1, "escalated once, at registration"
+    assert moves(handler, complaint["id"]).count("complaint.escalated") == 2, "escalated once, at registration"
 
 
 def test_a_normal_complaint_is_not_escalated_at_registration(handler: Caller) -> None:
@@ -485,7 +488,8 @@ def test_a_sweep_warns_then_breaches_and_escalates_each_exactly_once(handler: Ca
     later = sweep(db, now=local(2026, 11, 24, 12, 0))
     assert (first.warned, first.breached) == (1, 0)
     assert (again.warned, again.breached, later.warned, later.breached) == (0, 0, 0, 0)
-    assert moves(handler, complaint["id"]) == ["register", "investigate", "sla.warning"]
+    # The ladder's default: a feedback warning reaches the store manager.
+    assert moves(handler, complaint["id"]) == ["register", "investigate", "sla.warning", "complaint.escalated"]
     with frozen(2026, 11, 24, 12, 0):
         clock = only(get(handler, complaint["id"]), "store_feedback")
         assert clock["state"] == "running" and clock["warning"] is True
@@ -500,11 +504,14 @@ def test_a_sweep_warns_then_breaches_and_escalates_each_exactly_once(handler: Ca
         "register",
         "investigate",
         "sla.warning",
+        "complaint.escalated",
         "sla.breached",
         "complaint.escalated",
     ]
-    warning, breached, escalated = history[2:]
-    for event in (warning, breached, escalated):
+    warning, to_manager, breached, escalated = history[2:]
+    assert (to_manager["payload"]["trigger"], to_manager["payload"]["level"]) == ("feedback_warning", "store_manager")
+    assert (escalated["payload"]["trigger"], escalated["payload"]["level"]) == ("feedback_breach", "region_manager")
+    for event in (warning, to_manager, breached, escalated):
         assert event["actor"] == "tousu"
         assert event["payload"]["clock"] == "store_feedback"
         assert event["payload"]["store_id"] == STORE

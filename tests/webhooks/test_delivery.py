@@ -248,8 +248,10 @@ def test_a_store_endpoint_gets_the_clock_events_of_its_own_feedback_only(
     finally:
         everyone.close()
 
+    # The written reply's breach is the second: it escalates twice (a late reply, a second breach).
     assert sorted((r.json()["type"], r.json()["data"]["detail"]["clock"]) for r in everyone.received) == [
         ("complaint.escalated", "store_feedback"),
+        ("complaint.escalated", "written_reply"),
         ("complaint.escalated", "written_reply"),
         ("sla.breached", "store_feedback"),
         ("sla.breached", "written_reply"),

@@ -88,6 +88,10 @@ def test_every_event_type_is_sent_by_what_should_send_it(
         corrected = handler.client.patch(f"/v1/complaints/{media['id']}", json={"order_number": "P-1"}, headers=headers)
         assert corrected.status_code == 200, corrected.text
         handler.move(media["id"], "reject", {"reason": "misunderstanding", "explanation": "经核实，属于误会。"})
+        major = handler.register()  # found to be a food-safety case: raised to major, its report written
+        handler.move(major["id"], "escalate", {"priority": "major", "reason": "顾客食用后就医"})
+        handler.move(major["id"], "incident-report", {"report": "已下架同批次产品并送检。"})
+        handler.move(major["id"], "reject", {"reason": "misunderstanding", "explanation": "经检验，产品合格。"})
         late = handler.register()
         handler.move(late["id"], "investigate", {"store_id": "SZ-FT-012"})
         late_feedback = clock(handler, late["id"], "store_feedback")
@@ -122,13 +126,13 @@ def test_every_event_type_is_sent_by_what_should_send_it(
     assert shown["data"]["detail"]["filename"] == "小票.pdf" and shown["data"]["detail"]["visible_to_unit"] is True
     assert "内部评估".encode() not in b"".join(r.body for r in first_store.received + second_store.received)
     assert "内部评估".encode() in b"".join(r.body for r in everyone.received)
-    (rejected,) = everyone.of_type("complaint.rejected")
+    rejected, _ = everyone.of_type("complaint.rejected")
     assert rejected["data"]["complaint"]["reply"] == "经核实，属于误会。"
     escalations = {
         (m["data"]["complaint"]["id"], m["data"]["detail"].get("clock"))
         for m in everyone.of_type("complaint.escalated")
     }
-    assert escalations == {(media["id"], None), (late["id"], "store_feedback")}
+    assert escalations == {(media["id"], None), (major["id"], None), (late["id"], "store_feedback")}
     (warning,) = everyone.of_type("sla.warning")
     (breached,) = everyone.of_type("sla.breached")
     for message in (warning, breached):
@@ -150,7 +154,13 @@ def test_every_event_type_is_sent_by_what_should_send_it(
             "complaint.fulfilled",
             "complaint.call_attempted",
         ],
-        late["id"]: ["complaint.dispatched", "sla.warning", "sla.breached", "complaint.escalated"],
+        late["id"]: [
+            "complaint.dispatched",
+            "sla.warning",
+            "complaint.escalated",  # to its store manager
+            "sla.breached",
+            "complaint.escalated",  # to its region's manager
+        ],
     }
     assert second_store.by_complaint() == {
         full["id"]: ["complaint.reopened", "complaint.resolved", "complaint.revisited"]

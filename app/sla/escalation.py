@@ -1,0 +1,151 @@
+"""Escalating a complaint: which positions a trigger reaches that it has not reached yet, and their addressees.
+
+Runs in the caller's transaction, on a session or a bare connection (registration writes with Core statements); the
+caller writes the ``complaint.escalated`` history entries (one per position) with the payloads made here. What a
+complaint was escalated to is kept on it (``escalated_to``, ``"trigger:position"``): the same trigger never reaches
+the same position twice, whoever fires it (a sweep, a move, a registration). A complaint is locked by whoever
+writes its history, so two writers never escalate it at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Connection, Table, inspect, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.units import EscalationContact, Store
+from app.vocabulary import Position, Priority, ResponsibleUnit, Trigger, UnitKind, dispatched_units, unit_named
+
+# What an addressee says: enough for a notification system (SMS, WeCom, DingTalk) to send without a lookup.
+ADDRESSEE_FIELDS = ("name", "position", "phone", "email", "wecom_id", "dingtalk_id")
+# How the company calls each position (the reasons in the history say it).
+POSITION_WORDS = {
+    Position.store_manager: "店长",
+    Position.region_manager: "区域经理",
+    Position.cs_supervisor: "客服主管",
+    Position.general_manager: "总经理",
+}
+
+
+class Escalated(Protocol):
+    """What escalation reads of a complaint, and the one thing it writes (``escalated_to``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def priority(self) -> Priority: ...
+
+    @property
+    def store_id(self) -> str | None: ...
+
+    @property
+    def department(self) -> str | None: ...
+
+    @property
+    def responsible_store_id(self) -> str | None: ...
+
+    @property
+    def responsible_department(self) -> str | None: ...
+
+    escalated_to: list[str] | None
+
+
+class Positions(Protocol):
+    """The ladder (``app.sla.policy.Ladder``): the positions a trigger reaches."""
+
+    def __getitem__(self, trigger: Trigger) -> Sequence[Position]: ...
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One position a trigger reached, with the people it names."""
+
+    trigger: Trigger
+    position: Position
+    addressees: list[dict[str, Any]]
+
+    def payload(self, reason: str, **extra: Any) -> dict[str, Any]:
+        """The ``complaint.escalated`` entry's payload."""
+        return {
+            **extra,
+            "reason": reason,
+            "trigger": self.trigger.value,
+            "level": self.position.value,
+            "addressees": self.addressees,
+        }
+
+
+def escalate(
+    reader: Session | Connection,
+    complaint: Escalated,
+    trigger: Trigger,
+    ladder: Positions,
+    *,
+    unit: ResponsibleUnit | None = None,
+    registering: bool = False,
+) -> list[Escalation]:
+    """The positions ``trigger`` reaches on the ladder that it has not reached on this complaint yet, each with
+    its addressees (``remember`` them once written). ``unit``: the unit the trigger is about (a feedback clock's),
+    else the units the complaint is dispatched to, else the store or department it is about. ``registering``: the
+    complaint is being registered, and its insert already names every position it reaches (``escalated_to``)."""
+    reached = set() if registering else set(complaint.escalated_to or ())
+    positions = [p for p in ladder[trigger] if mark(trigger, p) not in reached]
+    units = _units(complaint, unit) if positions else []
+    return [Escalation(trigger, position, addressees(reader, position, units)) for position in positions]
+
+
+def remember(session: Session, complaint: Escalated, escalations: Sequence[Escalation]) -> None:
+    """Keep on the complaint the positions these escalations reached. Written by a statement of its own: what a
+    complaint was escalated to is not a change a client sees, so it leaves the complaint's version (its ETag) as
+    it was."""
+    if not escalations:
+        return
+    marks = [*(complaint.escalated_to or ()), *(mark(e.trigger, e.position) for e in escalations)]
+    table = cast(Table, inspect(complaint).mapper.local_table)
+    session.execute(update(table).where(table.c.id == complaint.id).values(escalated_to=marks))
+    set_committed_value(complaint, "escalated_to", marks)
+
+
+def mark(trigger: Trigger, position: Position) -> str:
+    return f"{trigger}:{position}"
+
+
+def _units(complaint: Escalated, unit: ResponsibleUnit | None) -> list[ResponsibleUnit]:
+    if unit is not None:
+        return [unit]
+    dispatched = dispatched_units(complaint.responsible_store_id, complaint.responsible_department)
+    if dispatched:
+        return dispatched
+    about = unit_named(complaint.store_id, complaint.department)
+    return [about] if about is not None else []
+
+
+def addressees(
+    reader: Session | Connection, position: Position, units: Sequence[ResponsibleUnit]
+) -> list[dict[str, Any]]:
+    """The contacts at ``position`` for these units: a store manager of the store (a department's head), a region
+    manager of the store's region, a supervisor or general manager of the company."""
+    stores = [u.id for u in units if u.kind is UnitKind.store]
+    departments = [u.id for u in units if u.kind is UnitKind.department]
+    columns = [getattr(EscalationContact, field) for field in ADDRESSEE_FIELDS]
+    query = select(*columns).where(EscalationContact.position == position)
+    match position:
+        case Position.store_manager:
+            query = query.where(EscalationContact.store_id.in_(stores) | EscalationContact.department.in_(departments))
+        case Position.region_manager:
+            regions = select(Store.region).where(Store.id.in_(stores), Store.region.is_not(None))
+            query = query.where(EscalationContact.region.in_(regions.scalar_subquery()))
+        case Position.cs_supervisor | Position.general_manager:
+            query = query.where(
+                EscalationContact.store_id.is_(None),
+                EscalationContact.department.is_(None),
+                EscalationContact.region.is_(None),
+            )
+    rows = reader.execute(query.order_by(EscalationContact.name, EscalationContact.id)).mappings()
+    return [{**row, "position": Position(row["position"]).value} for row in rows]
