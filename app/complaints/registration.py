@@ -2,7 +2,9 @@
 models and their defaults, written with prepared Core statements, and the answer as the caller may see it.
 
 The rows are a complaint, its first history entries, its written-reply clock and that clock's first event, and the
-day's number. On PostgreSQL all of it is one statement (data-modifying CTEs), its number drawn from the day's
+day's number; for a repeat complaint (``repeats``: found by one indexed read before, so that it is registered
+urgent and its clock runs on the urgent target), its escalation among the history entries and its links to the
+complaints it repeats. On PostgreSQL all of it is one statement (data-modifying CTEs), its number drawn from the day's
 sequence; without an Idempotency-Key to remember, that statement is its own transaction (autocommit, on the
 database's single-statement engine). On SQLite, which has one writer at a time anyway, the day's counter row is
 bumped and the same inserts run one after another.
@@ -34,9 +36,10 @@ from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefa
 
 from app import idempotency
 from app.auth.principal import Actor, Principal
-from app.complaints import repository, workflow
-from app.complaints.models import Complaint, ComplaintEvent, DailyCounter, State
-from app.complaints.schemas import NONE_EARLIER, ComplaintCreate, ComplaintOut, Earlier
+from app.complaints import repeats, repository, workflow
+from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, DailyCounter, State
+from app.complaints.repeats import Repeat
+from app.complaints.schemas import NONE_EARLIER, ComplaintCreate, ComplaintOut, Earlier, RelatedComplaintOut
 from app.config import Settings
 from app.db import Base, Database, transient, utcnow
 from app.errors import InvalidInput
@@ -70,16 +73,16 @@ def register(
     principal = actor.principal
     if idempotency_key is None:
         with db.single_statements.begin() as connection:
-            complaint, earlier = write(connection, body, actor, settings)
-            return _created(complaint, _shown(complaint, earlier, principal, settings))
+            written = write(connection, body, actor, settings)
+            return _created(written.complaint, _shown(connection, written, principal, settings))
     request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
     with db.write_engine.begin() as connection:
         replay = idempotency.claim(connection, principal.key_id, idempotency_key, request_fingerprint)
         if replay is not None:
             replayed = json.dumps(replay.body, ensure_ascii=False, separators=(",", ":")).encode()
             return Registered(replay.status_code, replayed, replay.resource_id, replay.body["version"], replayed=True)
-        complaint, earlier = write(connection, body, actor, settings)
-        out = _shown(complaint, earlier, principal, settings)
+        written = write(connection, body, actor, settings)
+        complaint, out = written.complaint, _shown(connection, written, principal, settings)
         idempotency.remember(
             connection,
             principal.key_id,
@@ -93,33 +96,50 @@ def register(
     return _created(complaint, out)
 
 
-def _shown(complaint: Complaint, earlier: Earlier, principal: Principal, settings: Settings) -> ComplaintOut:
-    """The new complaint as the caller may see it, with the moves it may make now."""
+def _shown(connection: Connection, written: Written, principal: Principal, settings: Settings) -> ComplaintOut:
+    """The new complaint as the caller may see it, with the moves it may make now (and, a repeat, the complaints it
+    repeats that the caller may read)."""
+    complaint, viewer = written.complaint, Viewer.of(principal)
     allowed = workflow.moves_for(complaint, principal)
-    return Viewer.of(principal).complaint(ComplaintOut.build(complaint, allowed, settings, earlier))
+    related: list[RelatedComplaintOut] = []
+    if written.repeat is not None:
+        related = repeats.related(connection, [complaint.id], viewer, settings.tz)[complaint.id]
+    return viewer.complaint(ComplaintOut.build(complaint, allowed, settings, written.earlier, related))
 
 
 def _created(complaint: Complaint, out: ComplaintOut) -> Registered:
     return Registered(status.HTTP_201_CREATED, out.model_dump_json().encode(), complaint.id, complaint.version)
 
 
-def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings) -> tuple[Complaint, Earlier]:
+@dataclass(frozen=True)
+class Written:
+    """A new complaint, in no session (everything an answer shows is on it), with the complaints its phone made
+    before, and what made it a repeat if it is one."""
+
+    complaint: Complaint
+    earlier: Earlier
+    repeat: Repeat | None
+
+
+def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings) -> Written:
     """Write a new complaint with its first history entry and its written-reply clock in the connection's
-    transaction; returns it, in no session (everything an answer shows is on it), with the complaints its phone
-    made before."""
+    transaction."""
     now = utcnow()
     if body.received_at is not None and body.received_at > now + CLOCK_SKEW:
         raise InvalidInput("received_at is in the future", field="received_at")
     if body.incident_at is not None and body.incident_at > (body.received_at or now) + CLOCK_SKEW:
         raise InvalidInput("incident_at is after the complaint was received", field="incident_at")
     row = row_of(Complaint, complaint_columns(body, actor, now))
+    repeat = repeats.find(connection, row["complainant_phone"], body.order_number, row["received_at"], settings)
+    if repeat is not None:
+        row["priority"] = repeat.priority(row["priority"])
     complaint = transient(Complaint, row)
     complaint.number = ""  # drawn by the write below; a snapshot leaves it out
-    first = first_rows(connection, complaint, body, actor, settings)
+    first = first_rows(connection, complaint, body, actor, settings, repeat)
     day = now.astimezone(settings.tz).date()
     write_rows = _write_postgresql if connection.dialect.name == "postgresql" else _write_sqlite
     complaint.number, earlier = write_rows(connection, _Rows.of(row, first), day)
-    return complaint, earlier
+    return Written(complaint, earlier, repeat)
 
 
 def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dict[str, Any]:
@@ -149,18 +169,25 @@ def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime) -> dic
 @dataclass(frozen=True)
 class FirstRows:
     """What comes with a new complaint: its history entries (the registration, and an escalation for a complaint
-    that escalates at once), its written-reply clock and that clock's first event."""
+    that escalates at once or repeats others), its written-reply clock and that clock's first event, and its links
+    to the complaints it repeats."""
 
     events: list[ComplaintEvent]
     clock: Clock
     clock_event: ClockEvent
+    links: list[ComplaintLink]
 
     def all(self) -> list[Base]:
-        return [*self.events, self.clock, self.clock_event]
+        return [*self.events, self.clock, self.clock_event, *self.links]
 
 
 def first_rows(
-    connection: Connection, complaint: Complaint, body: ComplaintCreate, actor: Actor, settings: Settings
+    connection: Connection,
+    complaint: Complaint,
+    body: ComplaintCreate,
+    actor: Actor,
+    settings: Settings,
+    repeat: Repeat | None = None,
 ) -> FirstRows:
     """The new complaint's other rows, not yet written, each event with the complaint as they leave it."""
     # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
@@ -178,9 +205,13 @@ def first_rows(
     set_committed_value(complaint, "clocks", [started.clock])
     snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
     events = [entry, *started.events]
+    links: list[ComplaintLink] = []
+    if repeat is not None:
+        events.append(repeats.escalation(complaint, repeat, raised_from=body.priority))
+        links = repeats.links(complaint, repeat)
     for event in events:
         event.snapshot = snapshot
-    return FirstRows(events, started.clock, started.started)
+    return FirstRows(events, started.clock, started.started, links)
 
 
 # The rows, from the models
@@ -254,9 +285,20 @@ class _Rows:
         if any(event.keys() != event_columns for event in events):
             raise ValueError("a registration's history entries must set the same columns: they are one insert")
         clock, clock_event = _row_of_new(first.clock), _row_of_new(first.clock_event)
+        links = [_row_of_new(link) for link in first.links]
         prefixed = [("c", complaint), ("k", clock), ("ke", clock_event)]
         prefixed += zip(_event_prefixes(len(events)), events, strict=True)
-        shape = (frozenset(complaint), event_columns, len(events), frozenset(clock), frozenset(clock_event))
+        prefixed += zip(_link_prefixes(len(links)), links, strict=True)
+        link_columns = frozenset(links[0]) if links else frozenset()
+        shape = (
+            frozenset(complaint),
+            event_columns,
+            len(events),
+            frozenset(clock),
+            frozenset(clock_event),
+            link_columns,
+            len(links),
+        )
         return cls(prefixed, shape)
 
     def params(self) -> dict[str, Any]:
@@ -275,6 +317,10 @@ def _parameter_names(prefix: str, columns: frozenset[str]) -> tuple[tuple[str, s
 
 def _event_prefixes(count: int) -> tuple[str, ...]:
     return tuple(f"e{index}" for index in range(count))
+
+
+def _link_prefixes(count: int) -> tuple[str, ...]:
+    return tuple(f"l{index}" for index in range(count))
 
 
 # The writes, one per database
@@ -304,11 +350,15 @@ def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, 
     params = {"counter_day": day, **rows.params()}
     last = connection.execute(_counter(), params).scalar_one()
     params["c_number"] = number(day, last)
-    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = rows.shape
+    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns, link_columns, link_count = (
+        rows.shape
+    )
     connection.execute(_insert(Complaint, ("c",), complaint_columns | {"number"}), params)
     connection.execute(_insert(ComplaintEvent, _event_prefixes(event_count), event_columns), params)
     connection.execute(_insert(Clock, ("k",), clock_columns), params)
     connection.execute(_insert(ClockEvent, ("ke",), clock_event_columns), params)
+    if link_count:
+        connection.execute(_insert(ComplaintLink, _link_prefixes(link_count), link_columns), params)
     complaint_id = params["c_id"]
     return params["c_number"], repository.earlier_complaints(connection, [complaint_id], None)[complaint_id]
 
@@ -338,13 +388,14 @@ def _counter() -> Insert:
 
 @lru_cache(maxsize=32)  # per shape and engine: a handful in a process
 def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
-    """One PostgreSQL statement: the day's number, the complaint, its events, its clock and the clock's event.
+    """One PostgreSQL statement: the day's number, the complaint, its events, its clock and the clock's event (and a
+    repeat's links).
 
     The number comes from the day's sequence (migration 0007), drawn once in a CTE: no row lock for concurrent
     registrations to queue on; a registration that fails after drawing leaves its number unused. Foreign keys are
     checked at the end of the statement, when every row is there.
     """
-    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns = shape
+    complaint_columns, event_columns, event_count, clock_columns, clock_event_columns, link_columns, link_count = shape
     day = bindparam("counter_day", type_=_table(DailyCounter).c.day.type)
     counter = select(func.tousu_complaint_number(day).label("last")).cte("counter")
     last = cast(counter.c.last, Text)
@@ -356,6 +407,8 @@ def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
         _insert(Clock, ("k",), clock_columns).cte("clock"),
         _insert(ClockEvent, ("ke",), clock_event_columns).cte("clock_event"),
     ]
+    if link_count:
+        rows.append(_insert(ComplaintLink, _link_prefixes(link_count), link_columns).cte("links"))
     table = _table(Complaint)
     new = complaint.returning(table.c.number).cte("complaint")
     # The statement's reads see the table as it was before it: the new complaint is not among the earlier ones.
