@@ -11,6 +11,9 @@ At registration, before its clocks are computed, a new complaint is a repeat whe
 A repeat is registered urgent (a normal complaint; urgent and media stay as they are), linked to the complaints it
 repeats (``complaint_links``, one row read from both ends: ``related`` on either complaint), and escalated: one
 history entry, built by ``escalation`` alone.
+
+``find`` is one indexed read before the registration's write (its priority decides the clock's target): two
+complaints from one phone registered at the same instant may each miss the other.
 """
 
 from __future__ import annotations
