@@ -104,6 +104,16 @@ class Settings(BaseSettings):
         le=30,
         description="Unanswered follow-up calls on this many different days let a complaint close as `unreachable`.",
     )
+    repeat_count: int = Field(
+        3,
+        ge=2,
+        le=100,
+        description="The complaint from one phone that makes it a repeat complaint (the 3rd by default) within "
+        "`TOUSU_REPEAT_WINDOW_DAYS`: it is registered urgent, linked to the others and escalated.",
+    )
+    repeat_window_days: int = Field(
+        90, ge=1, le=3660, description="The days back from a complaint's receipt that its phone's complaints count."
+    )
     sla_policy_file: Path | None = Field(
         None, description="TOML file with the clocks' targets per priority (see app/sla/policy.py); default: built-in."
     )

@@ -2,7 +2,7 @@
 
 from app.attachments.models import Attachment
 from app.auth.models import ApiKey, ApiKeyChanges
-from app.complaints.models import Complaint, ComplaintEvent, DailyCounter
+from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, DailyCounter
 from app.idempotency import IdempotencyRecord
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
 from app.units import Department, EscalationContact, Store
@@ -18,6 +18,7 @@ __all__ = [
     "ClockEvent",
     "Complaint",
     "ComplaintEvent",
+    "ComplaintLink",
     "DailyCounter",
     "Department",
     "EscalationContact",

@@ -17,7 +17,9 @@ alone decides what it gets, the same way for both kinds of unit:
   about them only when they say so;
 - how it sees them (``complaint``, ``entry``, ``attachment``): the complainant masked (the address down to its
   province and city), and in every free text (an attachment's file name too) the complainant's name, phone, e-mail
-  and address (and any other mobile number or e-mail address) replaced by their masks.
+  and address (and any other mobile number or e-mail address) replaced by their masks; and of other complaints
+  (repeats) only those it may read: ``related`` on a complaint is read through ``complaints``, and a history
+  entry's payload loses what it says of others (``payload``).
 
 JSON responses, CSV rows, webhook payloads and every later page are built through a ``Viewer``; no route masks on
 its own.
@@ -46,6 +48,10 @@ PERSONAL_FILTERS = ("phone", "customer_ref")
 # History entries that belong to one unit: their payload names it (``store_id`` or ``department``).
 UNIT_ENTRIES = frozenset({"store-feedback", "sla.warning", "sla.breached", "complaint.escalated"})
 NOTE = "note"
+# What a history entry's payload says of other complaints (a repeat's escalation: their ids, and why they count): a
+# bound viewer never reads it, since it may not read those complaints (it reads ``related`` on the complaint, each
+# complaint there one it may read).
+OTHER_COMPLAINTS = frozenset({"related", "related_why"})
 # History entries about an attachment: a bound viewer reads those whose payload says ``visible_to_unit``.
 ATTACHMENT_ENTRIES = frozenset({"attachment.added", "attachment.visibility_changed"})
 # The roles that read escalation contacts, and the people an escalation names.
@@ -198,11 +204,15 @@ class Viewer:
         return shown
 
     def payload(self, payload: dict[str, Any], contact: Contact) -> dict[str, Any]:
-        """What a move sent, as this viewer may read it: free text redacted, an escalation's people left out."""
+        """What a move sent, as this viewer may read it: an escalation's people left out; for a bound viewer, free
+        text redacted and nothing about other complaints."""
         if not self.sees_contacts and ADDRESSEES in payload:
             positions = [{"position": person.get("position")} for person in payload[ADDRESSEES]]
             payload = {**payload, ADDRESSEES: positions}
-        return payload if not self.bound else _redacted(payload, contact)
+        if not self.bound:
+            return payload
+        shown: dict[str, Any] = _redacted({k: v for k, v in payload.items() if k not in OTHER_COMPLAINTS}, contact)
+        return shown
 
 
 def _redacted(value: Any, contact: Contact, key: str = "") -> Any:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -286,6 +286,31 @@ class ComplaintEvent(Base):
             sqlite_where=text("fanned_out_at IS NULL"),
         ),
     )
+
+
+# Repeat detection finds a complaint's open namesakes by their order or receipt number, compared case-insensitively
+# (the API trims it): one index range scan.
+Index("ix_complaints_order_number_folded", func.lower(Complaint.order_number))
+
+
+class LinkReason(enum.StrEnum):
+    """Why two complaints are related (repeat complaints, 投诉多少次了)."""
+
+    same_phone = "same_phone"  # the Nth from one phone within the repeat window
+    same_order_number = "same_order_number"  # a second on an order or receipt whose first complaint is open
+
+
+class ComplaintLink(Base):
+    """A later complaint related to an earlier one; one row, read from both ends."""
+
+    __tablename__ = "complaint_links"
+
+    complaint_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    related_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    reason: Mapped[LinkReason] = mapped_column(str_enum(LinkReason), primary_key=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_complaint_links_related_id", "related_id"),)
 
 
 class DailyCounter(Base):

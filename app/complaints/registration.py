@@ -2,7 +2,9 @@
 models and their defaults, written with prepared Core statements, and the answer as the caller may see it.
 
 The rows are a complaint, its first history entries, its written-reply clock and that clock's first event, and the
-day's number. On PostgreSQL all of it is one statement (data-modifying CTEs), its number drawn from the day's
+day's number; for a repeat complaint (``repeats``: found by one indexed read before, so that it is registered
+urgent and its clock runs on the urgent target), its escalation among the history entries and its links to the
+complaints it repeats. On PostgreSQL all of it is one statement (data-modifying CTEs), its number drawn from the day's
 sequence; without an Idempotency-Key to remember, that statement is its own transaction (autocommit, on the
 database's single-statement engine). On SQLite, which has one writer at a time anyway, the day's counter row is
 bumped and the same inserts run one after another.
@@ -34,15 +36,17 @@ from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefa
 
 from app import idempotency
 from app.auth.principal import Actor, Principal
-from app.complaints import repository, workflow
-from app.complaints.models import Complaint, ComplaintEvent, DailyCounter, State
-from app.complaints.schemas import NONE_EARLIER, ComplaintCreate, ComplaintOut, Earlier
+from app.complaints import repeats, repository, workflow
+from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, DailyCounter, State
+from app.complaints.repeats import Repeat
+from app.complaints.schemas import NONE_EARLIER, ComplaintCreate, ComplaintOut, Earlier, RelatedComplaintOut
 from app.config import Settings
 from app.db import Base, Database, transient, utcnow
 from app.errors import InvalidInput
 from app.sla import clocks
 from app.sla.models import Clock, ClockEvent
 from app.visibility import Viewer
+from app.vocabulary import Trigger
 
 CLOCK_SKEW = timedelta(minutes=5)
 NUMBER_DIGITS = 4  # TS-YYYYMMDD-0001; the 10,000th complaint of a day gets a fifth digit
@@ -50,6 +54,10 @@ NUMBER_DIGITS = 4  # TS-YYYYMMDD-0001; the 10,000th complaint of a day gets a fi
 # Columns whose value is another row's id, bound once as that row's parameter: the complaint's, and a clock event's
 # clock (the Nth clock event, ``keN``, is the Nth clock's, ``kN``).
 CLOCK_EVENT = "ke"
+# The other tables a registration writes, in order: their rows' parameter prefixes, and their CTEs' names.
+MODELS: tuple[type[Base], ...] = (ComplaintEvent, Clock, ClockEvent, ComplaintLink)
+PREFIXES = ("e", "k", CLOCK_EVENT, "l")
+NAMES = ("history", "clocks", "clock_events", "links")
 
 
 @dataclass(frozen=True)
@@ -71,16 +79,16 @@ def register(
     principal = actor.principal
     if idempotency_key is None:
         with db.single_statements.begin() as connection:
-            complaint, earlier = write(connection, body, actor, settings)
-            return _created(complaint, _shown(complaint, earlier, principal, settings))
+            written = write(connection, body, actor, settings)
+            return _created(written.complaint, _shown(connection, written, principal, settings))
     request_fingerprint = idempotency.fingerprint(body.model_dump(mode="json", exclude_unset=True))
     with db.write_engine.begin() as connection:
         replay = idempotency.claim(connection, principal.key_id, idempotency_key, request_fingerprint)
         if replay is not None:
             replayed = json.dumps(replay.body, ensure_ascii=False, separators=(",", ":")).encode()
             return Registered(replay.status_code, replayed, replay.resource_id, replay.body["version"], replayed=True)
-        complaint, earlier = write(connection, body, actor, settings)
-        out = _shown(complaint, earlier, principal, settings)
+        written = write(connection, body, actor, settings)
+        complaint, out = written.complaint, _shown(connection, written, principal, settings)
         idempotency.remember(
             connection,
             principal.key_id,
@@ -94,38 +102,58 @@ def register(
     return _created(complaint, out)
 
 
-def _shown(complaint: Complaint, earlier: Earlier, principal: Principal, settings: Settings) -> ComplaintOut:
-    """The new complaint as the caller may see it, with the moves it may make now."""
+def _shown(connection: Connection, written: Written, principal: Principal, settings: Settings) -> ComplaintOut:
+    """The new complaint as the caller may see it, with the moves it may make now (and, a repeat, the complaints it
+    repeats that the caller may read)."""
+    complaint, viewer = written.complaint, Viewer.of(principal)
     allowed = workflow.moves_for(complaint, principal)
-    return Viewer.of(principal).complaint(ComplaintOut.build(complaint, allowed, settings, earlier))
+    related: list[RelatedComplaintOut] = []
+    if written.repeat is not None:
+        related = repeats.related(connection, [complaint.id], viewer, settings.tz)[complaint.id]
+    return viewer.complaint(ComplaintOut.build(complaint, allowed, settings, written.earlier, related))
 
 
 def _created(complaint: Complaint, out: ComplaintOut) -> Registered:
     return Registered(status.HTTP_201_CREATED, out.model_dump_json().encode(), complaint.id, complaint.version)
 
 
-def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings) -> tuple[Complaint, Earlier]:
+@dataclass(frozen=True)
+class Written:
+    """A new complaint, in no session (everything an answer shows is on it), with the complaints its phone made
+    before, and what made it a repeat if it is one."""
+
+    complaint: Complaint
+    earlier: Earlier
+    repeat: Repeat | None
+
+
+def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings) -> Written:
     """Write a new complaint with its first history entry and its written-reply clock in the connection's
-    transaction; returns it, in no session (everything an answer shows is on it), with the complaints its phone
-    made before."""
+    transaction."""
     now = utcnow()
     if body.received_at is not None and body.received_at > now + CLOCK_SKEW:
         raise InvalidInput("received_at is in the future", field="received_at")
     if body.incident_at is not None and body.incident_at > (body.received_at or now) + CLOCK_SKEW:
         raise InvalidInput("incident_at is after the complaint was received", field="incident_at")
-    row = row_of(Complaint, complaint_columns(body, actor, now, settings))
+    received_at = body.received_at or now
+    repeat = repeats.find(connection, body.complainant.phone, body.order_number, received_at, settings)
+    row = row_of(Complaint, complaint_columns(body, actor, now, settings, repeat))
     complaint = transient(Complaint, row)
     complaint.number = ""  # drawn by the write below; a snapshot leaves it out
-    first = first_rows(connection, complaint, body, actor, settings)
+    first = first_rows(connection, complaint, body, actor, settings, repeat)
     day = now.astimezone(settings.tz).date()
     write_rows = _write_postgresql if connection.dialect.name == "postgresql" else _write_sqlite
     complaint.number, earlier = write_rows(connection, _Rows.of(row, first), day)
-    return complaint, earlier
+    return Written(complaint, earlier, repeat)
 
 
-def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime, settings: Settings) -> dict[str, Any]:
-    """The columns a registration sets on its new complaint; the model's defaults give the others."""
-    reached = clocks.reached_at_registration(body.priority, settings)
+def complaint_columns(
+    body: ComplaintCreate, actor: Actor, now: datetime, settings: Settings, repeat: Repeat | None = None
+) -> dict[str, Any]:
+    """The columns a registration sets on its new complaint (a repeat's priority raised); the model's defaults give
+    the others."""
+    priority = repeat.priority(body.priority) if repeat is not None else body.priority
+    reached = clocks.reached_at_registration(priority, settings, repeat=repeat is not None)
     return {
         "complainant_name": body.complainant.name,
         "complainant_phone": body.complainant.phone,
@@ -133,7 +161,7 @@ def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime, settin
         "customer_ref": body.complainant.customer_ref,
         "channel": body.channel,
         "category": body.category,
-        "priority": body.priority,
+        "priority": priority,
         "store_id": body.store_id,
         "department": body.department,
         "description": body.description,
@@ -152,19 +180,25 @@ def complaint_columns(body: ComplaintCreate, actor: Actor, now: datetime, settin
 @dataclass(frozen=True)
 class FirstRows:
     """What comes with a new complaint: its history entries (the registration, and the escalations of a complaint
-    that escalates at once), its clocks (the written reply's, a major complaint's incident report's) and each
-    clock's first event."""
+    that escalates at once or repeats others), its clocks (the written reply's, a major complaint's incident
+    report's), each clock's first event, and its links to the complaints it repeats."""
 
     events: list[ComplaintEvent]
     clocks: list[Clock]
     clock_events: list[ClockEvent]
+    links: list[ComplaintLink]
 
     def all(self) -> list[Base]:
-        return [*self.events, *self.clocks, *self.clock_events]
+        return [*self.events, *self.clocks, *self.clock_events, *self.links]
 
 
 def first_rows(
-    connection: Connection, complaint: Complaint, body: ComplaintCreate, actor: Actor, settings: Settings
+    connection: Connection,
+    complaint: Complaint,
+    body: ComplaintCreate,
+    actor: Actor,
+    settings: Settings,
+    repeat: Repeat | None = None,
 ) -> FirstRows:
     """The new complaint's other rows, not yet written, each event with the complaint as they leave it."""
     # The complainant's contact details stay out of the history: it is shown to stores and sent to webhooks.
@@ -182,9 +216,18 @@ def first_rows(
     set_committed_value(complaint, "clocks", [clock for clock, _ in started.clocks])
     snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
     events = [entry, *started.events]
+    links: list[ComplaintLink] = []
+    if repeat is not None:
+        detail = repeats.detail(complaint, repeat, raised_from=body.priority)
+        at = complaint.accepted_at
+        events += clocks.escalation_events(
+            connection, complaint, Trigger.repeat, at, "repeat complaint", settings, registering=True, **detail
+        )
+        links = repeats.links(complaint, repeat)
     for event in events:
         event.snapshot = snapshot
-    return FirstRows(events, [clock for clock, _ in started.clocks], [event for _, event in started.clocks])
+    new_clocks, clock_events = [clock for clock, _ in started.clocks], [event for _, event in started.clocks]
+    return FirstRows(events, new_clocks, clock_events, links)
 
 
 # The rows, from the models
@@ -256,14 +299,16 @@ class _Rows:
         events = _same_columns([_row_of_new(event) for event in first.events])
         clocks = _same_columns([_row_of_new(clock) for clock in first.clocks])
         clock_events = _same_columns([_row_of_new(event) for event in first.clock_events])
+        links = _same_columns([_row_of_new(link) for link in first.links])
         prefixed: list[tuple[str, dict[str, Any]]] = [("c", complaint)]
-        for prefix, rows in (("e", events), ("k", clocks), (CLOCK_EVENT, clock_events)):
+        for prefix, rows in zip(PREFIXES, (events, clocks, clock_events, links), strict=True):
             prefixed += zip(_prefixes(prefix, len(rows)), rows, strict=True)
         shape = (
             frozenset(complaint),
-            (frozenset(events[0]), len(events)),
-            (frozenset(clocks[0]), len(clocks)),
-            (frozenset(clock_events[0]), len(clock_events)),
+            *(
+                (frozenset(rows[0]) if rows else frozenset(), len(rows))
+                for rows in (events, clocks, clock_events, links)
+            ),
         )
         return cls(prefixed, shape)
 
@@ -325,7 +370,7 @@ def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, 
     params["c_number"] = number(day, last)
     complaint_columns, *others = rows.shape
     connection.execute(_insert(Complaint, ("c",), complaint_columns | {"number"}), params)
-    for statement in _inserts(*others):
+    for _, statement in _inserts(*others):
         connection.execute(statement, params)
     complaint_id = params["c_id"]
     return params["c_number"], repository.earlier_complaints(connection, [complaint_id], None)[complaint_id]
@@ -342,12 +387,13 @@ def _insert(model: type[Base], prefixes: tuple[str, ...], columns: frozenset[str
     return table.insert().values(rows if len(rows) > 1 else rows[0])
 
 
-def _inserts(*shapes: tuple[frozenset[str], int]) -> list[Insert]:
-    """The inserts of the history entries, the clocks and the clocks' events, each of its rows: one statement each."""
-    models, prefixes = (ComplaintEvent, Clock, ClockEvent), ("e", "k", CLOCK_EVENT)
+def _inserts(*shapes: tuple[frozenset[str], int]) -> list[tuple[str, Insert]]:
+    """The inserts of the history entries, the clocks, the clocks' events and a repeat's links, each of its rows in
+    one statement, by name; a table with no row has none."""
     return [
-        _insert(model, _prefixes(prefix, count), columns)
-        for model, prefix, (columns, count) in zip(models, prefixes, shapes, strict=True)
+        (name, _insert(model, _prefixes(prefix, count), columns))
+        for name, model, prefix, (columns, count) in zip(NAMES, MODELS, PREFIXES, shapes, strict=True)
+        if count
     ]
 
 
@@ -365,7 +411,8 @@ def _counter() -> Insert:
 
 @lru_cache(maxsize=32)  # per shape and engine: a handful in a process
 def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
-    """One PostgreSQL statement: the day's number, the complaint, its events, its clock and the clock's event.
+    """One PostgreSQL statement: the day's number, the complaint, its events, its clock and the clock's event (and a
+    repeat's links).
 
     The number comes from the day's sequence (migration 0007), drawn once in a CTE: no row lock for concurrent
     registrations to queue on; a registration that fails after drawing leaves its number unused. Foreign keys are
@@ -378,9 +425,7 @@ def _registration(shape: tuple[Any, ...], dialect: Dialect) -> _DriverStatement:
     digits = func.lpad(last, func.greatest(NUMBER_DIGITS, func.length(last)), "0")
     drawn = select(func.concat(bindparam("number_prefix", type_=Text), digits)).scalar_subquery()
     complaint = _insert(Complaint, ("c",), complaint_columns).values(number=drawn)
-    rows = [
-        insert.cte(name) for insert, name in zip(_inserts(*others), ("history", "clocks", "clock_events"), strict=True)
-    ]
+    rows = [insert.cte(name) for name, insert in _inserts(*others)]
     table = _table(Complaint)
     new = complaint.returning(table.c.number).cte("complaint")
     # The statement's reads see the table as it was before it: the new complaint is not among the earlier ones.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +20,7 @@ from app.complaints.models import (
     ClaimType,
     Complaint,
     ComplaintEvent,
+    LinkReason,
     RejectionReason,
     RemedyKind,
     ReplyChannel,
@@ -658,6 +659,19 @@ class EarlierComplaintsOut(BaseModel):
         return cls(count=earlier.count, last=shown)
 
 
+class RelatedComplaintOut(BaseModel):
+    """A complaint this one repeats or is repeated by (投诉多少次了)."""
+
+    id: uuid.UUID
+    number: str = Field(examples=["TS-20261005-0042"])
+    state: State
+    received_at: datetime
+    reasons: list[LinkReason] = Field(
+        description="`same_phone`: the later one was the Nth from the same phone within the repeat window; "
+        "`same_order_number`: it named the order or receipt of the earlier one while that was open."
+    )
+
+
 class ComplaintOut(BaseModel):
     id: uuid.UUID
     number: str = Field(examples=["TS-20261122-0001"])
@@ -718,9 +732,21 @@ class ComplaintOut(BaseModel):
         description="The complaints the same phone number made before this one; a store key counts only those "
         "dispatched to its store."
     )
+    related: list[RelatedComplaintOut] = Field(
+        default_factory=list,
+        description="The complaints linked to this one as repeats, earlier and later (a store or department key: "
+        "only those dispatched to its unit); empty in webhook payloads.",
+    )
 
     @classmethod
-    def build(cls, c: Complaint, allowed: list[str], settings: Settings, earlier: Earlier) -> ComplaintOut:
+    def build(
+        cls,
+        c: Complaint,
+        allowed: list[str],
+        settings: Settings,
+        earlier: Earlier,
+        related: Sequence[RelatedComplaintOut] = (),
+    ) -> ComplaintOut:
         """The complaint in full; what a caller may see of it is ``app.visibility.Viewer.complaint``."""
         tz = settings.tz
         now = utcnow()
@@ -793,6 +819,7 @@ class ComplaintOut(BaseModel):
             clocks=[ClockOut.build(clock, settings, now, calls_of(c)) for clock in c.clocks],
             allowed_moves=allowed,
             earlier_complaints=EarlierComplaintsOut.of(earlier, tz),
+            related=list(related),
         )
 
     def snapshot(self) -> dict[str, Any]:
@@ -813,7 +840,7 @@ def calls_of(c: Complaint) -> Calls:
     return Calls(last_at=c.last_call_at, call_back_at=c.call_back_at)
 
 
-NOT_IN_SNAPSHOT = {"id", "number", "complainant", "allowed_moves", "earlier_complaints"}
+NOT_IN_SNAPSHOT = {"id", "number", "complainant", "allowed_moves", "earlier_complaints", "related"}
 
 
 class ComplaintPage(BaseModel):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
-from app.complaints import repository, workflow
+from app.complaints import repeats, repository, workflow
 from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, State
 from app.complaints.schemas import NONE_EARLIER, ComplaintOut, Earlier, EventOut, calls_of
 from app.config import Settings
@@ -38,11 +38,15 @@ def earlier_complaints(session: Session, complaints: list[Complaint], viewer: Vi
 
 
 def show(session: Session, complaints: list[Complaint], principal: Principal, settings: Settings) -> list[ComplaintOut]:
-    """The complaints as this key may see them, each with the moves it may make now."""
+    """The complaints as this key may see them, each with the moves it may make now and the complaints linked to
+    it as repeats."""
     viewer = Viewer.of(principal)
     earlier = earlier_complaints(session, complaints, viewer)
+    related = repeats.related(session, [c.id for c in complaints], viewer, settings.tz)
     return [
-        viewer.complaint(ComplaintOut.build(c, workflow.moves_for(c, principal), settings, earlier[c.id]))
+        viewer.complaint(
+            ComplaintOut.build(c, workflow.moves_for(c, principal), settings, earlier[c.id], related[c.id])
+        )
         for c in complaints
     ]
 

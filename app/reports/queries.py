@@ -277,6 +277,30 @@ def repeated_causes(session: Session, where: Scope) -> list[tuple[str, Category,
     return [(row.store_id, row.category, row.n) for row in session.execute(query)]
 
 
+def repeat_complainants(session: Session, where: Scope, most: int) -> list[tuple[str, list[tuple[Any, str]]]]:
+    """The ``most`` phones with the most complaints in the period (more than one each), the most frequent first,
+    each with its complaints (id and number) oldest first."""
+    phone = Complaint.complainant_phone
+    complaints = func.count().label("n")
+    top = (
+        where.select(phone.label("phone"), complaints)
+        .group_by(phone)
+        .having(func.count() > 1)
+        .order_by(complaints.desc(), phone)
+        .limit(most)
+        .cte("top")
+    )
+    query = (
+        where.select(phone, Complaint.id, Complaint.number)
+        .join(top, top.c.phone == phone)
+        .order_by(top.c.n.desc(), phone, Complaint.id)
+    )
+    found: dict[str, list[tuple[Any, str]]] = {}
+    for row in session.execute(query):
+        found.setdefault(row.complainant_phone, []).append((row.id, row.number))
+    return list(found.items())
+
+
 def weekly(session: Session, where: Scope, boundaries: Sequence[datetime]) -> dict[tuple[int, str], int]:
     """Complaints per week and category: (week's index, category) → count, where week i ends at boundaries[i]."""
     week = case(*((Complaint.received_at < boundary, i) for i, boundary in enumerate(boundaries)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,6 +122,22 @@ class RepeatCause(BaseModel):
     complaints: int
 
 
+class RepeatComplaintRef(BaseModel):
+    id: uuid.UUID
+    number: str = Field(examples=["TS-20261005-0042"])
+
+
+class RepeatComplainant(BaseModel):
+    """A phone that complained more than once in the period (投诉多少次了), with its complaints."""
+
+    phone: str = Field(
+        description="The phone, masked (a mainland mobile keeps its first three and last four digits).",
+        examples=["138****8000"],
+    )
+    complaints: int = Field(description="Its complaints in the period (of those the key may read).")
+    listed: list[RepeatComplaintRef] = Field(description="Those complaints, oldest first.")
+
+
 class Summary(BaseModel):
     """The summary analysis of a period (投诉汇总分析表)."""
 
@@ -132,4 +149,9 @@ class Summary(BaseModel):
     top_repeat_causes: list[RepeatCause] = Field(
         description="The store and category pairs with the most complaints in the period, more than one each "
         "(at most 10)."
+    )
+    top_repeat_complainants: list[RepeatComplainant] = Field(
+        default_factory=list,
+        description="The phones with the most complaints in the period, more than one each (at most 10), with "
+        "their complaints; the phone masked for every role. Not in the CSV table (one row per group).",
     )

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
+from app.complaints.contact import mask_phone
 from app.complaints.models import Category, Complaint, RemedyKind
 from app.directory import service as directory
 from app.reports import queries
@@ -24,6 +25,7 @@ from app.visibility import Viewer
 from app.vocabulary import ClockKind, UnitKind
 
 TOP_CAUSES = 10
+TOP_COMPLAINANTS = 10
 RATE_DIGITS = 4
 HOUR_DIGITS = 2
 CENT = Decimal("0.01")
@@ -86,6 +88,14 @@ def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, 
         total=row(TOTAL),
         top_repeat_causes=[
             s.RepeatCause(store_id=store, category=category, complaints=n) for store, category, n in pairs[:TOP_CAUSES]
+        ],
+        top_repeat_complainants=[
+            s.RepeatComplainant(
+                phone=mask_phone(phone),
+                complaints=len(listed),
+                listed=[s.RepeatComplaintRef(id=complaint_id, number=number) for complaint_id, number in listed],
+            )
+            for phone, listed in queries.repeat_complainants(session, where, TOP_COMPLAINANTS)
         ],
     )
 

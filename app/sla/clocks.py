@@ -378,13 +378,14 @@ def at_registration(connection: Connection, complaint: Timed[Entry], settings: S
     return AtRegistration(started, events)
 
 
-def reached_at_registration(priority: Priority, settings: Settings) -> list[str]:
-    """What a new complaint of ``priority`` is escalated to at once (its ``escalated_to``): a column of its insert,
-    as its history entries (``at_registration``) say."""
-    trigger = Trigger.of_priority(priority)
-    if trigger is None:
-        return []
-    return [escalation.mark(trigger, position) for position in policy(settings).ladder[trigger]]
+def reached_at_registration(priority: Priority, settings: Settings, *, repeat: bool = False) -> list[str]:
+    """What a new complaint of ``priority`` (a ``repeat`` one too) is escalated to at once (its ``escalated_to``): a
+    column of its insert, as its history entries say."""
+    triggers = [trigger for trigger in (Trigger.of_priority(priority),) if trigger is not None]
+    if repeat:
+        triggers.append(Trigger.repeat)
+    ladder = policy(settings).ladder
+    return [escalation.mark(trigger, position) for trigger in triggers for position in ladder[trigger]]
 
 
 def after_move(

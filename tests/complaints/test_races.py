@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Caller, LiveCaller, LiveServer, complaint_body
+from tests.conftest import Caller, LiveCaller, LiveServer, another_customer, complaint_body
 
 APOLOGY = {"remedy": {"kind": "apology"}, "reply": "非常抱歉给您带来不便。", "reply_channel": "sms"}
 REJECT = {"reason": "misunderstanding", "explanation": "经核实，系顾客误解，已当面解释。"}
@@ -96,8 +96,8 @@ def test_reject_racing_resolve_one_wins(live_server: LiveServer) -> None:
     """Both start from investigating (reject too, after the investigation); each ends where the other may not."""
     handler = live_server.caller("handler", actor="handler-07")
     colleague = LiveCaller(handler.url, handler.key, actor="handler-11")
-    for _ in range(ROUNDS):
-        complaint = handler.post("/v1/complaints", json=complaint_body()).json()
+    for i in range(ROUNDS):
+        complaint = handler.post("/v1/complaints", json=complaint_body(complainant=another_customer(i))).json()
         path = f"/v1/complaints/{complaint['id']}"
         handler.post(f"{path}/investigate", json={"store_id": "SZ-FT-012"})
         responses = race(
@@ -115,8 +115,8 @@ def test_reject_racing_resolve_one_wins(live_server: LiveServer) -> None:
 
 def test_two_moves_with_the_same_if_match_one_wins(live_server: LiveServer) -> None:
     handler = live_server.caller("handler", actor="handler-07")
-    for _ in range(ROUNDS):
-        complaint = handler.post("/v1/complaints", json=complaint_body()).json()
+    for i in range(ROUNDS):
+        complaint = handler.post("/v1/complaints", json=complaint_body(complainant=another_customer(i))).json()
         path = f"/v1/complaints/{complaint['id']}"
         handler.post(f"{path}/investigate", json={"store_id": "SZ-FT-012"})
         responses = race(
@@ -137,8 +137,8 @@ def test_two_approvers_racing_one_approval(live_server: LiveServer) -> None:
         "reply": "全额退款。",
         "reply_channel": "sms",
     }
-    for _ in range(ROUNDS):
-        complaint = handler.post("/v1/complaints", json=complaint_body()).json()
+    for i in range(ROUNDS):
+        complaint = handler.post("/v1/complaints", json=complaint_body(complainant=another_customer(i))).json()
         path = f"/v1/complaints/{complaint['id']}"
         handler.post(f"{path}/investigate", json={"store_id": "SZ-FT-012"})
         handler.post(f"{path}/propose", json=proposal)

@@ -9,6 +9,7 @@ computed by ``clocks.deadline``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -41,7 +42,7 @@ from app.sla import clocks
 from app.sla.calendar import Calendar
 from app.sla.models import Clock, ClockEvent, ClockState
 from app.vocabulary import ClockKind
-from tests.conftest import Caller, complaint_body, investigate_in
+from tests.conftest import Caller, another_customer, complaint_body, investigate_in
 
 TOUSU = Path(sys.executable).with_name("tousu")
 INDEX = "ix_sla_clocks_next_check_at"
@@ -64,6 +65,9 @@ def database(settings: Settings) -> Iterator[Database]:
     handle.dispose()
 
 
+BULK_CUSTOMERS = itertools.count()
+
+
 def bulk_clocks(db: Database, settings: Settings, received: list[datetime]) -> list[uuid.UUID]:
     """One complaint (with its running written-reply clock) per moment in ``received``, in one transaction.
 
@@ -74,8 +78,13 @@ def bulk_clocks(db: Database, settings: Settings, received: list[datetime]) -> l
         _, secret = keys.create_key(session, name="bulk", role=Role.handler, store_id=None, created_by="tests")
         principal = keys.principal_for(session, secret, settings)
         assert principal is not None
-        body = ComplaintCreate.model_validate({**complaint_body(), "received_at": received[0].isoformat()})
-        template, _ = registration.write(session.connection(), body, Actor(principal, "bulk-loader"), settings)
+        # A customer of each call's own: the copies share the template's phone, and a later call's template is not
+        # to be their repeat.
+        customer = another_customer(next(BULK_CUSTOMERS))
+        body = ComplaintCreate.model_validate(
+            {**complaint_body(complainant=customer), "received_at": received[0].isoformat()}
+        )
+        template = registration.write(session.connection(), body, Actor(principal, "bulk-loader"), settings).complaint
         (template_clock,) = session.scalars(select(Clock).where(Clock.complaint_id == template.id)).all()
         complaint_row = {a.key: getattr(template, a.key) for a in inspect(Complaint).column_attrs}
         clock_row = {a.key: getattr(template_clock, a.key) for a in inspect(Clock).column_attrs}
@@ -632,11 +641,11 @@ def tousu_worker_once(database_url: str) -> subprocess.CompletedProcess[str]:
 
 def test_tousu_worker_once_prints_the_counts(handler: Caller, db: Database, database_url: str) -> None:
     now = utcnow()
-    for _ in range(3):
-        handler.register(received_at=(now - timedelta(days=6)).isoformat())  # past the warning
-    for _ in range(2):
-        handler.register(received_at=(now - timedelta(days=8)).isoformat())  # past the deadline
-    handler.register()  # nothing due
+    for i in range(3):
+        handler.register(complainant=another_customer(i), received_at=(now - timedelta(days=6)).isoformat())  # warned
+    for i in range(3, 5):
+        handler.register(complainant=another_customer(i), received_at=(now - timedelta(days=8)).isoformat())  # due
+    handler.register(complainant=another_customer(5))  # nothing due
 
     result = tousu_worker_once(database_url)
     assert result.returncode == 0, result.stderr

@@ -20,7 +20,7 @@ from app.db import Database, utcnow
 from app.webhooks import events
 from app.webhooks.dispatcher import Dispatched, Dispatcher, claim
 from app.webhooks.models import WebhookAttempt, WebhookDelivery
-from tests.conftest import Caller
+from tests.conftest import Caller, another_customer
 from tests.webhooks.conftest import Receiver, Reply, deliveries, subscribe
 
 TOUSU = Path(sys.executable).with_name("tousu")
@@ -33,8 +33,8 @@ def test_two_dispatchers_never_send_one_attempt_twice(
     admin: Caller, handler: Caller, receiver: Receiver, db: Database, settings: Settings
 ) -> None:
     subscribe(admin, receiver)
-    for _ in range(COMPLAINTS):
-        complaint = handler.register()
+    for i in range(COMPLAINTS):
+        complaint = handler.register(complainant=another_customer(i))
         handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
     receiver.default = Reply(200, delay=0.01)
     other_db = Database.from_settings(settings)
@@ -113,8 +113,8 @@ def test_each_complaints_events_arrive_in_order_while_many_are_sent_at_once(
         ("revisit", {"satisfaction": "satisfied"}),
     ]
     history: dict[str, list[str]] = {}
-    for _ in range(8):
-        complaint = handler.register()
+    for i in range(8):
+        complaint = handler.register(complainant=another_customer(i))
         for name, body in moves:
             (supervisor if name == "approve" else handler).move(complaint["id"], name, body)
         history[complaint["id"]] = [e["move"] for e in handler.get(f"/v1/complaints/{complaint['id']}/events").json()]

@@ -16,7 +16,7 @@ from app.db import Database, utcnow
 from app.main import create_app
 from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.models import WebhookDelivery
-from tests.conftest import Caller
+from tests.conftest import Caller, another_customer
 from tests.webhooks.conftest import Receiver, Reply, patch, subscribe
 
 URL = "https://crm.example.com/tousu/webhooks"
@@ -220,7 +220,7 @@ def test_the_delivery_log_filters_by_status_and_pages(
     admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     endpoint = subscribe(admin, receiver)
-    registered = [handler.register() for _ in range(5)]
+    registered = [handler.register(complainant=another_customer(i)) for i in range(5)]
     receiver.rule = lambda message: Reply(503) if message["data"]["complaint"]["id"] == registered[1]["id"] else None
     dispatcher.once()
     path = f"/v1/webhook-endpoints/{endpoint['id']}/deliveries"

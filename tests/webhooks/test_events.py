@@ -14,7 +14,7 @@ from app.webhooks.dispatcher import Dispatcher
 from app.webhooks.openapi import model_of
 from app.webhooks.schemas import EventType
 from tests.attachments.conftest import PDF, upload
-from tests.conftest import Caller
+from tests.conftest import Caller, another_customer
 from tests.webhooks.conftest import Receiver, subscribe
 
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -88,11 +88,11 @@ def test_every_event_type_is_sent_by_what_should_send_it(
         corrected = handler.client.patch(f"/v1/complaints/{media['id']}", json={"order_number": "P-1"}, headers=headers)
         assert corrected.status_code == 200, corrected.text
         handler.move(media["id"], "reject", {"reason": "misunderstanding", "explanation": "经核实，属于误会。"})
-        major = handler.register()  # found to be a food-safety case: raised to major, its report written
+        major = handler.register(complainant=another_customer(2))  # found to be a food-safety case: raised to major, its report written
         handler.move(major["id"], "escalate", {"priority": "major", "reason": "顾客食用后就医"})
         handler.move(major["id"], "incident-report", {"report": "已下架同批次产品并送检。"})
         handler.move(major["id"], "reject", {"reason": "misunderstanding", "explanation": "经检验，产品合格。"})
-        late = handler.register()
+        late = handler.register(complainant=another_customer(1))  # not the third from the phone: no repeat
         handler.move(late["id"], "investigate", {"store_id": "SZ-FT-012"})
         late_feedback = clock(handler, late["id"], "store_feedback")
     sweep(db, at(late_feedback["warn_at"]) + timedelta(minutes=1))

@@ -15,7 +15,7 @@ from app.db import Database, utcnow
 from app.sla import clocks
 from app.webhooks import events, outbox
 from app.webhooks.dispatcher import Dispatcher
-from tests.conftest import Caller, investigate_in
+from tests.conftest import Caller, another_customer, investigate_in
 from tests.webhooks.conftest import Receiver, subscribe
 
 
@@ -44,8 +44,8 @@ def test_a_fan_out_that_fails_is_done_again_in_full(
     admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     subscribe(admin, receiver)
-    for _ in range(3):
-        complaint = handler.register()
+    for i in range(3):
+        complaint = handler.register(complainant=another_customer(i))
         handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
     built = events.body
     calls: list[int] = []
@@ -87,7 +87,7 @@ def test_what_happened_before_an_endpoint_existed_is_not_sent_to_it(
     admin: Caller, handler: Caller, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     """With nobody subscribed, the fan-out marks the entries in batches without building anything."""
-    earlier = [handler.register() for _ in range(5)]
+    earlier = [handler.register(complainant=another_customer(i)) for i in range(5)]
     fanned = [outbox.fan_out(session, utcnow(), dispatcher.settings, batch=2) for session in _sessions(dispatcher, 4)]
     assert fanned == [2, 2, 1, 0]
 
