@@ -21,6 +21,7 @@ from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, 
 from app.complaints.schemas import NONE_EARLIER, ComplaintOut, Earlier, EventOut, calls_of
 from app.config import Settings
 from app.db import utcnow
+from app.directory import units
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
 from app.metrics.series import MOVES
 from app.preconditions import IfMatch
@@ -88,6 +89,8 @@ def apply_move(
     if if_match is not None:
         if_match.check(complaint.version)
     body = Viewer.of(principal).own_unit(body)
+    if move.dispatches and complaint.state in move.sources:  # a move not allowed now is 409, whatever its unit
+        units.require_dispatchable(session, getattr(body, "store_id", None), getattr(body, "department", None))
     request = workflow.MoveRequest(
         actor=actor.name,
         principal=principal,
