@@ -1,18 +1,22 @@
-"""The directory's tables: stores, departments and the people escalations reach.
+"""The directory's tables: stores, departments and the people escalations reach, and the one question the
+complaints ask of them (``require_dispatchable``).
 
-Rows every domain may read (the clocks and escalations read a store's region and the contacts of a position), so
-they sit below the domains; ``app.directory`` reads and writes them over HTTP.
+Rows every domain may read (a dispatch reads whether its unit is known and active; the clocks and escalations read
+a store's region and the contacts of a position), so they sit below the domains; ``app.directory`` reads and writes
+them over HTTP.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy import Boolean, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, str_enum, utcnow, uuid7
+from app.errors import InvalidInput
 from app.vocabulary import Position
 
 
@@ -58,3 +62,25 @@ class EscalationContact(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_escalation_contacts_position", "position"),)
+
+
+def require_dispatchable(session: Session, store_id: str | None, department: str | None) -> None:
+    """A complaint is dispatched only to units the directory knows and that are active: InvalidInput (422)
+    otherwise. The store complained about at registration need not be known: the check bites at dispatch."""
+    if store_id is not None:
+        store = session.get(Store, store_id)
+        if store is None:
+            _refuse("store_id", f"no store {store_id} in the directory")
+        if not store.active:
+            _refuse("store_id", f"store {store_id} is closed")
+    if department is not None:
+        row = session.get(Department, department)
+        if row is None:
+            _refuse("department", f"no department {department} in the directory")
+        if not row.active:
+            _refuse("department", f"department {department} is closed")
+
+
+def _refuse(field: str, detail: str) -> NoReturn:
+    errors = [{"loc": ["body", field], "msg": detail, "type": "not_dispatchable"}]
+    raise InvalidInput(detail, field=field, errors=errors)

@@ -453,6 +453,15 @@ def create_key(env: dict[str, str], role: str, name: str, *extra: str, root: Pat
     return tousu(env, "keys", "create", "--role", role, "--name", name, *extra, root=root).strip().splitlines()[-1]
 
 
+def register_store(env: dict[str, str], root: Path = ROOT) -> None:
+    """The lifecycle's store in the directory, loaded as a chain loads its stores: a complaint is dispatched only to
+    a known store."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    listed = OUT / "stores.csv"
+    listed.write_text(f"id,name,region\n{lifecycle.STORE},福田中心店,华南区\n", encoding="utf-8")
+    tousu(env, "stores", "import", str(listed), root=root)
+
+
 def create_bare_table(database: URL) -> None:
     from bench.baseline import CREATE_TABLE
 
@@ -532,6 +541,7 @@ def benchmark(pg: URL, results: Results) -> None:
         store=create_key(env, "store", "bench store", "--store", lifecycle.STORE),
         supervisor=create_key(env, "supervisor", "bench supervisor"),
     )
+    register_store(env)
     create_bare_table(main)
     large, large_env, large_intake = prepare(pg, LARGE_DATABASE)
     small_load = {"BENCH_KEY": intake}

@@ -71,6 +71,8 @@ def prepare(pg: URL, tree: Tree) -> None:
         store=run.create_key(env, "store", "bench store", "--store", lifecycle.STORE, root=tree.root),
         supervisor=run.create_key(env, "supervisor", "bench supervisor", root=tree.root),
     )
+    if (tree.root / "app" / "directory").is_dir():  # a tree before the directory dispatches to any store
+        run.register_store(env, root=tree.root)
 
 
 def side_by_side(pg: URL, trees: list[Tree]) -> None:

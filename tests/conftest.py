@@ -182,6 +182,27 @@ def attachment_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(tmp_path_factory.mktemp("attachments"))
 
 
+# The chain's directory: the stores and departments the tests dispatch complaints to (a complaint is dispatched only
+# to a known, active unit), unnamed as migration 0014 made the units complaints already named. Every test on a
+# database finds them; the tests about the directory itself start without them (tests/directory/conftest.py).
+CHAIN_STORES = ("SZ-FT-012", "SZ-FT-013", "SZ-LH-003", "SZ-NS-001", "SZ-NS-003", "GZ-TH-001", "GZ-TH-003", "GZ-TH-007")
+CHAIN_DEPARTMENTS = ("品管部", "物流部", "物业工程部", "售后服务部", "客服中心", "法务部")
+
+
+def register_chain_directory(engine: Engine) -> None:
+    with engine.begin() as connection:
+        stores = [{"id": i} for i in CHAIN_STORES]
+        connection.execute(text("INSERT INTO stores (id, active) VALUES (:id, true)"), stores)
+        departments = [{"id": i} for i in CHAIN_DEPARTMENTS]
+        connection.execute(text("INSERT INTO departments (id, active) VALUES (:id, true)"), departments)
+
+
+@pytest.fixture
+def chain_directory(_tables_engine: Engine) -> None:
+    """The chain's stores and departments in the directory, for this test (``_empty_tables`` deletes them after)."""
+    register_chain_directory(_tables_engine)
+
+
 @pytest.fixture
 def settings(database_url: str, attachment_folder: str) -> Settings:
     # The sweeper and the webhook dispatcher are driven by the tests themselves, with a controlled clock.
@@ -224,11 +245,13 @@ def _tables_engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(autouse=True)
 def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test starts from empty tables (the schema stays: it was built by the migrations)."""
+    """Each test starts from empty tables but for the chain's directory (the schema stays: it was built by the
+    migrations)."""
     if "database_url" not in request.fixturenames:
         yield
         return
     engine: Engine = request.getfixturevalue("_tables_engine")
+    request.getfixturevalue("chain_directory")
     yield
     empty_tables(engine)
 

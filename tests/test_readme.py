@@ -75,6 +75,11 @@ CURL_STATUS = "curl() { command curl -w '%{stderr}curl-status %{http_code}\\n' \
 
 
 @pytest.fixture
+def chain_directory() -> None:
+    """None of the tests' directory (tests/conftest.py): the walkthroughs put the units they dispatch to."""
+
+
+@pytest.fixture
 def settings(database_url: str, attachment_folder: str) -> Settings:
     # As `make run` serves: webhooks may name any host (TOUSU_WEBHOOK_ALLOW_PRIVATE=1); nothing is swept or sent.
     return Settings(

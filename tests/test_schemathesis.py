@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import hypothesis
@@ -65,6 +66,8 @@ FUZZ = 50
 SHARE = 0.3
 STORE = "SZ-FT-012"
 DEPARTMENT = "品管部"
+# The moves that dispatch a complaint to the store or department they name.
+DISPATCHING = tuple(f"/{move.name}" for move in workflow.MOVES if move.dispatches)
 PLACEHOLDER = "set per case"
 EVIDENCE = b"%PDF-1.7\n%receipt\n%%EOF\n"
 
@@ -195,7 +198,7 @@ class Stage:
     server: LiveServer
     keys: dict[str, str] = field(default_factory=dict)
     answers: Counter[tuple[str, int]] = field(default_factory=Counter)
-    units: dict[str, bool] = field(default_factory=dict)
+    units: dict[tuple[str, str], bool] = field(default_factory=dict)  # (stores or departments, id): listed
     # Whether ignored_auth has seen the operation refuse a request without a key, or with a wrong one, that it
     # answered with 2xx with the key: once is enough (schemathesis's own runner checks once per operation too).
     auth_enforced: bool = False
@@ -220,7 +223,7 @@ class Stage:
         response = self.send("handler", "POST", "/v1/complaints", 201, complaint_body(**REGISTERED_AS.get(state, {})))
         complaint_id = response.json()["id"]
         for move, body in ROUTES[state]:
-            body = {"store_id": store} if move == "investigate" else body
+            body = {"store_id": self.unit("stores", store)} if move == "investigate" else body
             role = "supervisor" if move == "approve" else "handler"
             response = self.send(role, "POST", f"/v1/complaints/{complaint_id}/{move}", 200, body)
         return complaint_id, response.headers["ETag"]
@@ -251,10 +254,15 @@ class Stage:
         body = {"position": "cs_supervisor", "name": "赵主管", "phone": "139 2233 4455"}
         return str(self.send("admin", "POST", "/v1/escalation-contacts", 201, body).json()["id"])
 
-    def unit(self, directory: str, unit_id: str) -> str:
-        """A store or department the directory lists, to read."""
-        self.send("admin", "PUT", f"/v1/{directory}/{unit_id}", 200 if self.units.get(unit_id) else 201, {})
-        self.units[unit_id] = True
+    def unit(self, directory: str, unit_id: str, generated: bool = False) -> str:
+        """A store or department the directory lists, active: to read, or to dispatch a complaint to. The chain's
+        directory (tests/conftest.py) lists some already. A generated department may be no path segment (``/``):
+        then it stays unknown, and a dispatch to it is refused (422)."""
+        if not self.units.get((directory, unit_id)):
+            path = f"/v1/{directory}/{quote(unit_id, safe='')}"
+            response = self.http.put(path, json={}, headers=self.headers("admin"))
+            assert generated or response.status_code in (200, 201), response.text
+            self.units[directory, unit_id] = response.status_code in (200, 201)
         return unit_id
 
     def cursor(self, case: Any) -> str:
@@ -312,6 +320,11 @@ class Stage:
             case.body = {**case.body, "file": EVIDENCE.decode()}
         if valid(ParameterLocation.BODY) and isinstance(case.body, dict):
             fit_rules_the_schema_does_not_state(case.body)
+        if valid(ParameterLocation.BODY) and case.path.endswith(DISPATCHING) and isinstance(case.body, dict):
+            # A client dispatches to the units the directory lists: it puts the ones it names there first.
+            for field, directory in (("store_id", "stores"), ("department", "departments")):
+                if isinstance(case.body.get(field), str):
+                    self.unit(directory, case.body[field], generated=True)
         if valid(ParameterLocation.BODY) and case.path == "/v1/api-keys" and isinstance(case.body, dict):
             # A store key names its store and a department key its department; no other key names either.
             role = case.body.get("role")

@@ -28,6 +28,7 @@ from app.sla import clocks
 from app.sla import service as sla
 from app.sla.models import Clock, ClockState
 from app.sla.schemas import ClockExplained
+from app.units import require_dispatchable
 from app.visibility import Viewer, contact_of
 from app.vocabulary import ClockKind, Priority
 
@@ -92,6 +93,8 @@ def apply_move(
     if if_match is not None:
         if_match.check(complaint.version)
     body = Viewer.of(principal).own_unit(body)
+    if move.dispatches and complaint.state in move.sources:  # a move not allowed now is 409, whatever its unit
+        require_dispatchable(session, getattr(body, "store_id", None), getattr(body, "department", None))
     request = workflow.MoveRequest(
         actor=actor.name,
         principal=principal,

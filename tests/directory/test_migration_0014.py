@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from app import migrate
 from app.config import Settings
+from app.main import create_app
+from tests.conftest import issue_key
 
 BEFORE = "0013"  # the schema before this migration
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -143,3 +147,37 @@ def test_0014_fills_the_units_already_named_and_downgrades(empty_database: str) 
         migrate.upgrade(settings, "head")  # and up again
     finally:
         engine.dispose()
+
+
+def test_a_complaint_whose_units_0014_made_unnamed_keeps_moving(empty_database: str, tmp_path: Path) -> None:
+    """Dispatch needs a known, active unit: the units 0014 made from the complaints before it are both."""
+    settings = Settings(
+        database_url=empty_database,
+        sweep_in_serve=False,
+        dispatch_in_serve=False,
+        attachment_store=str(tmp_path / "attachments"),
+    )
+    migrate.upgrade(settings, BEFORE)
+    engine = create_engine(empty_database)
+    accepted = complaint(1, store_id="SZ-BA-021") | {"state": "accepted", "version": 1}
+    dispatched = complaint(2, store_id="SZ-BA-022", responsible_store_id="SZ-BA-022")
+    try:
+        with engine.begin() as connection:
+            connection.execute(COMPLAINTS.insert(), [accepted, dispatched])
+    finally:
+        engine.dispose()
+    migrate.upgrade(settings, "head")
+    handler = {"Authorization": f"Bearer {issue_key(settings, 'handler')}", "X-Actor": "handler-07"}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        investigate = client.post(
+            f"/v1/complaints/{accepted['id']}/investigate", json={"store_id": "SZ-BA-021"}, headers=handler
+        )
+        feedback = {"store_id": "SZ-BA-022", "cause": "店员未按退货流程操作", "responsibility": "staff_fault"}
+        fed_back = client.post(f"/v1/complaints/{dispatched['id']}/store-feedback", json=feedback, headers=handler)
+        redispatch = client.post(
+            f"/v1/complaints/{accepted['id']}/investigate", json={"store_id": "SZ-BA-023"}, headers=handler
+        )
+    assert investigate.status_code == 200, investigate.text
+    assert investigate.json()["responsible_store_id"] == "SZ-BA-021"
+    assert fed_back.status_code == 200, fed_back.text
+    assert redispatch.status_code == 409, redispatch.text  # investigating already: the move, not the unit

@@ -19,11 +19,11 @@ def put(caller: Caller, path: str, body: Any) -> None:
 
 @pytest.fixture
 def reporter(handler: Caller, supervisor: Caller, admin: Caller, make_caller: Any) -> Caller:
-    Month(handler, supervisor).build()
     put(admin, f"/v1/stores/{STORE_A}", {"name": "福田中心店", "region": "华南区"})
     put(admin, f"/v1/stores/{STORE_B}", {"region": "华南区"})  # known, without a name
     put(admin, f"/v1/departments/{DEPARTMENT}", {"name": "=物业工程部（总部）"})
     put(admin, "/v1/stores/SZ-OTHER-1", {"name": "不在报表里的店"})
+    Month(handler, supervisor).build()  # dispatches to the units just put
     return make_caller("reporter", actor="reporter-01")
 
 

@@ -88,7 +88,8 @@ def test_every_event_type_is_sent_by_what_should_send_it(
         corrected = handler.client.patch(f"/v1/complaints/{media['id']}", json={"order_number": "P-1"}, headers=headers)
         assert corrected.status_code == 200, corrected.text
         handler.move(media["id"], "reject", {"reason": "misunderstanding", "explanation": "经核实，属于误会。"})
-        major = handler.register(complainant=another_customer(2))  # found to be a food-safety case: raised to major, its report written
+        # Found to be a food-safety case: raised to major, its report written.
+        major = handler.register(complainant=another_customer(2))
         handler.move(major["id"], "escalate", {"priority": "major", "reason": "顾客食用后就医"})
         handler.move(major["id"], "incident-report", {"report": "已下架同批次产品并送检。"})
         handler.move(major["id"], "reject", {"reason": "misunderstanding", "explanation": "经检验，产品合格。"})
