@@ -1,8 +1,9 @@
-"""Full lifecycles against a running tousu: register, investigate, store-feedback, propose, approve, revisit.
+"""Full lifecycles against a running tousu: register, investigate, store-feedback, propose, approve, fulfil, revisit.
 
 The bodies are those of tests/complaints/test_moves.py. ``concurrency`` asyncio tasks share one httpx client,
 each running lifecycles back to back. The rate counts the moves (requests) answered inside the measured window,
-divided by six, so lifecycles cut by the window's edges count for the part inside it.
+divided by seven, so lifecycles cut by the window's edges count for the part inside it. Each lifecycle's customer
+has a phone of their own: none is a repeat complaint.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from urllib.parse import quote
 
 import httpx
 
-STEPS = 6
+STEPS = 7
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
-REFUND = {"remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"}, "reply": "非常抱歉，全额退款。"}
+REFUND = {
+    "remedy": {"kind": "refund", "amount": "300.00", "description": "退还货款"},
+    "reply": "非常抱歉，全额退款。",
+    "reply_channel": "sms",
+}
+PAID = {"payment_reference": "WX-REFUND-4200001987"}
 APPROVAL = {"reply": "非常抱歉，已为您全额退款300元。"}
 REVISIT = {"satisfaction": "satisfied", "call_notes": "客户表示满意"}
 STORE = "SZ-FT-012"
@@ -50,7 +56,7 @@ def _headers(key: str, actor: str) -> dict[str, str]:
 
 def complaint_body(n: int) -> dict[str, Any]:
     return {
-        "complainant": {"name": random.choice(["张三", "李四", "王芳", "刘洋"]), "phone": f"138 {n % 10000:04d} 8000"},
+        "complainant": {"name": random.choice(["张三", "李四", "王芳", "刘洋"]), "phone": f"13{n % 10**9:09d}"},
         "channel": "phone",
         "category": "service_attitude",
         "store_id": STORE,
@@ -80,6 +86,7 @@ async def one_lifecycle(client: httpx.AsyncClient, keys: Keys, n: int, tally: Ta
     await post(f"{path}/store-feedback", store, FEEDBACK)
     await post(f"{path}/propose", handler, REFUND)
     await post(f"{path}/approve", supervisor, APPROVAL)
+    await post(f"{path}/fulfil", handler, PAID)
     final = await post(f"{path}/revisit", handler, REVISIT)
     if final["state"] != "revisited":
         raise RuntimeError(f"lifecycle ended in state {final['state']}")
