@@ -22,7 +22,8 @@ alone decides what it gets, the same way for both kinds of unit:
   entry's payload loses what it says of others (``payload``).
 
 JSON responses, CSV rows, webhook payloads and every later page are built through a ``Viewer``; no route masks on
-its own.
+its own. The customer reading their own complaint's progress page is a ``Customer``: masked, with a few steps of the
+history and nothing the company keeps to itself.
 """
 
 from __future__ import annotations
