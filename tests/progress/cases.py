@@ -20,7 +20,7 @@ CONTACT = {"position": "cs_supervisor", "name": "王主管甲秘", "phone": "139
 NAME = "欧阳娜娜"
 REPLY = "欧阳娜娜女士您好，经核实，我们将为您全额退款300元，如有疑问请联系13812348000。"
 EXPLANATION = "经实地调查，商品在售出时完好，投诉不成立。"
-HIDDEN = (NOTE, STAFF, APPROVER, CAUSE, BLAMED, CONTACT["name"], "13900001111", NAME, "娜娜")
+HIDDEN = (NOTE, STAFF, APPROVER, CAUSE, BLAMED, CONTACT["name"], "13900001111", NAME, "娜娜", "13812348000")
 STATES = (
     "accepted",
     "investigating",

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi import FastAPI
 
 from app.auth.limiter import FailureLimiter
+from app.auth.models import Role
+from tests.conftest import Caller
+from tests.progress.cases import APPROVER
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +18,9 @@ def _progress_requests_uncounted(app: FastAPI) -> None:
     app.state.progress_requests = FailureLimiter(
         settings.progress_requests_burst, settings.progress_requests_per_minute
     )
+
+
+@pytest.fixture
+def supervisor(make_caller: Any) -> Caller:
+    """The approver, by a name the progress page must never show."""
+    return make_caller(Role.supervisor, actor=APPROVER)
