@@ -50,12 +50,17 @@ test: $(STAMP) $(NODE_STAMP) browser
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --databases=sqlite -m "not slow" $(PYTEST_ARGS)
 
-# Debian's headless Chromium and its driver, for tests/test_api_docs.py (skipped without them, unless CI is set).
+# Debian's headless Chromium and its driver, for tests/test_api_docs.py and tests/progress/test_browser.py (skipped
+# without them, unless CI is set).
 browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
 		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
 		|| echo "chromium is not installed: tests/test_api_docs.py will be skipped"
+	@# A Chinese font, so that the progress page's screenshots (var/test-artifacts/progress) show its words.
+	@fc-list :lang=zh 2>/dev/null | grep -q . \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei \
+		|| echo "no Chinese font: the progress page's screenshots will show boxes"
 
 openapi: $(STAMP)
 	$(BIN)/tousu openapi

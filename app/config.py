@@ -87,6 +87,21 @@ class Settings(BaseSettings):
     auth_failure_per_minute: float = Field(
         30, gt=0, description="How many more failed authentications a client address earns per minute."
     )
+    public_base_url: str = Field(
+        "https://tousu.example.com",
+        pattern=r"^https?://[^/?#\s]+$",
+        description="Where customers reach tousu: the scheme and host of the progress links texted to them "
+        "(`<base>/p/<token>`), no path.",
+    )
+    service_phone: str = Field(
+        "400-000-0000", min_length=1, max_length=40, description="The service phone the progress page names."
+    )
+    progress_requests_burst: int = Field(
+        30, ge=1, description="Progress-page requests (/p/...) one client address may make in a row before 429."
+    )
+    progress_requests_per_minute: float = Field(
+        20, gt=0, description="How many more progress-page requests a client address earns per minute."
+    )
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="Level of the logs.")
     log_format: LogFormat = Field(
         "json", description="`json`: a JSON object a line, for machines; `console`: a readable line (make run)."

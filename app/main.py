@@ -35,6 +35,7 @@ from app.housekeeping import Housekeeper
 from app.logs import RequestContext
 from app.metrics import exposition as metrics
 from app.metrics.http import HttpMetrics
+from app.progress import router as progress
 from app.reports.router import router as reports_router
 from app.sla import clocks
 from app.sla.router import router as sla_router
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     webhooks_openapi.document(app)
     warn_if_private_targets_allowed(settings)
     app.include_router(reports_router)
+    progress.install(app, settings)
     api_docs.install(app)
     # FastAPI's way to shape the document is to replace the app's openapi method.
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

@@ -22,7 +22,8 @@ alone decides what it gets, the same way for both kinds of unit:
   entry's payload loses what it says of others (``payload``).
 
 JSON responses, CSV rows, webhook payloads and every later page are built through a ``Viewer``; no route masks on
-its own.
+its own. The customer reading their own complaint's progress page is a ``Customer``: masked, with a few steps of the
+history and nothing the company keeps to itself.
 """
 
 from __future__ import annotations
@@ -248,3 +249,33 @@ _NOT_TEXT = frozenset(
 
 def _is_identifier(key: str) -> bool:
     return key in _NOT_TEXT or key.endswith(("_id", "_at"))
+
+
+# The customer, reading their own complaint on the progress page (app/progress): of the history only these steps
+# (never a note, a unit's feedback, an escalation or who acted), their contact masked, every text shown redacted.
+CUSTOMER_STEPS = frozenset({"register", "investigate", "resolve", "approve", "revisit", "reopen", "reject"})
+
+
+@dataclass(frozen=True)
+class Customer:
+    """The complainant as a viewer of their own complaint, reached by a link that may be forwarded: masked."""
+
+    contact: Contact
+
+    @classmethod
+    def of(cls, complaint: Complaint) -> Customer:
+        return cls(contact_of(complaint))
+
+    @property
+    def name(self) -> str:
+        return mask_name(self.contact.name)
+
+    @property
+    def phone(self) -> str:
+        return mask_phone(self.contact.phone)
+
+    def sees_entry(self, entry: ComplaintEvent) -> bool:
+        return entry.move in CUSTOMER_STEPS
+
+    def text(self, value: str | None) -> str | None:
+        return None if value is None else self.contact.redact(value)

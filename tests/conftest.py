@@ -54,6 +54,7 @@ TABLES = (
     "idempotency_keys",
     "complaint_events",
     "complaint_links",
+    "progress_links",
     "attachments",
     "complaints",
     "complaint_number_counters",
