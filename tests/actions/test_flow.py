@@ -148,3 +148,21 @@ def test_the_list_filters_by_state_store_and_category(manager: Caller) -> None:
     assert ids(store_id="SZ-LH-003") == [delivery["id"]]
     assert ids(category="delivery") == sorted([delivery["id"], company["id"]])
     assert manager.get(PATH, params={"state": "closed"}).status_code == 422
+
+
+def test_a_move_with_a_stale_if_match_is_412_and_changes_nothing(manager: Caller) -> None:
+    action = create(manager)
+    patch(manager, action["id"], {"owner": "李主管"})
+    before = read(manager, action["id"])
+    stale = manager.post(f"{PATH}/{action['id']}/done", headers={"If-Match": '"1"'})
+    assert stale.status_code == 412, stale.text
+    assert (stale.json()["current_version"], stale.headers["content-type"]) == (2, "application/problem+json")
+    assert read(manager, action["id"]) == before
+    current = manager.post(f"{PATH}/{action['id']}/done", headers={"If-Match": '"2"'})
+    assert current.status_code == 200 and current.json()["state"] == "done"
+
+
+def test_an_unknown_action_is_404_and_a_malformed_id_422(manager: Caller) -> None:
+    unknown = manager.get(f"{PATH}/01939d3c-7a4e-7c3f-9d2a-3b5c6d7e8f90")
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
+    assert manager.post(f"{PATH}/not-an-id/done").status_code == 422
