@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app import api_docs, content_types, errors, migrate
+from app.actions.router import router as actions_router
 from app.attachments import storage as attachment_storage
 from app.attachments.router import UPLOAD_PATH
 from app.attachments.router import router as attachments_router
@@ -67,6 +68,7 @@ TAGS = [
     },
     {"name": "webhooks", "description": "Endpoints that receive signed events, and their deliveries."},
     {"name": "reports", "description": "The summary analysis of a period, as JSON, CSV or a chart."},
+    {"name": "actions", "description": "Corrective actions on recurring causes of complaints (改善对策)."},
     {"name": "keys", "description": "API keys (admin)."},
     {"name": "health", "description": "Liveness and readiness probes; no key needed."},
 ]
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     webhooks_openapi.document(app)
     warn_if_private_targets_allowed(settings)
     app.include_router(reports_router)
+    app.include_router(actions_router)
     progress.install(app, settings)
     api_docs.install(app)
     # FastAPI's way to shape the document is to replace the app's openapi method.

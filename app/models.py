@@ -1,5 +1,6 @@
 """Every ORM model, imported once so the metadata knows all tables (alembic, relationships)."""
 
+from app.actions.models import CorrectiveAction
 from app.attachments.models import Attachment
 from app.auth.models import ApiKey, ApiKeyChanges
 from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, DailyCounter
@@ -20,6 +21,7 @@ __all__ = [
     "Complaint",
     "ComplaintEvent",
     "ComplaintLink",
+    "CorrectiveAction",
     "DailyCounter",
     "Department",
     "EscalationContact",

@@ -11,6 +11,7 @@ alone decides what it gets, the same way for both kinds of unit:
 - the history entries and clocks it may read (``sees_entry``, ``sees_clock``): no internal note, nothing that
   belongs to another unit (its feedback, its clocks and their warnings);
 - the stores and departments of the directory it may read (``units``): its own unit only;
+- the corrective actions it may read (``actions``): a store key those on its own store, a department key none;
 - the people an escalation names (``addressees``, personal data of staff): only admin and manager keys and the
   company-wide webhooks (the notification systems) read them; every other viewer sees the positions reached;
 - the attachments it may read (``attachments``): only those marked visible to its unit, and the history entries
@@ -115,6 +116,15 @@ class Viewer:
         if self.unit.kind is not kind:
             return query.where(false())
         return query.where(unit_id == self.unit.id)
+
+    def actions(self, query: Select[T], store_id: SQLColumnExpression[str | None]) -> Select[T]:
+        """``query`` (over corrective actions, by their ``store_id`` column) narrowed to those this viewer may read:
+        a store key the actions on its own store only, a department key none (actions name no department)."""
+        if self.unit is None:
+            return query
+        if self.unit.kind is not UnitKind.store:
+            return query.where(false())
+        return query.where(store_id == self.unit.id)
 
     def clocks(self, query: Select[T]) -> Select[T]:
         """``query`` (over clocks of complaints it may read) narrowed to the clocks this viewer may read: no other

@@ -52,6 +52,7 @@ TABLES = (
     "calendar_days",
     "calendar_years",
     "idempotency_keys",
+    "corrective_actions",
     "complaint_events",
     "complaint_links",
     "progress_links",

@@ -137,6 +137,19 @@ def test_every_time_in_every_json_response_has_the_local_offset(
         walk.call(handler, "GET", "/v1/escalation-ladder", 200)
         walk.call(admin, "DELETE", "/v1/escalation-contacts/{contact_id}", 204, **who)
 
+        plan = {"store_id": "SZ-FT-012", "cause": "店员态度问题", "action": "全员服务培训", "owner": "王店长"}
+        plan |= {"due_on": "2026-12-31", "complaint_ids": [complaint["id"]]}
+        action = walk.call(admin, "POST", "/v1/corrective-actions", 201, plan)
+        did = {"action_id": action["id"]}
+        walk.call(admin, "PATCH", "/v1/corrective-actions/{action_id}", 200, {"owner": "李店长"}, **did)
+        walk.call(admin, "POST", "/v1/corrective-actions/{action_id}/done", 200, **did)
+        walk.call(admin, "POST", "/v1/corrective-actions/{action_id}/verify", 200, **did)
+        dropped = walk.call(admin, "POST", "/v1/corrective-actions", 201, {**plan, "category": "billing"})
+        reason = {"reason": "与上一条重复"}
+        walk.call(admin, "POST", "/v1/corrective-actions/{action_id}/drop", 200, reason, action_id=dropped["id"])
+        walk.call(reporter, "GET", "/v1/corrective-actions/{action_id}", 200, **did)
+        walk.call(reporter, "GET", "/v1/corrective-actions", 200)
+
         key = walk.call(admin, "POST", "/v1/api-keys", 201, {"name": "报表系统", "role": "reporter"})
         walk.call(admin, "DELETE", "/v1/api-keys/{key_id}", 200, key_id=key["id"])
         walk.call(admin, "GET", "/v1/api-keys?include_revoked=true", 200)
@@ -170,6 +183,8 @@ def test_every_time_in_every_json_response_has_the_local_offset(
         ("get", "/v1/webhook-endpoints/{endpoint_id}/deliveries"),
         ("get", "/v1/complaints/{complaint_id}"),
         ("get", "/v1/reports/summary"),
+        ("get", "/v1/corrective-actions/{action_id}"),
+        ("post", "/v1/corrective-actions/{action_id}/done"),
     ]:
         assert route in timed, f"{route} answered no time at all"
 

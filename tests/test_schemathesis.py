@@ -173,9 +173,14 @@ ROUTES: dict[str, list[tuple[str, dict[str, Any]]]] = {
 REGISTERED_AS = {"major": {"priority": "major", "category": "incident"}}
 
 
+ACTIONS = "/v1/corrective-actions"
+
+
 def role_for(case: Any) -> str:
     if case.path.startswith(ADMIN_PREFIXES):
         return "admin"
+    if case.path.startswith(ACTIONS):
+        return "manager"  # who writes corrective actions
     return ROLES.get((case.method.upper(), case.path), "handler")
 
 
@@ -254,6 +259,21 @@ class Stage:
         body = {"position": "cs_supervisor", "name": "赵主管", "phone": "139 2233 4455"}
         return str(self.send("admin", "POST", "/v1/escalation-contacts", 201, body).json()["id"])
 
+    def corrective_action(self, done: bool) -> tuple[str, str]:
+        """A fresh corrective action on the store, open or done: its id and ETag."""
+        body = {
+            "store_id": STORE,
+            "cause": "收银员多收费",
+            "action": "重新培训",
+            "owner": "王店长",
+            "due_on": "2026-12-31",
+        }
+        response = self.send("manager", "POST", ACTIONS, 201, body)
+        action_id = response.json()["id"]
+        if done:
+            response = self.send("manager", "POST", f"{ACTIONS}/{action_id}/done", 200)
+        return action_id, response.headers["ETag"]
+
     def unit(self, directory: str, unit_id: str, generated: bool = False) -> str:
         """A store or department the directory lists, active: to read, or to dispatch a complaint to. The chain's
         directory (tests/conftest.py) lists some already. A generated department may be no path segment (``/``):
@@ -298,6 +318,8 @@ class Stage:
                 path["key_id"] = self.api_key()
             if "contact_id" in path:
                 path["contact_id"] = self.contact()
+            if "action_id" in path:
+                path["action_id"], etag = self.corrective_action(done=case.path.endswith("/verify"))
             if case.method.upper() == "GET" and case.path == "/v1/stores/{store_id}":
                 path["store_id"] = self.unit("stores", STORE)
             if case.method.upper() == "GET" and case.path == "/v1/departments/{department}":
@@ -337,6 +359,9 @@ class Stage:
         contact = case.path.startswith("/v1/escalation-contacts") and isinstance(case.body, dict)
         if valid(ParameterLocation.BODY) and contact:
             fit_a_contact(case.body)
+        action = case.path in (ACTIONS, ACTIONS + "/{action_id}")
+        if valid(ParameterLocation.BODY) and action and isinstance(case.body, dict):
+            fit_an_action(case.body)
 
     def close(self) -> None:
         self.http.close()
@@ -367,6 +392,15 @@ def fit_a_contact(body: dict[str, Any]) -> None:
         body[where[0]] = where[1]
     if not any(isinstance(body.get(way), str) for way in ("phone", "email", "wecom_id", "dingtalk_id")):
         body["wecom_id"] = "ZhaoMin"
+
+
+def fit_an_action(body: dict[str, Any]) -> None:
+    """A corrective action's cause is a store the directory lists and its linked complaints exist: a client names
+    those it read from the server. A new action names a store or a category."""
+    if isinstance(body.get("store_id"), str) or "category" not in body:
+        body["store_id"] = STORE
+    if "complaint_ids" in body:
+        body["complaint_ids"] = []
 
 
 def period(first: str, last: str) -> tuple[str, str]:

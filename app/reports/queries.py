@@ -12,7 +12,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -306,3 +306,23 @@ def weekly(session: Session, where: Scope, boundaries: Sequence[datetime]) -> di
     week = case(*((Complaint.received_at < boundary, i) for i, boundary in enumerate(boundaries)))
     query = where.select(week.label("week"), Complaint.category, func.count().label("n"))
     return {(row.week, row.category): row.n for row in session.execute(query.group_by(week, Complaint.category))}
+
+
+def cause_before_after(
+    session: Session, viewer: Viewer, store_id: str | None, category: Category | None, done_at: datetime, days: int
+) -> tuple[int, int]:
+    """Complaints of a cause (the store they count for and/or their category) that the viewer reads, received in
+    the ``days`` before ``done_at`` and in the ``days`` from it."""
+    window = timedelta(days=days)
+    before = (Complaint.received_at >= done_at - window) & (Complaint.received_at < done_at)
+    after = (Complaint.received_at >= done_at) & (Complaint.received_at < done_at + window)
+    counts: list[Any] = [func.count().filter(before).label("before"), func.count().filter(after).label("after")]
+    query = select(*counts).select_from(Complaint)
+    query = query.where(Complaint.received_at >= done_at - window, Complaint.received_at < done_at + window)
+    if store_id is not None:
+        counted_for = STORE
+        query = query.where(counted_for == store_id)
+    if category is not None:
+        query = query.where(Complaint.category == category)
+    row: Any = session.execute(viewer.complaints(query)).one()
+    return int(row.before or 0), int(row.after or 0)

@@ -55,8 +55,9 @@ class SummaryQuery(BaseModel):
     group_by: GroupBy | None = Field(
         None,
         description="One row per responsible store (the store dispatched to, else the store complained about), "
-        "category, channel or responsible department. Grouped by store, the feedback clocks counted are the stores'; "
-        "by department, the departments'. Without it: the total only.",
+        "category, channel, responsible department or responsibility (the finding of the feedback: company_fault, "
+        "staff_fault, customer_misunderstanding, third_party, undetermined; null while none). Grouped by store, "
+        "the feedback clocks counted are the stores'; by department, the departments'. Without it: the total only.",
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.actions.models import ActionState
 from app.complaints.models import Category, RemedyKind
 from app.types import Money
 from app.vocabulary import ClockKind
@@ -18,6 +19,7 @@ class GroupBy(enum.StrEnum):
     category = "category"
     channel = "channel"
     department = "department"  # the responsible department
+    responsibility = "responsibility"  # the finding of the store's or department's feedback (null: none yet)
 
 
 Weeks = list[tuple[str, dict[Category, int]]]  # the chart's bars: ISO week, complaints by category
@@ -138,6 +140,25 @@ class RepeatComplainant(BaseModel):
     listed: list[RepeatComplaintRef] = Field(description="Those complaints, oldest first.")
 
 
+class ActionEffect(BaseModel):
+    """A corrective action on a cause, and whether the cause's complaints fell after it was done: complaints of
+    the cause (its store and/or category) received in the ``window_days`` before ``done_at`` against the same
+    length after."""
+
+    id: uuid.UUID
+    store_id: str | None = Field(examples=["SZ-FT-012"])
+    category: Category | None
+    cause: str = Field(examples=["福田中心店收银员多收费，一个月内三起"])
+    state: ActionState
+    done_at: datetime | None = Field(description="Null while the action is open: nothing to measure yet.")
+    window_days: int = Field(description="The length of each window: the period's days.", examples=[31])
+    before: int | None = Field(description="Complaints of the cause received in the window before done_at.")
+    after: int | None = Field(description="Complaints of the cause received in the window from done_at.")
+    fell: bool | None = Field(
+        description="after < before; null while the action is open or the window after it is not over yet."
+    )
+
+
 class Summary(BaseModel):
     """The summary analysis of a period (投诉汇总分析表)."""
 
@@ -154,4 +175,10 @@ class Summary(BaseModel):
         default_factory=list,
         description="The phones with the most complaints in the period, more than one each (at most 10), with "
         "their complaints; the phone masked for every role. Not in the CSV table (one row per group).",
+    )
+    corrective_actions: list[ActionEffect] = Field(
+        default_factory=list,
+        description="The corrective actions (not dropped) on the top repeat causes, and those done in the period, "
+        "with their complaints before and after (a store key: its own store's actions and complaints). Not in "
+        "the CSV table.",
     )

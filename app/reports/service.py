@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.actions import service as actions
 from app.auth.principal import Principal
 from app.complaints.contact import mask_phone
 from app.complaints.models import Category, Complaint, RemedyKind
@@ -37,6 +38,7 @@ GROUP_KEYS: dict[s.GroupBy, queries.Column] = {
     s.GroupBy.category: Complaint.category,
     s.GroupBy.channel: Complaint.channel,
     s.GroupBy.department: Complaint.responsible_department,
+    s.GroupBy.responsibility: Complaint.responsibility,
 }
 # Grouped by a kind of unit, a group's feedback clocks are those of that kind of unit (a store's, a department's).
 FEEDBACK_OF = {s.GroupBy.store: UnitKind.store, s.GroupBy.department: UnitKind.department}
@@ -97,7 +99,41 @@ def summary(session: Session, the_period: s.Period, group_by: s.GroupBy | None, 
             )
             for phone, listed in queries.repeat_complainants(session, where, TOP_COMPLAINANTS)
         ],
+        corrective_actions=action_effects(session, where, the_period, pairs[:TOP_CAUSES]),
     )
+
+
+def action_effects(
+    session: Session, where: Scope, the_period: s.Period, causes: list[tuple[str, Category, int]]
+) -> list[s.ActionEffect]:
+    """The actions on the top repeat causes and those done in the period, each with the complaints of its cause in
+    the period's length before and after it was done. Whether they fell is known once the window after is over."""
+    days = (the_period.to - the_period.from_).days + 1
+    pairs = [(store, category) for store, category, _ in causes]
+    effects = []
+    for action in actions.on_causes(session, where.viewer, pairs, where.start, where.end):
+        before = after = fell = None
+        if action.done_at is not None:
+            before, after = queries.cause_before_after(
+                session, where.viewer, action.store_id, action.category, action.done_at, days
+            )
+            if action.done_at + timedelta(days=days) <= where.now:
+                fell = after < before
+        effects.append(
+            s.ActionEffect(
+                id=action.id,
+                store_id=action.store_id,
+                category=action.category,
+                cause=action.cause,
+                state=action.state,
+                done_at=action.done_at.astimezone(ZoneInfo(the_period.time_zone)) if action.done_at else None,
+                window_days=days,
+                before=before,
+                after=after,
+                fell=fell,
+            )
+        )
+    return effects
 
 
 def _causes_by_group(
