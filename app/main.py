@@ -36,6 +36,7 @@ from app.logs import RequestContext
 from app.metrics import exposition as metrics
 from app.metrics.http import HttpMetrics
 from app.reports.router import router as reports_router
+from app.retention.router import router as data_subjects_router
 from app.sla import clocks
 from app.sla.router import router as sla_router
 from app.webhooks import openapi as webhooks_openapi
@@ -67,6 +68,10 @@ TAGS = [
     {"name": "webhooks", "description": "Endpoints that receive signed events, and their deliveries."},
     {"name": "reports", "description": "The summary analysis of a period, as JSON, CSV or a chart."},
     {"name": "keys", "description": "API keys (admin)."},
+    {
+        "name": "data-subjects",
+        "description": "A person's access and erasure requests (PIPL): their complaints exported or anonymised now.",
+    },
     {"name": "health", "description": "Liveness and readiness probes; no key needed."},
 ]
 
@@ -150,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     webhooks_openapi.document(app)
     warn_if_private_targets_allowed(settings)
     app.include_router(reports_router)
+    app.include_router(data_subjects_router)
     api_docs.install(app)
     # FastAPI's way to shape the document is to replace the app's openapi method.
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

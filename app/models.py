@@ -4,6 +4,7 @@ from app.attachments.models import Attachment
 from app.auth.models import ApiKey, ApiKeyChanges
 from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, DailyCounter
 from app.idempotency import IdempotencyRecord
+from app.retention.models import DataSubjectRequest
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
 from app.units import Department, EscalationContact, Store
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -20,6 +21,7 @@ __all__ = [
     "ComplaintEvent",
     "ComplaintLink",
     "DailyCounter",
+    "DataSubjectRequest",
     "Department",
     "EscalationContact",
     "IdempotencyRecord",

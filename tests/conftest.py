@@ -54,6 +54,7 @@ TABLES = (
     "idempotency_keys",
     "complaint_events",
     "complaint_links",
+    "data_subject_requests",
     "attachments",
     "complaints",
     "complaint_number_counters",

@@ -89,7 +89,19 @@ def test_move_routes_exist_for_every_move(document: dict[str, Any]) -> None:
 
 
 CAMEL_CASE = re.compile(r"^[a-z][a-z0-9]*([A-Z][a-z0-9]*)*$")
-TAGS = {"complaints", "moves", "clocks", "calendar", "directory", "escalation", "webhooks", "reports", "keys", "health"}
+TAGS = {
+    "complaints",
+    "moves",
+    "clocks",
+    "calendar",
+    "directory",
+    "escalation",
+    "webhooks",
+    "reports",
+    "keys",
+    "data-subjects",
+    "health",
+}
 
 
 def every_operation(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
