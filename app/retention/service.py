@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.attachments.models import Attachment
 from app.attachments.storage import BlobStore
@@ -225,6 +225,8 @@ def run(
 
 
 def of_phone(session: Session, phone: str, for_update: bool = False) -> list[Complaint]:
-    """Every complaint of a (normalised) phone, oldest first."""
+    """Every complaint of a (normalised) phone, oldest first; to show, with their clocks."""
     query = select(Complaint).where(Complaint.complainant_phone == phone).order_by(Complaint.received_at, Complaint.id)
-    return list(session.scalars(query.with_for_update() if for_update else query))
+    if for_update:
+        return list(session.scalars(query.with_for_update()))
+    return list(session.scalars(query.options(selectinload(Complaint.clocks))))
