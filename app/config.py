@@ -120,8 +120,8 @@ class Settings(BaseSettings):
     sweep_interval: float = Field(30, gt=0, description="Seconds between two sweeps of the clocks.")
     sweep_in_serve: bool = Field(
         True,
-        description="Sweep and keep house inside `tousu serve` (one process, embedded SQLite); false when `tousu "
-        "worker` runs.",
+        description="Sweep, keep house and anonymise past retention inside `tousu serve` (one process, embedded "
+        "SQLite); false when `tousu worker` runs.",
     )
     housekeeping_interval: float = Field(
         3600, gt=0, description="Seconds between two rounds of housekeeping (expired idempotency keys, old sequences)."

@@ -37,6 +37,7 @@ from app.metrics import exposition as metrics
 from app.metrics.http import HttpMetrics
 from app.reports.router import router as reports_router
 from app.retention.router import router as data_subjects_router
+from app.retention.worker import Retainer
 from app.sla import clocks
 from app.sla.router import router as sla_router
 from app.webhooks import openapi as webhooks_openapi
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # One process on the embedded SQLite file: it also sweeps and keeps house, unless a worker does.
         sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
         housekeeper = Housekeeper(app.state.db, settings) if settings.sweep_in_serve else None
-        for job in (sweeper, housekeeper):
+        retainer = Retainer(app.state.db, settings) if settings.sweep_in_serve else None
+        for job in (sweeper, housekeeper, retainer):
             if job is not None:
                 job.start()
         dispatcher = Dispatcher(app.state.db, settings) if settings.dispatch_in_serve else None
@@ -109,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if dispatcher is not None:
                 dispatcher.stop()
-            for job in (sweeper, housekeeper):
+            for job in (sweeper, housekeeper, retainer):
                 if job is not None:
                     job.stop()
             if revocations is not None:
