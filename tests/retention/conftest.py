@@ -53,6 +53,7 @@ ALPHA = Person("欧阳靖宇", "13987654321", "jingyu.ouyang@example.org", "浙�
 BRAVO = Person("司马光明", "15811112222", "guangming.sima@example.net", "四川省成都市武侯区科华北路65号2单元1102")
 CHARLIE = Person("诸葛明月", "13622223333", "mingyue.zhuge@example.com", "广东省深圳市福田区福华路88号中心大厦")
 DELTA = Person("上官婉清", "18633334444", "wanqing.sg@example.cn", "江苏省南京市鼓楼区中山路321号")
+BRAVO_CORRECTED = {"phone": "158 9999 0000", "email": "new.sima@example.net"}  # b1's contact after a correction
 ECHO = Person("东方既白", "17744445555", "jibai.df@example.com", "湖北省武汉市洪山区珞喻路1037号")
 
 
@@ -162,7 +163,13 @@ def fill(handler: Caller, supervisor: Caller, admin: Caller, settings: Settings,
     f.register("d1", DELTA, (2022, 6, 1, 9, 0))
     f.move("d1", "investigate", (2022, 6, 1, 10, 0), {"store_id": STORE})
     # 2023-01: closed long ago.
-    f.register("b1", BRAVO, (2023, 1, 5, 9, 0), category="billing")
+    b1 = f.register("b1", BRAVO, (2023, 1, 5, 9, 0), category="billing")
+    with frozen(2023, 1, 5, 10, 0):
+        version = handler.get(f"/v1/complaints/{b1}").json()["version"]
+        correction = {"complainant": BRAVO_CORRECTED, "reason": "客户来电更正联系方式"}
+        headers = handler.headers({"If-Match": f'"{version}"'})
+        corrected = handler.client.patch(f"/v1/complaints/{b1}", json=correction, headers=headers)
+        assert corrected.status_code == 200, corrected.text
     f.closed_as_revisited("b1", BRAVO, (2023, 1, 9), refund=None)
     # 2024-05: closed, but not yet three years ago.
     f.register("c1", CHARLIE, (2024, 5, 6, 9, 0))

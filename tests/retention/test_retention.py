@@ -21,6 +21,7 @@ from tests.conftest import Caller
 from tests.retention.conftest import (
     ALPHA,
     BRAVO,
+    BRAVO_CORRECTED,
     CHARLIE,
     DELTA,
     ECHO,
@@ -52,6 +53,7 @@ def test_retention_leaves_nothing_of_the_people_past_it_and_the_past_adds_up_the
     seen = everything(db, settings)
     for person in (*GONE, *KEPT):
         assert found_in(seen, person) == person.values(), person.name  # planted everywhere to begin with
+    assert "15899990000" in seen and BRAVO_CORRECTED["email"] in seen
 
     swept = service.run(db, settings, storage.from_settings(settings), now=RUN_AT)
 
@@ -59,6 +61,7 @@ def test_retention_leaves_nothing_of_the_people_past_it_and_the_past_adds_up_the
     left = everything(db, settings)
     for person in GONE:
         assert found_in(left, person) == [], where(left, person)
+    assert [value for value in ("15899990000", *BRAVO_CORRECTED.values()) if value in left] == []
     for person in KEPT:
         assert found_in(left, person) == person.values(), person.name
     assert SHARED_BLOB in stored_files(settings).values()  # still an attachment of c1, d1 and e1
@@ -138,3 +141,13 @@ def test_tousu_retention_run_anonymises_what_is_past_retention(
     left = everything(db, settings)
     assert found_in(left, ALPHA) == []
     assert found_in(left, BRAVO) == BRAVO.values()
+
+    # The worker's job, alone, once: three years (and some) back reaches b1 too.
+    env["TOUSU_RETENTION_DAYS"] = str((datetime.now(UTC) - datetime(2023, 2, 10, tzinfo=UTC)).days)
+    only_retention = ["--once", "--no-sweep", "--no-dispatch", "--no-housekeeping"]
+    result = subprocess.run(
+        [str(TOUSU), "worker", *only_retention], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "retention: 1 complaints of 1 people anonymised" in result.stderr
+    assert found_in(everything(db, settings), BRAVO) == []
