@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,51 +177,38 @@ def due(settings: Settings, now: datetime) -> Any:
     return (Complaint.state.in_(CLOSED), Complaint.anonymised_at.is_(None), closed_at < cutoff)
 
 
+BATCH = 50  # phones read at a time
+
+
 def run(
-    db: Database,
-    settings: Settings,
-    store: BlobStore,
-    now: datetime | None = None,
-    limit: int | None = None,
-    after_each: Callable[[Swept], None] | None = None,
+    db: Database, settings: Settings, store: BlobStore, now: datetime | None = None, limit: int | None = None
 ) -> Swept:
-    """Anonymise every complaint due, one person (phone) per transaction; at most ``limit`` people."""
+    """Anonymise every complaint due, one person (phone) per transaction, in the phones' order; at most ``limit``
+    people."""
     now = now or utcnow()
-    swept = Swept()
-    done: set[str] = set()  # phones seen this run: one whose complaints could not be taken is not tried again
+    swept, after = Swept(), ""
     while limit is None or swept.people < limit:
         with db.readers() as session:
-            phones = list(
-                session.scalars(
-                    select(Complaint.complainant_phone)
-                    .where(*due(settings, now), Complaint.complainant_phone.not_in(done))
-                    .distinct()
-                    .order_by(Complaint.complainant_phone)
-                    .limit(50)
-                )
-            )
-        if not phones:
+            query = select(Complaint.complainant_phone).where(*due(settings, now), Complaint.complainant_phone > after)
+            phones = list(session.scalars(query.distinct().order_by(Complaint.complainant_phone).limit(BATCH)))
+        for phone in phones[: None if limit is None else limit - swept.people]:
+            taken = _anonymise_person(db, settings, store, phone, now)  # none: another run was first
+            if taken:
+                swept = Swept(swept.people + 1, swept.complaints + taken)
+        if len(phones) < BATCH:
             break
-        for phone in phones:
-            if limit is not None and swept.people >= limit:
-                break
-            done.add(phone)
-            with db.writers.begin() as session:
-                complaints = list(
-                    session.scalars(
-                        select(Complaint)
-                        .where(*due(settings, now), Complaint.complainant_phone == phone)
-                        .order_by(Complaint.id)
-                        .with_for_update()
-                    )
-                )
-                if complaints:
-                    anonymise_all(session, complaints, store, now)
-            if complaints:
-                swept = Swept(swept.people + 1, swept.complaints + len(complaints))
-                if after_each is not None:
-                    after_each(swept)
+        after = phones[-1]
     return swept
+
+
+def _anonymise_person(db: Database, settings: Settings, store: BlobStore, phone: str, now: datetime) -> int:
+    """The person's complaints due, in one transaction: how many."""
+    with db.writers.begin() as session:
+        query = select(Complaint).where(*due(settings, now), Complaint.complainant_phone == phone)
+        complaints = list(session.scalars(query.order_by(Complaint.id).with_for_update()))
+        if complaints:
+            anonymise_all(session, complaints, store, now)
+    return len(complaints)
 
 
 def of_phone(session: Session, phone: str, for_update: bool = False) -> list[Complaint]:
