@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
 from typing import Any
 from urllib.parse import quote
@@ -97,6 +98,8 @@ def test_an_erasure_anonymises_the_person_now_and_is_audited_with_its_reason(
         2,
     )
     assert found_in(json.dumps(request, ensure_ascii=False, default=str), ALPHA) == []
+    admin_keys = {key["id"] for key in admin.get("/v1/api-keys").json() if key["role"] == "admin"}
+    assert str(uuid.UUID(str(request["api_key_id"]))) in admin_keys  # which key, besides who
     # Gone by the phone: nothing to export or erase again.
     assert admin.get(path(ALPHA)).status_code == 404
     assert admin.post(path(ALPHA) + "/erase", json={"reason": REASON}).status_code == 404
