@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,14 +58,21 @@ BRAVO_CORRECTED = {"phone": "158 9999 0000", "email": "new.sima@example.net"}  #
 ECHO = Person("东方既白", "17744445555", "jibai.df@example.com", "湖北省武汉市洪山区珞喻路1037号")
 
 
+@pytest.fixture(scope="session")
+def retention_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("retention") / "attachments"
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    # A folder of its own for each test: what is left on disk is this test's. Webhooks go to a closed loopback port.
+def settings(database_url: str, retention_folder: Path) -> Settings:
+    """The same settings for every test (one app started for them all); the attachment folder emptied first, so
+    that what is on disk is this test's. Webhooks go to a closed loopback port."""
+    shutil.rmtree(retention_folder, ignore_errors=True)
     return Settings(
         database_url=database_url,
         sweep_in_serve=False,
         dispatch_in_serve=False,
-        attachment_store=str(tmp_path / "attachments"),
+        attachment_store=str(retention_folder),
         webhook_allow_private=True,
         webhook_timeout_seconds=2,
     )
