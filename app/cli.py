@@ -25,6 +25,7 @@ from app.metrics import folder as metrics_folder
 if TYPE_CHECKING:
     from app.complaints.sweeper import Sweeper
     from app.housekeeping import Housekeeper
+    from app.retention.worker import Retainer
     from app.webhooks.dispatcher import Dispatcher
 
 WORKER_HEALTHCHECK_SECONDS = 30
@@ -36,6 +37,8 @@ calendar = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
 cli.add_typer(calendar, name="calendar")
 stores = typer.Typer(help="The directory of stores.", no_args_is_help=True)
 cli.add_typer(stores, name="stores")
+retention = typer.Typer(help="Retention of personal data (PIPL).", no_args_is_help=True)
+cli.add_typer(retention, name="retention")
 
 
 @cli.command()
@@ -160,9 +163,13 @@ def worker(
     housekeeping: Annotated[
         bool | None, typer.Option(help="Purge expired idempotency keys and old sequences [TOUSU_WORKER_HOUSEKEEPING].")
     ] = None,
+    retention: Annotated[
+        bool | None, typer.Option(help="Anonymise complaints past retention [TOUSU_WORKER_RETENTION].")
+    ] = None,
 ) -> None:
     """Run the background work for production: sweep the clocks every TOUSU_SWEEP_INTERVAL seconds, deliver the
-    webhooks, and keep house every TOUSU_HOUSEKEEPING_INTERVAL seconds. Each job is on unless switched off.
+    webhooks, keep house every TOUSU_HOUSEKEEPING_INTERVAL seconds and anonymise complaints past retention every
+    TOUSU_RETENTION_INTERVAL seconds. Each job is on unless switched off.
 
     Run any number of workers against one PostgreSQL database; set TOUSU_SWEEP_IN_SERVE=false and
     TOUSU_DISPATCH_IN_SERVE=false for the API.
@@ -173,14 +180,16 @@ def worker(
     from app.complaints.sweeper import Sweeper
     from app.housekeeping import Housekeeper
     from app.metrics import exposition as metrics
+    from app.retention.worker import Retainer
     from app.webhooks.dispatcher import Dispatcher, warn_if_private_targets_allowed
 
     settings = Settings()
     sweep = settings.worker_sweep if sweep is None else sweep
     dispatch = settings.worker_dispatch if dispatch is None else dispatch
     housekeeping = settings.worker_housekeeping if housekeeping is None else housekeeping
-    if not (sweep or dispatch or housekeeping):
-        typer.echo("error: every job is switched off (sweep, dispatch, housekeeping)", err=True)
+    retention = settings.worker_retention if retention is None else retention
+    if not (sweep or dispatch or housekeeping or retention):
+        typer.echo("error: every job is switched off (sweep, dispatch, housekeeping, retention)", err=True)
         raise typer.Exit(2)
     logging.config.dictConfig(logs.config(settings.log_level, settings.log_format))
     if dispatch:
@@ -190,16 +199,23 @@ def worker(
     sweeper = Sweeper(db, settings) if sweep else None
     housekeeper = Housekeeper(db, settings) if housekeeping else None
     dispatcher = Dispatcher(db, settings) if dispatch else None
-    jobs = [job for job in (sweeper, housekeeper, dispatcher) if job is not None]
+    retainer = Retainer(db, settings) if retention else None
+    jobs = [job for job in (sweeper, housekeeper, dispatcher, retainer) if job is not None]
     try:
         if once:
             _once(sweeper, housekeeper, dispatcher)
+            _once_retention(retainer)
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         doing = [
             what
-            for what, on in (("sweeping", sweep), ("keeping house", housekeeping), ("delivering webhooks", dispatch))
+            for what, on in (
+                ("sweeping", sweep),
+                ("keeping house", housekeeping),
+                ("delivering webhooks", dispatch),
+                ("anonymising past retention", retention),
+            )
             if on
         ]
         typer.echo(f"tousu worker: {', '.join(doing)}", err=True)
@@ -234,6 +250,32 @@ def _once(sweeper: Sweeper | None, housekeeper: Housekeeper | None, dispatcher: 
     if dispatcher is not None:
         dispatched = dispatcher.once()
         typer.echo(f"webhooks: {dispatched.attempts} attempts, {dispatched.delivered} delivered", err=True)
+
+
+def _once_retention(retainer: Retainer | None) -> None:
+    if retainer is not None:
+        swept = retainer.once()
+        if swept is None:
+            raise typer.Exit(1)
+        typer.echo(f"retention: {swept.complaints} complaints of {swept.people} people anonymised", err=True)
+
+
+@retention.command("run")
+def run_retention(
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many people (the rest next time).")] = None,
+) -> None:
+    """Anonymise now every complaint closed longer ago than TOUSU_RETENTION_DAYS, one person at a time (safe to
+    interrupt and run again)."""
+    from app.attachments import storage
+    from app.retention import service as retention_service
+
+    settings = Settings()
+    db = Database.from_settings(settings)
+    try:
+        swept = retention_service.run(db, settings, storage.from_settings(settings), limit=limit)
+    finally:
+        db.dispose()
+    typer.echo(f"anonymised {swept.complaints} complaints of {swept.people} people")
 
 
 @calendar.command("import")

@@ -135,8 +135,8 @@ class Settings(BaseSettings):
     sweep_interval: float = Field(30, gt=0, description="Seconds between two sweeps of the clocks.")
     sweep_in_serve: bool = Field(
         True,
-        description="Sweep and keep house inside `tousu serve` (one process, embedded SQLite); false when `tousu "
-        "worker` runs.",
+        description="Sweep, keep house and anonymise past retention inside `tousu serve` (one process, embedded "
+        "SQLite); false when `tousu worker` runs.",
     )
     housekeeping_interval: float = Field(
         3600, gt=0, description="Seconds between two rounds of housekeeping (expired idempotency keys, old sequences)."
@@ -147,6 +147,16 @@ class Settings(BaseSettings):
     )
     worker_housekeeping: bool = Field(
         True, description="`tousu worker` keeps house (also: --housekeeping/--no-housekeeping)."
+    )
+    retention_days: int = Field(
+        1095,
+        ge=1,
+        description="Days a closed (rejected or revisited) complaint keeps its complainant's personal data (default "
+        "three years); then the worker and `tousu retention run` anonymise it.",
+    )
+    retention_interval: float = Field(86400, gt=0, description="Seconds between two retention runs of the worker.")
+    worker_retention: bool = Field(
+        True, description="`tousu worker` anonymises complaints past retention (also: --retention/--no-retention)."
     )
     dispatch_in_serve: bool = Field(
         True, description="Deliver webhooks inside `tousu serve`; false when `tousu worker` runs."

@@ -54,6 +54,9 @@ class Problem(BaseModel):
     etag: str | None = Field(None, description="precondition-failed: the complaint's ETag now.")
     field: str | None = Field(None, description="invalid-input, not-own-unit: the input refused.")
     idempotency_key: str | None = Field(None, description="conflict: the Idempotency-Key still being processed.")
+    open_complaints: list[dict[str, str]] | None = Field(
+        None, description="conflict (an erasure refused): the person's complaints still open (id, number, state)."
+    )
     retry_after: int | None = Field(None, description="too-many-failures: seconds to wait (also in Retry-After).")
     errors: list[FieldError] | None = Field(None, description="validation: each way the request does not match.")
     error_id: str | None = Field(None, description="internal: quote it to the operator; the log has the cause.")

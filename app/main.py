@@ -38,6 +38,8 @@ from app.metrics import exposition as metrics
 from app.metrics.http import HttpMetrics
 from app.progress import router as progress
 from app.reports.router import router as reports_router
+from app.retention.router import router as data_subjects_router
+from app.retention.worker import Retainer
 from app.sla import clocks
 from app.sla.router import router as sla_router
 from app.webhooks import openapi as webhooks_openapi
@@ -70,6 +72,10 @@ TAGS = [
     {"name": "reports", "description": "The summary analysis of a period, as JSON, CSV or a chart."},
     {"name": "actions", "description": "Corrective actions on recurring causes of complaints (改善对策)."},
     {"name": "keys", "description": "API keys (admin)."},
+    {
+        "name": "data-subjects",
+        "description": "A person's access and erasure requests (PIPL): their complaints exported or anonymised now.",
+    },
     {"name": "health", "description": "Liveness and readiness probes; no key needed."},
 ]
 
@@ -91,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # One process on the embedded SQLite file: it also sweeps and keeps house, unless a worker does.
         sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
         housekeeper = Housekeeper(app.state.db, settings) if settings.sweep_in_serve else None
-        for job in (sweeper, housekeeper):
+        retainer = Retainer(app.state.db, settings) if settings.sweep_in_serve else None
+        for job in (sweeper, housekeeper, retainer):
             if job is not None:
                 job.start()
         dispatcher = Dispatcher(app.state.db, settings) if settings.dispatch_in_serve else None
@@ -107,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if dispatcher is not None:
                 dispatcher.stop()
-            for job in (sweeper, housekeeper):
+            for job in (sweeper, housekeeper, retainer):
                 if job is not None:
                     job.stop()
             if revocations is not None:
@@ -155,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(actions_router)
     progress.install(app, settings)
+    app.include_router(data_subjects_router)
     api_docs.install(app)
     # FastAPI's way to shape the document is to replace the app's openapi method.
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]

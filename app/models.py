@@ -6,6 +6,7 @@ from app.auth.models import ApiKey, ApiKeyChanges
 from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, DailyCounter
 from app.idempotency import IdempotencyRecord
 from app.progress.models import ProgressLink
+from app.retention.models import DataSubjectRequest
 from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
 from app.units import Department, EscalationContact, Store
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -23,6 +24,7 @@ __all__ = [
     "ComplaintLink",
     "CorrectiveAction",
     "DailyCounter",
+    "DataSubjectRequest",
     "Department",
     "EscalationContact",
     "IdempotencyRecord",

@@ -56,6 +56,7 @@ TABLES = (
     "complaint_events",
     "complaint_links",
     "progress_links",
+    "data_subject_requests",
     "attachments",
     "complaints",
     "complaint_number_counters",

@@ -104,7 +104,7 @@ def test_tousu_worker_runs_the_three_jobs_each_of_which_can_be_switched_off(
     assert "webhooks: 0 attempts, 0 delivered" in result.stderr
     assert "warned" not in result.stderr and "housekeeping" not in result.stderr
 
-    result = tousu_worker_once(database_url, "--no-sweep", "--no-dispatch", "--no-housekeeping")
+    result = tousu_worker_once(database_url, "--no-sweep", "--no-dispatch", "--no-housekeeping", "--no-retention")
     assert result.returncode == 2
     assert "every job is switched off" in result.stderr
 

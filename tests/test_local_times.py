@@ -155,6 +155,8 @@ def test_every_time_in_every_json_response_has_the_local_offset(
         walk.call(admin, "GET", "/v1/api-keys?include_revoked=true", 200)
         walk.answers[("get", "/v1/api-keys")] = walk.answers.pop(("get", "/v1/api-keys?include_revoked=true"))
 
+        person = {"phone": complaint["complainant"]["phone"]}
+        walk.call(admin, "GET", "/v1/data-subjects/{phone}", 200, **person)
         today = date.fromisoformat(complaint["received_at"][:10]).isoformat()
         for route in ("/v1/reports/summary", "/v1/reports/summary.svg"):
             walk.call(reporter, "GET", route + f"?from={today}&to={today}&group_by=store", 200)
@@ -185,6 +187,7 @@ def test_every_time_in_every_json_response_has_the_local_offset(
         ("get", "/v1/reports/summary"),
         ("get", "/v1/corrective-actions/{action_id}"),
         ("post", "/v1/corrective-actions/{action_id}/done"),
+        ("get", "/v1/data-subjects/{phone}"),
     ]:
         assert route in timed, f"{route} answered no time at all"
 

@@ -101,6 +101,7 @@ TAGS = {
     "keys",
     "health",
     "actions",
+    "data-subjects",
 }
 
 

@@ -143,6 +143,7 @@ ADMIN_PREFIXES = (
     "/v1/stores",
     "/v1/departments",
     "/v1/escalation-contacts",
+    "/v1/data-subjects",
 )
 ACTORS = {"intake": "agent-0042", "handler": "handler-07", "supervisor": "supervisor-03"}
 
@@ -207,6 +208,7 @@ class Stage:
     # Whether ignored_auth has seen the operation refuse a request without a key, or with a wrong one, that it
     # answered with 2xx with the key: once is enough (schemathesis's own runner checks once per operation too).
     auth_enforced: bool = False
+    people: int = 0  # the persons made for the data-subject cases, each with a phone of their own
 
     def __post_init__(self) -> None:
         # One connection each, kept alive: a new httpx client per request costs some 50 ms (its TLS context).
@@ -254,6 +256,15 @@ class Stage:
     def api_key(self) -> str:
         body = {"name": "revoked by schemathesis", "role": "reporter"}
         return self.send("admin", "POST", "/v1/api-keys", 201, body).json()["id"]
+
+    def person(self) -> str:
+        """The phone of a person of their own, with one complaint, closed (rejected): to export or erase."""
+        self.people += 1
+        phone = f"137{self.people:04d}{uuid.uuid4().int % 10000:04d}"
+        body = complaint_body(complainant={"name": "王五", "phone": phone})
+        complaint_id = self.send("handler", "POST", "/v1/complaints", 201, body).json()["id"]
+        self.send("handler", "POST", f"/v1/complaints/{complaint_id}/reject", 200, ROUTES["rejected"][0][1])
+        return phone
 
     def contact(self) -> str:
         body = {"position": "cs_supervisor", "name": "赵主管", "phone": "139 2233 4455"}
@@ -320,6 +331,8 @@ class Stage:
                 path["contact_id"] = self.contact()
             if "action_id" in path:
                 path["action_id"], etag = self.corrective_action(done=case.path.endswith("/verify"))
+            if "phone" in path and case.path.startswith("/v1/data-subjects/"):
+                path["phone"] = self.person()
             if case.method.upper() == "GET" and case.path == "/v1/stores/{store_id}":
                 path["store_id"] = self.unit("stores", STORE)
             if case.method.upper() == "GET" and case.path == "/v1/departments/{department}":

@@ -28,6 +28,9 @@ class BlobStore(Protocol):
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """The blob's bytes, a chunk at a time; the blob is opened before the first chunk is asked for."""
 
+    def delete(self, sha256: str) -> None:
+        """Remove the blob for good; one already gone is no error (a rerun of an interrupted erasure)."""
+
 
 def blob_name(sha256: str) -> str:
     return f"{sha256[:2]}/{sha256}"
@@ -60,6 +63,9 @@ class FolderStore:
         blob = (self.root / blob_name(sha256)).open("rb")  # opened now: a missing blob fails before the answer starts
         return _read(blob)
 
+    def delete(self, sha256: str) -> None:
+        (self.root / blob_name(sha256)).unlink(missing_ok=True)
+
 
 class S3Store:
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None) -> None:
@@ -90,6 +96,9 @@ class S3Store:
     def chunks(self, sha256: str) -> Iterator[bytes]:
         body = self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))["Body"]
         return _read(body)
+
+    def delete(self, sha256: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))
 
 
 def _read(source: Any) -> Iterator[bytes]:

@@ -206,6 +206,8 @@ class Complaint(Base):
     revisited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its complainant's personal data was removed (app.retention): NULL while it is kept.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Read-only view of the clocks (app.sla writes them), loaded only when asked for (``selectinload``): reading
     # it unloaded raises instead of querying behind the caller's back.
