@@ -9,8 +9,9 @@ from typing import Any
 
 _SEPARATORS = re.compile(r"[\s\-()（）]")
 _MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
-# In free text: a mainland mobile however it is spaced, and any e-mail address.
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d(?:[\s\-]?\d){8}(?!\d)")
+# In free text: a mainland mobile however it is spaced, with or without its country code (+86, 0086, 86), and any
+# e-mail address.
+_MOBILE_IN_TEXT = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s\-]?)?1[3-9]\d(?:[\s\-]?\d){8}(?!\d)")
 _EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 
 
@@ -111,5 +112,5 @@ class Contact:
             text = re.sub(re.escape(self.email), mask_email(self.email), text, flags=re.IGNORECASE)
         spelled = r"[\s\-]?".join(re.escape(digit) for digit in self.phone.lstrip("+"))
         text = re.sub(rf"(?<!\d){spelled}(?!\d)", mask_phone(self.phone), text)
-        text = _MOBILE_IN_TEXT.sub(lambda found: mask_phone(_SEPARATORS.sub("", found.group())), text)
+        text = _MOBILE_IN_TEXT.sub(lambda found: mask_phone(normalize_phone(found.group())), text)
         return _EMAIL_IN_TEXT.sub(lambda found: mask_email(found.group()), text)
