@@ -52,6 +52,7 @@ WHERE id IN (SELECT id FROM sla_clocks ORDER BY id LIMIT %(count)s)
 RESET = """
 DELETE FROM sla_clock_events;
 DELETE FROM complaint_events;
+UPDATE complaints SET escalated_to = NULL WHERE escalated_to IS NOT NULL;
 """
 
 

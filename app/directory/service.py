@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.directory.schemas import DepartmentIn, StoreIn, StoreRow
 from app.errors import InvalidInput, NotFound
+from app.sla.escalation import Addressbook
 from app.units import Department, Store
 from app.visibility import Viewer
 from app.vocabulary import UnitKind
@@ -40,6 +41,7 @@ def put_store(session: Session, store_id: str, body: StoreIn) -> tuple[Store, bo
         session.add(store)
     store.name, store.region, store.active = body.name, body.region, body.active
     session.flush()
+    Addressbook.forget(session)  # a region changed: whom its escalations reach too
     return store, created
 
 

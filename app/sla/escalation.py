@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -97,7 +98,8 @@ def escalate(
     reached = set() if registering else set(complaint.escalated_to or ())
     positions = [p for p in ladder[trigger] if mark(trigger, p) not in reached]
     units = _units(complaint, unit) if positions else []
-    return [Escalation(trigger, position, addressees(reader, position, units)) for position in positions]
+    book = Addressbook.of(reader)
+    return [Escalation(trigger, position, book.addressees(position, units)) for position in positions]
 
 
 def remember(session: Session, complaint: Escalated, escalations: Sequence[Escalation]) -> None:
@@ -108,7 +110,8 @@ def remember(session: Session, complaint: Escalated, escalations: Sequence[Escal
         return
     marks = [*(complaint.escalated_to or ()), *(mark(e.trigger, e.position) for e in escalations)]
     table = cast(Table, inspect(complaint).mapper.local_table)
-    session.execute(update(table).where(table.c.id == complaint.id).values(escalated_to=marks))
+    with _no_autoflush(session):
+        session.execute(update(table).where(table.c.id == complaint.id).values(escalated_to=marks))
     set_committed_value(complaint, "escalated_to", marks)
 
 
@@ -126,26 +129,65 @@ def _units(complaint: Escalated, unit: ResponsibleUnit | None) -> list[Responsib
     return [about] if about is not None else []
 
 
-def addressees(
-    reader: Session | Connection, position: Position, units: Sequence[ResponsibleUnit]
-) -> list[dict[str, Any]]:
-    """The contacts at ``position`` for these units: a store manager of the store (a department's head), a region
-    manager of the store's region, a supervisor or general manager of the company."""
-    stores = [u.id for u in units if u.kind is UnitKind.store]
-    departments = [u.id for u in units if u.kind is UnitKind.department]
-    columns = [getattr(EscalationContact, field) for field in ADDRESSEE_FIELDS]
-    query = select(*columns).where(EscalationContact.position == position)
-    match position:
-        case Position.store_manager:
-            query = query.where(EscalationContact.store_id.in_(stores) | EscalationContact.department.in_(departments))
-        case Position.region_manager:
-            regions = select(Store.region).where(Store.id.in_(stores), Store.region.is_not(None))
-            query = query.where(EscalationContact.region.in_(regions.scalar_subquery()))
-        case Position.cs_supervisor | Position.general_manager:
-            query = query.where(
-                EscalationContact.store_id.is_(None),
-                EscalationContact.department.is_(None),
-                EscalationContact.region.is_(None),
-            )
-    rows = reader.execute(query.order_by(EscalationContact.name, EscalationContact.id)).mappings()
-    return [{**row, "position": Position(row["position"]).value} for row in rows]
+ADDRESSBOOK = "tousu.escalation.addressbook"  # a session's Addressbook, in its ``info``
+
+
+class Addressbook:
+    """The escalation contacts and the stores' regions, read once for all the escalations of a session: a sweep
+    escalates hundreds of clocks in one batch. ``forget`` when a contact or a store's region changes."""
+
+    def __init__(self, reader: Session | Connection) -> None:
+        self.reader = reader
+        self._contacts: list[dict[str, Any]] | None = None
+        self._regions: dict[str, str | None] = {}
+
+    @classmethod
+    def of(cls, reader: Session | Connection) -> Addressbook:
+        if not isinstance(reader, Session):
+            return cls(reader)
+        book: Addressbook = reader.info.setdefault(ADDRESSBOOK, cls(reader))
+        return book
+
+    @staticmethod
+    def forget(session: Session) -> None:
+        session.info.pop(ADDRESSBOOK, None)
+
+    def addressees(self, position: Position, units: Sequence[ResponsibleUnit]) -> list[dict[str, Any]]:
+        """The contacts at ``position`` for these units: a store manager of the store (a department's head), a
+        region manager of the store's region, a supervisor or general manager of the company."""
+        stores = {u.id for u in units if u.kind is UnitKind.store}
+        departments = {u.id for u in units if u.kind is UnitKind.department}
+        match position:
+            case Position.store_manager:
+                found = [c for c in self._of(position) if c["store_id"] in stores or c["department"] in departments]
+            case Position.region_manager:
+                regions = {self._region(store) for store in sorted(stores)} - {None}
+                found = [c for c in self._of(position) if c["region"] in regions]
+            case _:
+                found = [c for c in self._of(position) if not (c["store_id"] or c["department"] or c["region"])]
+        return [{field: contact[field] for field in ADDRESSEE_FIELDS} for contact in found]
+
+    def _of(self, position: Position) -> list[dict[str, Any]]:
+        if self._contacts is None:
+            places = (EscalationContact.store_id, EscalationContact.department, EscalationContact.region)
+            columns = [*(getattr(EscalationContact, field) for field in ADDRESSEE_FIELDS), *places]
+            query = select(*columns).order_by(EscalationContact.name, EscalationContact.id)
+            with _no_autoflush(self.reader):
+                rows = self.reader.execute(query).mappings().all()
+            self._contacts = [{**row, "position": Position(row["position"]).value} for row in rows]
+        return [contact for contact in self._contacts if contact["position"] == position.value]
+
+    def _region(self, store_id: str) -> str | None:
+        if store_id not in self._regions:
+            with _no_autoflush(self.reader):
+                self._regions[store_id] = self.reader.execute(
+                    select(Store.region).where(Store.id == store_id)
+                ).scalar_one_or_none()
+        return self._regions[store_id]
+
+
+def _no_autoflush(reader: Session | Connection) -> AbstractContextManager[object]:
+    """What escalation reads and writes (contacts, a store's region, ``escalated_to``) depends on nothing the session
+    holds unflushed: it leaves the caller's pending rows to be flushed together (a sweep's thousand events in a few
+    statements, not one flush per escalation)."""
+    return reader.no_autoflush if isinstance(reader, Session) else nullcontext()

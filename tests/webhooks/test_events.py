@@ -127,7 +127,7 @@ def test_every_event_type_is_sent_by_what_should_send_it(
     assert shown["data"]["detail"]["filename"] == "小票.pdf" and shown["data"]["detail"]["visible_to_unit"] is True
     assert "内部评估".encode() not in b"".join(r.body for r in first_store.received + second_store.received)
     assert "内部评估".encode() in b"".join(r.body for r in everyone.received)
-    rejected, _ = everyone.of_type("complaint.rejected")
+    (rejected,) = [m for m in everyone.of_type("complaint.rejected") if m["data"]["complaint"]["id"] == media["id"]]
     assert rejected["data"]["complaint"]["reply"] == "经核实，属于误会。"
     escalations = {
         (m["data"]["complaint"]["id"], m["data"]["detail"].get("clock"))

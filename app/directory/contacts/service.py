@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.directory.contacts.schemas import ContactIn
 from app.errors import NotFound
+from app.sla.escalation import Addressbook
 from app.units import EscalationContact
 from app.vocabulary import Position
 
@@ -33,6 +34,7 @@ def add_contact(session: Session, body: ContactIn, now: datetime) -> EscalationC
     contact = EscalationContact(**body.model_dump(), created_at=now, updated_at=now)
     session.add(contact)
     session.flush()
+    Addressbook.forget(session)
     return contact
 
 
@@ -42,9 +44,11 @@ def replace_contact(session: Session, contact_id: uuid.UUID, body: ContactIn, no
         setattr(contact, field, value)
     contact.updated_at = now
     session.flush()
+    Addressbook.forget(session)
     return contact
 
 
 def remove_contact(session: Session, contact_id: uuid.UUID) -> None:
     session.delete(read_contact(session, contact_id))
     session.flush()
+    Addressbook.forget(session)
