@@ -15,8 +15,9 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.complaints.models import Complaint, ComplaintEvent
@@ -24,6 +25,7 @@ from app.complaints.schemas import NONE_EARLIER, ComplaintOut
 from app.config import Settings
 from app.db import Database, utcnow
 from app.periodic import Periodic
+from app.sla import escalation
 from app.sla.clocks import breach_events, record_event, warning_events
 from app.sla.models import Clock, ClockState
 
@@ -52,23 +54,25 @@ def sweep_batch(session: Session, now: datetime, settings: Settings, *, batch: i
     complaints = _lock_complaints(session, {clock.complaint_id for clock in due})
     swept = Swept()
     written: dict[uuid.UUID, list[ComplaintEvent]] = defaultdict(list)
-    for clock in due:
-        complaint = complaints.get(clock.complaint_id)
-        if complaint is None:
-            continue
-        if clock.due_at <= now:
-            clock.state = ClockState.breached
-            clock.breached_at = clock.due_at  # when it was breached; the event's time says when it was noticed
-            clock.next_check_at = None
-            record_event(session, clock, "breached", now, due_at=clock.due_at)
-            written[complaint.id] += breach_events(session, complaint, clock, now, settings)
-            swept.breached += 1
-        else:
-            clock.warned_at = now
-            clock.next_check_at = clock.due_at
-            record_event(session, clock, "warned", now, due_at=clock.due_at)
-            written[complaint.id] += warning_events(session, complaint, clock, now, settings)
-            swept.warned += 1
+    # The positions the batch's escalations reach are written in one statement, as its events are.
+    with escalation.marks_together(session, cast(Table, Complaint.__table__)):
+        for clock in due:
+            complaint = complaints.get(clock.complaint_id)
+            if complaint is None:
+                continue
+            if clock.due_at <= now:
+                clock.state = ClockState.breached
+                clock.breached_at = clock.due_at  # when it was breached; the event's time says when it was noticed
+                clock.next_check_at = None
+                record_event(session, clock, "breached", now, due_at=clock.due_at)
+                written[complaint.id] += breach_events(session, complaint, clock, now, settings)
+                swept.breached += 1
+            else:
+                clock.warned_at = now
+                clock.next_check_at = clock.due_at
+                record_event(session, clock, "warned", now, due_at=clock.due_at)
+                written[complaint.id] += warning_events(session, complaint, clock, now, settings)
+                swept.warned += 1
     for complaint_id, entries in written.items():
         # The clocks loaded with the complaint are the ones changed above (one identity map): as the sweep left them.
         snapshot = ComplaintOut.build(complaints[complaint_id], [], settings, NONE_EARLIER).snapshot()

@@ -10,12 +10,12 @@ writes its history, so two writers never escalate it at once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, Table, inspect, select, update
+from sqlalchemy import Connection, Table, Update, bindparam, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -102,17 +102,44 @@ def escalate(
     return [Escalation(trigger, position, book.addressees(position, units)) for position in positions]
 
 
+MARKS = "tousu.escalation.marks"  # a session's positions reached not yet written (``marks_together``), in its ``info``
+
+
 def remember(session: Session, complaint: Escalated, escalations: Sequence[Escalation]) -> None:
-    """Keep on the complaint the positions these escalations reached. Written by a statement of its own: what a
-    complaint was escalated to is not a change a client sees, so it leaves the complaint's version (its ETag) as
-    it was."""
+    """Keep on the complaint the positions these escalations reached. Written by a statement of its own (or, inside
+    ``marks_together``, by one for the whole batch): what a complaint was escalated to is not a change a client
+    sees, so it leaves the complaint's version (its ETag) as it was."""
     if not escalations:
         return
     marks = [*(complaint.escalated_to or ()), *(mark(e.trigger, e.position) for e in escalations)]
-    table = cast(Table, inspect(complaint).mapper.local_table)
-    with _no_autoflush(session):
-        session.execute(update(table).where(table.c.id == complaint.id).values(escalated_to=marks))
     set_committed_value(complaint, "escalated_to", marks)
+    table = cast(Table, inspect(complaint).mapper.local_table)
+    together: dict[uuid.UUID, list[str]] | None = session.info.get(MARKS)
+    if together is not None:
+        together[complaint.id] = marks
+        return
+    with _no_autoflush(session):
+        session.execute(_write_marks(table), [{"b_id": complaint.id, "b_marks": marks}])
+
+
+@contextmanager
+def marks_together(session: Session, table: Table) -> Iterator[None]:
+    """Inside: the positions the complaints (of ``table``) reach are written in one statement at the end, as a
+    sweep's batch writes its events."""
+    together: dict[uuid.UUID, list[str]] = {}
+    session.info[MARKS] = together
+    try:
+        yield
+        if together:
+            with _no_autoflush(session):
+                rows = [{"b_id": complaint_id, "b_marks": marks} for complaint_id, marks in together.items()]
+                session.execute(_write_marks(table), rows)
+    finally:
+        session.info.pop(MARKS, None)
+
+
+def _write_marks(table: Table) -> Update:
+    return update(table).where(table.c.id == bindparam("b_id")).values(escalated_to=bindparam("b_marks"))
 
 
 def mark(trigger: Trigger, position: Position) -> str:
