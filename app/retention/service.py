@@ -15,7 +15,6 @@ whole people done and the others untouched, and the next run takes up the rest (
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.idempotency import IdempotencyRecord
 from app.sla.models import Clock, ClockEvent
+from app.visibility import contact_of
 from app.webhooks.models import WebhookAttempt, WebhookDelivery
 
 CLOSED = (State.rejected, State.revisited)
@@ -65,19 +65,10 @@ def is_open(complaint: Complaint) -> bool:
     return complaint.state not in CLOSED
 
 
-# A mobile written with its country code and no space (+8613812348000) is not found by ``Contact.redact``, which
-# looks for a number not preceded by a digit: a space is put after the code first.
-_COUNTRY_CODE = re.compile(r"(?:\+|\b00)86(?=1[3-9]\d)")
-
-
-def redact(text: str, contact: Contact) -> str:
-    return contact.redact(_COUNTRY_CODE.sub(lambda found: found.group() + " ", text))
-
-
 def _scrub(value: Any, contact: Contact) -> Any:
     """``value`` (JSON) with every text redacted and any contact object emptied."""
     if isinstance(value, str):
-        return redact(value, contact)
+        return contact.redact(value)
     if isinstance(value, list):
         return [_scrub(item, contact) for item in value]
     if isinstance(value, dict):
@@ -90,18 +81,8 @@ def _scrub_text(text: str, contact: Contact) -> str:
     try:
         parsed = json.loads(text)
     except ValueError:
-        return redact(text, contact)
+        return contact.redact(text)
     return json.dumps(_scrub(parsed, contact), ensure_ascii=False, separators=(",", ":"))
-
-
-def contact_of(complaint: Complaint) -> Contact:
-    return Contact.of(
-        complaint.complainant_name,
-        complaint.complainant_phone,
-        complaint.complainant_email,
-        complaint.complainant_address,
-        complaint.former_contacts,
-    )
 
 
 def anonymise(session: Session, complaint: Complaint, phone: str, now: datetime) -> set[str]:
@@ -111,7 +92,7 @@ def anonymise(session: Session, complaint: Complaint, phone: str, now: datetime)
     for field in TEXT_FIELDS:
         text = getattr(complaint, field)
         if text:
-            setattr(complaint, field, redact(text, contact))
+            setattr(complaint, field, contact.redact(text))
     complaint.complainant_name = ANONYMOUS_NAME
     complaint.complainant_phone = phone
     complaint.complainant_email = None
