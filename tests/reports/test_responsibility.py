@@ -4,23 +4,9 @@ grouped by the responsibility the store's feedback found, in JSON and CSV, on th
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
 from tests.conftest import Caller
-from tests.reports.dataset import Month, report
+from tests.reports.dataset import report
 from tests.reports.test_formats import read_csv
-
-
-@pytest.fixture
-def month(handler: Caller, supervisor: Caller) -> dict[str, str]:
-    return Month(handler, supervisor).build()
-
-
-@pytest.fixture
-def reporter(make_caller: Any) -> Caller:
-    return make_caller("reporter", actor="reporter-01")
 
 
 def test_the_month_grouped_by_responsibility(month: dict[str, str], reporter: Caller) -> None:

@@ -11,16 +11,6 @@ from tests.conftest import Caller
 from tests.reports.dataset import DEPARTMENT, STORE_A, STORE_B, Month, remedy, report
 
 
-@pytest.fixture
-def month(handler: Caller, supervisor: Caller) -> dict[str, str]:
-    return Month(handler, supervisor).build()
-
-
-@pytest.fixture
-def reporter(make_caller: Any) -> Caller:
-    return make_caller("reporter", actor="reporter-01")
-
-
 def summary(caller: Caller, **params: Any) -> dict[str, Any]:
     response = report(caller, **params)
     assert response.status_code == 200, response.text
