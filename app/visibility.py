@@ -108,7 +108,9 @@ class Viewer:
             return query.where(Complaint.responsible_store_id == self.unit.id)
         return query.where(Complaint.responsible_department == self.unit.id)
 
-    def units(self, kind: UnitKind, query: Select[T], unit_id: SQLColumnExpression[str]) -> Select[T]:
+    def units(
+        self, kind: UnitKind, query: Select[T], unit_id: SQLColumnExpression[str] | SQLColumnExpression[str | None]
+    ) -> Select[T]:
         """``query`` (over the directory's stores or departments, ``kind``, by their ``unit_id`` column) narrowed to
         the units this viewer may read: a bound viewer its own unit only."""
         if self.unit is None:
@@ -119,12 +121,9 @@ class Viewer:
 
     def actions(self, query: Select[T], store_id: SQLColumnExpression[str | None]) -> Select[T]:
         """``query`` (over corrective actions, by their ``store_id`` column) narrowed to those this viewer may read:
-        a store key the actions on its own store only, a department key none (actions name no department)."""
-        if self.unit is None:
-            return query
-        if self.unit.kind is not UnitKind.store:
-            return query.where(false())
-        return query.where(store_id == self.unit.id)
+        a store key the actions on its own store only, a department key none (actions name no department): as for
+        the directory's stores."""
+        return self.units(UnitKind.store, query, store_id)
 
     def clocks(self, query: Select[T]) -> Select[T]:
         """``query`` (over clocks of complaints it may read) narrowed to the clocks this viewer may read: no other
