@@ -8,7 +8,7 @@ NODE_STAMP := clients/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast typecheck browser openapi lint bench install clean
+.PHONY: run test test-fast typecheck browser pgbouncer openapi lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,7 @@ run: $(STAMP)
 PYTEST_WORKERS ?= 3
 
 # The type check runs beside the tests (it waits on nothing they hold); both must pass.
-test: $(STAMP) $(NODE_STAMP) browser
+test: $(STAMP) $(NODE_STAMP) browser pgbouncer
 	@$(BIN)/mypy > $(VENV)/mypy.out 2>&1 & typing=$$!; \
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); tests=$$?; \
 	wait $$typing; typed=$$?; echo "$(BIN)/mypy"; cat $(VENV)/mypy.out; \
@@ -61,6 +61,14 @@ browser:
 	@fc-list :lang=zh 2>/dev/null | grep -q . \
 		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei \
 		|| echo "no Chinese font: the progress page's screenshots will show boxes"
+
+# Debian's PgBouncer, for tests/test_pgbouncer.py (tousu through it in transaction mode; skipped without it, unless
+# CI is set). The test starts its own; the package's service is not used.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) \
+		|| echo "pgbouncer is not installed: tests/test_pgbouncer.py will be skipped"
 
 openapi: $(STAMP)
 	$(BIN)/tousu openapi

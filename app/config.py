@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     )
     timezone: str = Field("Asia/Shanghai", description="Local time zone for complaint numbers and clocks.")
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connection pool size per process.")
+    database_pooler: Literal["none", "pgbouncer"] = Field(
+        "none",
+        description="`pgbouncer`: TOUSU_DATABASE_URL reaches PostgreSQL through PgBouncer in transaction pooling "
+        "mode: no statement is prepared on the server, and key revocations are listened for on "
+        "TOUSU_DATABASE_DIRECT_URL (unset: every request looks its key up).",
+    )
+    database_direct_url: str | None = Field(
+        None,
+        description="PostgreSQL itself, not through a pooler, for the one connection of each API process that needs "
+        "a session of its own: the LISTEN for key revocations. Unset: TOUSU_DATABASE_URL, unless behind PgBouncer.",
+    )
     sqlite_busy_timeout_ms: int = Field(5000, ge=0, description="How long a SQLite writer waits for the lock.")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body accepted (bytes); more is 413.")
     max_attachment_bytes: int = Field(

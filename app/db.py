@@ -19,6 +19,7 @@ from fastapi import Request
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -120,8 +121,29 @@ def build_engine(settings: Settings, **options: Any) -> Engine:
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         hide_parameters=True,  # error messages and logs never carry a complainant's details
+        connect_args=connect_args(settings),
         **options,
     )
+
+
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """What psycopg is told when it connects to PostgreSQL.
+
+    Behind PgBouncer in transaction pooling mode a connection's next transaction may run on another server
+    connection, where a statement psycopg prepared (after its fifth execution, ``prepare_threshold``) does not
+    exist, or where another client's statement of the same name does: no statement is prepared there.
+    """
+    return {"prepare_threshold": None} if settings.database_pooler == "pgbouncer" and not settings.is_sqlite else {}
+
+
+def listening_engine(settings: Settings, engine: Engine) -> Engine | None:
+    """Where a connection that keeps a session of its own (LISTEN for key revocations) connects: the direct URL
+    when one is set, else ``engine``'s database, unless that is reached through PgBouncer (None: no such session)."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    if settings.database_direct_url is not None:
+        return create_engine(settings.database_direct_url, poolclass=NullPool)
+    return None if settings.database_pooler == "pgbouncer" else engine
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
@@ -170,6 +192,9 @@ class Database:
     # IMMEDIATE: there this is the write engine.
     single_statements: Engine
     settings: Settings
+    # PostgreSQL for a session of its own (the LISTEN for key revocations), None when only a pooler that shares
+    # server connections between transactions is known (listening_engine).
+    listening: Engine | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -185,11 +210,14 @@ class Database:
             write_engine=write_engine,
             single_statements=single_statements,
             settings=settings,
+            listening=listening_engine(settings, engine),
         )
 
     def dispose(self) -> None:
         self.engine.dispose()
         self.single_statements.dispose()
+        if self.listening is not None:
+            self.listening.dispose()
 
 
 @contextmanager

@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database.from_settings(settings)
         metrics.watch(app.state.db)
-        app.state.revocations = revocations = watch_revocations(app.state.keys, app.state.db.engine)
+        app.state.revocations = revocations = watch_revocations(app.state.keys, app.state.db.listening)
         # One process on the embedded SQLite file: it also sweeps and keeps house, unless a worker does.
         sweeper = Sweeper(app.state.db, settings) if settings.sweep_in_serve else None
         housekeeper = Housekeeper(app.state.db, settings) if settings.sweep_in_serve else None

@@ -7,12 +7,14 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from app.config import ROOT, Settings
+from app.db import connect_args
 
 
 def alembic_config(settings: Settings) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["database_url"] = settings.database_url
+    config.attributes["connect_args"] = connect_args(settings)
     return config
 
 

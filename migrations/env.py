@@ -26,7 +26,9 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     ensure_sqlite_directory(database_url())
-    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    # Behind PgBouncer in transaction mode, no prepared statements (app/db.py connect_args).
+    connect_args = config.attributes.get("connect_args", {})
+    engine = create_engine(database_url(), poolclass=pool.NullPool, connect_args=connect_args)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

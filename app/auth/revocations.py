@@ -41,9 +41,16 @@ class Watcher(Protocol):
     def stop(self) -> None: ...
 
 
-def watch(cache: KeyCache, engine: Engine) -> Watcher | None:
-    """Start telling ``cache`` of revocations in this process; None when there is no cache to tell."""
+def watch(cache: KeyCache, engine: Engine | None) -> Watcher | None:
+    """Start telling ``cache`` of revocations in this process; None when there is no cache to tell, or no
+    database to listen on (behind PgBouncer without a direct URL: the cache is never trusted)."""
     if cache.seconds <= 0:
+        return None
+    if engine is None:
+        log.warning(
+            "behind PgBouncer without TOUSU_DATABASE_DIRECT_URL, key revocations cannot be listened for: "
+            "every request looks its key up"
+        )
         return None
     watcher = Listener(cache, engine) if engine.dialect.name == "postgresql" else Marker(cache, engine)
     cache.watch(watcher.heard_everything)
