@@ -86,6 +86,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.sweep --append bench/RESULTS.md
 	$(BIN)/python -m bench.report --sqlite --append bench/RESULTS.md
 	$(BIN)/python -m bench.webhooks --append bench/RESULTS.md
+	$(BIN)/python -m bench.scaleout --append bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis clients/node_modules
