@@ -57,7 +57,6 @@ from bench.run import (
     BIN,
     OUT,
     ROOT,
-    backend_pids,
     create_database,
     create_key,
     drop_database,
@@ -74,6 +73,9 @@ SECONDS = int(os.environ.get("BENCH_SCALEOUT_SECONDS", "60"))
 CONNECTIONS = int(os.environ.get("BENCH_SCALEOUT_CONNECTIONS", "32"))
 API_WORKERS = int(os.environ.get("BENCH_SCALEOUT_API_WORKERS", "1"))
 CLOCKED_PER_SECOND = float(os.environ.get("BENCH_SCALEOUT_CLOCKED_PER_S", "10"))
+# Each process may open twice its pool (pool and overflow), an API process as many again for its single statements:
+# with 4, the four processes stay under some 50 connections, room beside others' on a server of 100.
+POOL_SIZE = os.environ.get("BENCH_SCALEOUT_POOL_SIZE", "4")
 DRAIN_SECONDS = 600  # at most, after the load, for the workers to sweep and deliver the rest
 MAX_FAILED_SHARE = 0.01
 MIN_PROCESS_SHARE = 1 / 3
@@ -209,6 +211,32 @@ def cpu_of(pids: list[int]) -> float:
             fields = stat[stat.rindex(")") + 2 :].split()
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+class Backends(threading.Thread):
+    """The CPU the database's backends spend: their pids and CPU read every 0.2 s, since a backend of a pool's
+    overflow lives for a few requests only; each one's last reading counts (less what it had at the start)."""
+
+    def __init__(self, monitor: psycopg.Connection) -> None:
+        super().__init__(daemon=True)
+        self.monitor = monitor
+        self.stop = threading.Event()
+        self.first = self.sample()
+        self.last = dict(self.first)
+
+    def sample(self) -> dict[int, float]:
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        return {pid: cpu_of([pid]) for (pid,) in self.monitor.execute(query, (DATABASE,))}
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            self.last.update({pid: cpu for pid, cpu in self.sample().items() if cpu > 0})
+
+    def finish(self) -> float:
+        self.stop.set()
+        self.join()
+        self.last.update(self.sample())
+        return sum(self.last.values()) - sum(self.first.values())
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -511,6 +539,7 @@ def run(pg: Any) -> Figures:
         "TOUSU_DISPATCH_IN_SERVE": "false",
         "TOUSU_WEBHOOK_ALLOW_PRIVATE": "1",
         "TOUSU_LOG_FORMAT": "json",
+        "TOUSU_DB_POOL_SIZE": POOL_SIZE,
         **WORKER_ENV,
     }
     processes: list[Process] = []
@@ -557,20 +586,23 @@ def run(pg: Any) -> Figures:
         )
         subscribed.raise_for_status()
 
-        backends = backend_pids(pg, DATABASE)
+        # One connection held for the run's own queries: the server may have no room left for a new one later.
+        monitor = psycopg.connect(libpq(pg), autocommit=True)
         own = {p.name: p.pids() for p in processes}
         own["receiver"] = [receiver.pid]
         own["load generator"] = [os.getpid()]
-        before = {name: cpu_of(pids) for name, pids in own.items()} | {"PostgreSQL": cpu_of(backends)}
+        before = {name: cpu_of(pids) for name, pids in own.items()}
+        backends = Backends(monitor)
+        backends.start()
         busy_before, all_before = machine_ticks()
         say(f"load: {SECONDS} s, {CONNECTIONS} connections over {len(apis)} API processes")
         started = time.monotonic()
         tally = asyncio.run(load([p.url for p in apis if p.url is not None], keys, SECONDS))
         figures.seconds = time.monotonic() - started
         busy_after, all_after = machine_ticks()
-        backends = sorted(set(backends) | set(backend_pids(pg, DATABASE)))
-        after = {name: cpu_of(pids) for name, pids in own.items()} | {"PostgreSQL": cpu_of(backends)}
-        figures.cpu = {name: after[name] - before[name] for name in after}
+        after = {name: cpu_of(pids) for name, pids in own.items()}
+        figures.cpu = {name: after[name] - before[name] for name in after} | {"PostgreSQL": backends.finish()}
+        monitor.close()
         figures.machine_busy = (busy_after - busy_before) / max(all_after - all_before, 1)
         figures.tally = tally
         say(f"load done: {sum(tally.by_process.values()):,} requests; draining")
@@ -631,6 +663,7 @@ def table(figures: Figures, started: datetime, load_before: float) -> str:
             f"Two `tousu serve --workers {API_WORKERS}` processes (separate ports, no sweeping or dispatching inside) "
             f"and two `tousu worker` processes (sweep every {WORKER_ENV['TOUSU_SWEEP_INTERVAL']} s, dispatcher, "
             f"housekeeping every {WORKER_ENV['TOUSU_HOUSEKEEPING_INTERVAL']} s) on one PostgreSQL database, "
+            f"`TOUSU_DB_POOL_SIZE={POOL_SIZE}` each, "
             f"{seconds:.0f} s of mixed load from {CONNECTIONS} connections (httpx asyncio, each request to either API "
             f"process at random) plus {CLOCKED_PER_SECOND:g} registrations/s received days ago whose clocks warn "
             f"and breach during the run; a receiver subscribed to every event. Started {started:%Y-%m-%d %H:%M} UTC, "
