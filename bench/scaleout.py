@@ -665,7 +665,7 @@ def table(figures: Figures, started: datetime, load_before: float) -> str:
             f"housekeeping every {WORKER_ENV['TOUSU_HOUSEKEEPING_INTERVAL']} s) on one PostgreSQL database, "
             f"`TOUSU_DB_POOL_SIZE={POOL_SIZE}` each, "
             f"{seconds:.0f} s of mixed load from {CONNECTIONS} connections (httpx asyncio, each request to either API "
-            f"process at random) plus {CLOCKED_PER_SECOND:g} registrations/s received days ago whose clocks warn "
+            f"process at random) plus up to {CLOCKED_PER_SECOND:g} registrations/s received days ago whose clocks warn "
             f"and breach during the run; a receiver subscribed to every event. Started {started:%Y-%m-%d %H:%M} UTC, "
             f"load average {load_before:.1f}; {cores} cores, busy {figures.machine_busy:.0%} of the time during the "
             "load (the machine's other work included).",
