@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,6 +50,7 @@ from urllib.parse import quote
 
 import httpx
 import psycopg
+from sqlalchemy.engine import URL
 
 from app.webhooks.events import TYPE_OF_MOVE
 from bench import lifecycle
@@ -73,9 +75,13 @@ SECONDS = int(os.environ.get("BENCH_SCALEOUT_SECONDS", "60"))
 CONNECTIONS = int(os.environ.get("BENCH_SCALEOUT_CONNECTIONS", "32"))
 API_WORKERS = int(os.environ.get("BENCH_SCALEOUT_API_WORKERS", "1"))
 CLOCKED_PER_SECOND = float(os.environ.get("BENCH_SCALEOUT_CLOCKED_PER_S", "10"))
+# Through PgBouncer in transaction mode (TOUSU_DATABASE_POOLER=pgbouncer), with this many server connections.
+PGBOUNCER = os.environ.get("BENCH_SCALEOUT_PGBOUNCER", "") not in ("", "0")
+PGBOUNCER_SERVER_CONNECTIONS = 20
 # Each process may open twice its pool (pool and overflow), an API process as many again for its single statements:
-# with 4, the four processes stay under some 50 connections, room beside others' on a server of 100.
-POOL_SIZE = os.environ.get("BENCH_SCALEOUT_POOL_SIZE", "4")
+# with 4, the four processes stay under some 50 connections, room beside others' on a server of 100. Through
+# PgBouncer a client connection costs PostgreSQL nothing: the default pool.
+POOL_SIZE = os.environ.get("BENCH_SCALEOUT_POOL_SIZE", "10" if PGBOUNCER else "4")
 DRAIN_SECONDS = 600  # at most, after the load, for the workers to sweep and deliver the rest
 MAX_FAILED_SHARE = 0.01
 MIN_PROCESS_SHARE = 1 / 3
@@ -191,6 +197,33 @@ class Process:
 
     def log_tail(self) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+
+
+def pgbouncer(folder: Path, database: URL) -> tuple[Process, URL]:
+    """PgBouncer (Debian's) in transaction mode in front of ``database``, and the URL that reaches it through it."""
+    port = free_port()
+    (folder / "pgbouncer.ini").write_text(
+        f"[databases]\ntousu = host={database.host} port={database.port or 5432} dbname={database.database} "
+        f"user={database.username}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n"
+        "unix_socket_dir =\nauth_type = any\npool_mode = transaction\n"
+        f"default_pool_size = {PGBOUNCER_SERVER_CONNECTIONS}\nmax_client_conn = 1000\n"
+    )
+    binary = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
+    if binary is None:
+        raise RuntimeError("BENCH_SCALEOUT_PGBOUNCER: pgbouncer is not installed (apt-get install pgbouncer)")
+    command = [binary, *(["-u", "nobody"] if os.geteuid() == 0 else []), str(folder / "pgbouncer.ini")]
+    process = Process("pgbouncer", command, dict(os.environ))
+    process.start()
+    pooled = database.set(host="127.0.0.1", port=port, database="tousu")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            psycopg.connect(libpq(pooled), connect_timeout=2).close()
+            return process, pooled
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PgBouncer did not start:\n{process.log_tail()}") from None
+            time.sleep(0.1)
 
 
 def process_groups() -> Iterator[tuple[int, int]]:
@@ -556,6 +589,14 @@ def run(pg: Any) -> Figures:
         register_store(env)
 
         folder = Path(tempfile.mkdtemp())
+        if PGBOUNCER:
+            bouncer, pooled = pgbouncer(folder, database)
+            processes.append(bouncer)
+            env |= {
+                "TOUSU_DATABASE_URL": sqlalchemy_url(pooled),
+                "TOUSU_DATABASE_POOLER": "pgbouncer",
+                "TOUSU_DATABASE_DIRECT_URL": sqlalchemy_url(database),
+            }
         deliveries = OUT / "scaleout-webhooks.jsonl"
         deliveries.unlink(missing_ok=True)
         command = [sys.executable, "-m", "bench.scaleout", "--receive", str(folder / "port"), str(deliveries)]
@@ -571,11 +612,12 @@ def run(pg: Any) -> Figures:
         for n in (1, 2):
             processes.append(Process(f"worker-{n}", [str(BIN / "tousu"), "worker"], env))
         for process in processes:
-            process.start()
+            if process.popen is None:
+                process.start()
         for process in processes:
             process.wait_ready()
         apis = [p for p in processes if p.url is not None]
-        workers = [p for p in processes if p.url is None]
+        workers = [p for p in processes if p.name.startswith("worker")]
         figures.names = {p.url: p.name for p in apis if p.url is not None}
         say(f"{', '.join(p.name for p in processes)} started; receiver at {receiver_url}")
         subscribed = httpx.post(
@@ -609,7 +651,7 @@ def run(pg: Any) -> Figures:
 
         figures.drained_s = drain(libpq(database), receiver_url)
         say(f"drained in {figures.drained_s:.0f} s")
-        for process in processes:
+        for process in reversed(processes):  # PgBouncer last
             process.stop()
         figures.swept = {w.name: swept_by(w) for w in workers}
         received = [json.loads(line) for line in deliveries.read_text(encoding="utf-8").splitlines()]
@@ -620,7 +662,7 @@ def run(pg: Any) -> Figures:
             check_webhooks(connection, received, figures)
             check_writes(connection, tally, figures)
     finally:
-        for process in processes:
+        for process in reversed(processes):  # PgBouncer last
             process.stop()
         if receiver is not None:
             receiver.terminate()
@@ -646,7 +688,8 @@ def table(figures: Figures, started: datetime, load_before: float) -> str:
             f"{n / max(cpu, 0.01):,.0f} |"
         )
     rows.append(f"| both API processes | **{answered / seconds:,.0f}** | | | |")
-    for name in ("worker-1", "worker-2", "PostgreSQL", "load generator", "receiver"):
+    others = ("worker-1", "worker-2", *(["pgbouncer"] if PGBOUNCER else []), "PostgreSQL", "load generator", "receiver")
+    for name in others:
         cpu = figures.cpu[name]
         rows.append(f"| {name} | | {cpu:.1f} | {cpu / seconds / cores:.0%} | |")
     ours = sum(figures.cpu.values())
@@ -658,17 +701,26 @@ def table(figures: Figures, started: datetime, load_before: float) -> str:
     checks = "\n".join(
         f"- {'**passed**' if ok else '**FAILED**'}: {what} ({detail})" for what, ok, detail in figures.checks
     )
+    pooled = (
+        f" through PgBouncer in transaction mode ({PGBOUNCER_SERVER_CONNECTIONS} server connections, "
+        "`TOUSU_DATABASE_POOLER=pgbouncer`)"
+        if PGBOUNCER
+        else ""
+    )
+    header = (
+        f"Two `tousu serve --workers {API_WORKERS}` processes (separate ports, no sweeping or dispatching inside) "
+        f"and two `tousu worker` processes (sweep every {WORKER_ENV['TOUSU_SWEEP_INTERVAL']} s, dispatcher, "
+        f"housekeeping every {WORKER_ENV['TOUSU_HOUSEKEEPING_INTERVAL']} s) on one PostgreSQL database{pooled}, "
+        f"`TOUSU_DB_POOL_SIZE={POOL_SIZE}` each, {seconds:.0f} s of mixed load from {CONNECTIONS} connections "
+        "(httpx asyncio, each request to either API process at random) plus up to "
+        f"{CLOCKED_PER_SECOND:g} registrations/s received days ago whose clocks warn and breach during the run; a "
+        f"receiver subscribed to every event. Started {started:%Y-%m-%d %H:%M} UTC, load average {load_before:.1f}; "
+        f"{cores} cores, busy {figures.machine_busy:.0%} of the time during the load (the machine's other work "
+        "included)."
+    )
     return "\n".join(
         [
-            f"Two `tousu serve --workers {API_WORKERS}` processes (separate ports, no sweeping or dispatching inside) "
-            f"and two `tousu worker` processes (sweep every {WORKER_ENV['TOUSU_SWEEP_INTERVAL']} s, dispatcher, "
-            f"housekeeping every {WORKER_ENV['TOUSU_HOUSEKEEPING_INTERVAL']} s) on one PostgreSQL database, "
-            f"`TOUSU_DB_POOL_SIZE={POOL_SIZE}` each, "
-            f"{seconds:.0f} s of mixed load from {CONNECTIONS} connections (httpx asyncio, each request to either API "
-            f"process at random) plus up to {CLOCKED_PER_SECOND:g} registrations/s received days ago whose clocks warn "
-            f"and breach during the run; a receiver subscribed to every event. Started {started:%Y-%m-%d %H:%M} UTC, "
-            f"load average {load_before:.1f}; {cores} cores, busy {figures.machine_busy:.0%} of the time during the "
-            "load (the machine's other work included).",
+            header,
             "",
             *rows,
             "",
