@@ -12,7 +12,7 @@ from datetime import date, datetime
 from functools import cache
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, exists, select, update
 from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -156,10 +156,16 @@ def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, s
     """The complaint as this transaction leaves it, kept on the history entries the transaction wrote (from
     ``first_entry_id`` on: the complaint is locked, so they are all this transaction's)."""
     snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
-    session.execute(
+    session.execute(_keep_snapshot(), {"of_complaint": complaint.id, "first_id": first_entry_id, "kept": snapshot})
+
+
+@cache
+def _keep_snapshot() -> Update:
+    """Built once, like every statement a move sends (each built anew cost a move about 0.2 ms of CPU)."""
+    return (
         update(ComplaintEvent)
-        .where(ComplaintEvent.complaint_id == complaint.id, ComplaintEvent.id >= first_entry_id)
-        .values(snapshot=snapshot)
+        .where(ComplaintEvent.complaint_id == bindparam("of_complaint"), ComplaintEvent.id >= bindparam("first_id"))
+        .values(snapshot=bindparam("kept"))
         .execution_options(synchronize_session=False)
     )
 
