@@ -161,7 +161,7 @@ def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, s
 
 @cache
 def _keep_snapshot() -> Update:
-    """Built once, like every statement a move sends (each built anew cost a move about 0.2 ms of CPU)."""
+    """Built once: an update built anew on every move costs CPU before it is sent (its cache key too)."""
     return (
         update(ComplaintEvent)
         .where(ComplaintEvent.complaint_id == bindparam("of_complaint"), ComplaintEvent.id >= bindparam("first_id"))
