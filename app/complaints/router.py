@@ -1,7 +1,7 @@
 """HTTP for complaints: registration, reading, one endpoint per move, notes, history, the workflow."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
@@ -17,7 +17,7 @@ from app.complaints.contact import normalize_phone
 from app.complaints.models import Category, Channel, Complaint, State
 from app.complaints.service import ClockFilter
 from app.config import Settings
-from app.dependencies import CurrentSettings, ReadSession, WriteSession
+from app.dependencies import CurrentSettings, json_response, reading, writing
 from app.errors import (
     Conflict,
     Forbidden,
@@ -69,12 +69,10 @@ def _precondition(header: str | None) -> IfMatch | None:
     return IfMatch.parse(header) if header is not None else None
 
 
-def _out(
-    session: Session, complaint: Complaint, principal: Principal, settings: Settings, response: Response
-) -> s.ComplaintOut:
-    response.headers["ETag"] = etag(complaint.version)
+def _shown(session: Session, complaint: Complaint, principal: Principal, settings: Settings) -> Response:
+    """The complaint as this key may see it, with its version as the ETag."""
     (out,) = service.show(session, [complaint], principal, settings)
-    return out
+    return json_response(out, headers={"ETag": etag(complaint.version)})
 
 
 @router.post(
@@ -162,14 +160,12 @@ class ListQuery(BaseModel):
     description="Newest first. Filters combine with AND. Follow `next_cursor` for the next page. A store key "
     "sees only the complaints dispatched to its store, with the complainant masked; it may search by number, "
     "order number, external reference and owner, not by phone or customer reference (403).",
+    response_model=s.ComplaintPage,
     responses=errors.responses(Unauthorized, Forbidden, InvalidInput, 422, 503),
 )
-def list_complaints(
-    query: Annotated[ListQuery, Query()],
-    principal: CurrentPrincipal,
-    session: ReadSession,
-    settings: CurrentSettings,
-) -> s.ComplaintPage:
+async def list_complaints(
+    query: Annotated[ListQuery, Query()], principal: CurrentPrincipal, settings: CurrentSettings, request: Request
+) -> Response:
     try:
         phone = normalize_phone(query.phone) if query.phone else None
     except ValueError as exc:
@@ -191,8 +187,16 @@ def list_complaints(
         clock=query.clock,
         clock_kind=query.clock_kind,
     )
-    rows, next_cursor = service.search(session, principal, filters, limit=query.limit, cursor=query.cursor)
-    return s.ComplaintPage(items=service.show(session, rows, principal, settings), next_cursor=next_cursor)
+    return await reading(request, _page, principal, filters, query.limit, query.cursor, settings)
+
+
+def _page(
+    session: Session, principal: Principal, filters: service.Filters, limit: int, cursor: str | None, settings: Settings
+) -> Response:
+    rows, next_cursor = service.search(session, principal, filters, limit=limit, cursor=cursor)
+    return json_response(
+        s.ComplaintPage(items=service.show(session, rows, principal, settings), next_cursor=next_cursor)
+    )
 
 
 @router.get(
@@ -201,17 +205,17 @@ def list_complaints(
     summary="Read a complaint",
     description="The complaint with its state, version (also in `ETag`), owner, remedy, the time it entered each "
     "state, reopen count and the moves the calling key may make now.",
+    response_model=s.ComplaintOut,
     responses={**WITH_ETAG, **READ_ERRORS},
 )
-def read_complaint(
-    complaint_id: ComplaintId,
-    principal: CurrentPrincipal,
-    session: ReadSession,
-    settings: CurrentSettings,
-    response: Response,
-) -> s.ComplaintOut:
-    complaint = service.get(session, complaint_id, principal, with_clocks=True)
-    return _out(session, complaint, principal, settings, response)
+async def read_complaint(
+    complaint_id: ComplaintId, principal: CurrentPrincipal, settings: CurrentSettings, request: Request
+) -> Response:
+    return await reading(request, _read, complaint_id, principal, settings)
+
+
+def _read(session: Session, complaint_id: uuid.UUID, principal: Principal, settings: Settings) -> Response:
+    return _shown(session, service.get(session, complaint_id, principal, with_clocks=True), principal, settings)
 
 
 @router.patch(
@@ -229,15 +233,15 @@ def read_complaint(
     "webhook `complaint.corrected`; one that changes nothing answers 200 and writes nothing.\n\n"
     "Roles: intake, handler, supervisor, manager, admin. The priority: raised by a supervisor or manager, lowered "
     "by a manager, with a `reason`; the running clocks restart on the new priority's targets.",
+    response_model=s.ComplaintOut,
     responses={**WITH_ETAG, **errors.responses(*WRITE_ERRORS_OF_PATCH)},
 )
-def correct_complaint(
+async def correct_complaint(
     complaint_id: ComplaintId,
     body: s.ComplaintPatch,
     actor: CurrentActor,
-    session: WriteSession,
     settings: CurrentSettings,
-    response: Response,
+    request: Request,
     if_match: Annotated[
         str,
         Header(
@@ -247,9 +251,20 @@ def correct_complaint(
             examples=['"3"'],
         ),
     ],
-) -> s.ComplaintOut:
-    complaint = corrections.correct(session, complaint_id, actor, body, settings, IfMatch.parse(if_match))
-    return _out(session, complaint, actor.principal, settings, response)
+) -> Response:
+    return await writing(request, _corrected, complaint_id, actor, body, settings, IfMatch.parse(if_match))
+
+
+def _corrected(
+    session: Session,
+    complaint_id: uuid.UUID,
+    actor: Actor,
+    body: s.ComplaintPatch,
+    settings: Settings,
+    if_match: IfMatch,
+) -> Response:
+    complaint = corrections.correct(session, complaint_id, actor, body, settings, if_match)
+    return _shown(session, complaint, actor.principal, settings)
 
 
 @router.get(
@@ -259,12 +274,17 @@ def correct_complaint(
     description="Every move, note and store feedback, oldest first: move, from and to state, actor, API key, time "
     "and what was sent. A store key reads the entries of its own store (no internal note, no other store's "
     "feedback or clocks), with the complainant's details masked in every text.",
+    response_model=list[s.EventOut],
     responses=READ_ERRORS,
 )
-def complaint_history(
-    complaint_id: ComplaintId, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
-) -> list[s.EventOut]:
-    return service.history(session, complaint_id, principal, settings)
+async def complaint_history(
+    complaint_id: ComplaintId, principal: CurrentPrincipal, settings: CurrentSettings, request: Request
+) -> Response:
+    return await reading(request, _history, complaint_id, principal, settings)
+
+
+def _history(session: Session, complaint_id: uuid.UUID, principal: Principal, settings: Settings) -> Response:
+    return json_response(service.history(session, complaint_id, principal, settings))
 
 
 @router.post(
@@ -274,18 +294,30 @@ def complaint_history(
     summary="Add an internal note",
     description="A note for colleagues; it changes no state and is kept in the history. Internal unless "
     "`visible_to_unit` is true: then the store the complaint is dispatched to reads it too.",
+    response_model=s.EventOut,
     responses=errors.responses(Unauthorized, Forbidden, NotFound, PreconditionFailed, 413, 422, 503),
 )
-def add_note(
+async def add_note(
     complaint_id: ComplaintId,
     body: s.NoteBody,
     actor: CurrentActor,
-    session: WriteSession,
     settings: CurrentSettings,
+    request: Request,
     if_match: IfMatchHeader = None,
-) -> s.EventOut:
-    entry = service.add_note(session, complaint_id, actor, body, _precondition(if_match))
-    return s.EventOut.build(entry, settings.tz)
+) -> Response:
+    return await writing(request, _noted, complaint_id, actor, body, settings, _precondition(if_match))
+
+
+def _noted(
+    session: Session,
+    complaint_id: uuid.UUID,
+    actor: Actor,
+    body: s.NoteBody,
+    settings: Settings,
+    if_match: IfMatch | None,
+) -> Response:
+    entry = service.add_note(session, complaint_id, actor, body, if_match)
+    return json_response(s.EventOut.build(entry, settings.tz), status.HTTP_201_CREATED)
 
 
 def _empty_is_valid(body_model: type[BaseModel]) -> bool:
@@ -297,18 +329,29 @@ def _empty_is_valid(body_model: type[BaseModel]) -> bool:
     return True
 
 
-def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.ComplaintOut]:
-    def apply(
+def _moved(
+    session: Session,
+    complaint_id: uuid.UUID,
+    name: str,
+    actor: Actor,
+    body: BaseModel | None,
+    settings: Settings,
+    if_match: IfMatch | None,
+) -> Response:
+    complaint = service.apply_move(session, complaint_id, name, actor, body, settings, if_match)
+    return _shown(session, complaint, actor.principal, settings)
+
+
+def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., Coroutine[Any, Any, Response]]:
+    async def apply(
+        request: Request,
         complaint_id: uuid.UUID,
         actor: Actor,
-        session: Session,
         settings: Settings,
-        response: Response,
         body: BaseModel | None,
         if_match: str | None,
-    ) -> s.ComplaintOut:
-        complaint = service.apply_move(session, complaint_id, name, actor, body, settings, _precondition(if_match))
-        return _out(session, complaint, actor.principal, settings, response)
+    ) -> Response:
+        return await writing(request, _moved, complaint_id, name, actor, body, settings, _precondition(if_match))
 
     # FastAPI reads each endpoint's body model from its annotation; the model is a variable here, which a static
     # checker cannot take as a type (valid-type), and the two definitions differ only in the body's default (misc).
@@ -316,29 +359,27 @@ def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., s.Co
     # then says "optional body: the model", which generated clients call with no argument at all.
     if _empty_is_valid(body_model):
 
-        def endpoint(
+        async def endpoint(
             complaint_id: ComplaintId,
             actor: CurrentActor,
-            session: WriteSession,
             settings: CurrentSettings,
-            response: Response,
+            request: Request,
             body: Annotated[body_model, Body()] = None,  # type: ignore[valid-type]
             if_match: IfMatchHeader = None,
-        ) -> s.ComplaintOut:
-            return apply(complaint_id, actor, session, settings, response, body, if_match)
+        ) -> Response:
+            return await apply(request, complaint_id, actor, settings, body, if_match)
 
     else:
 
-        def endpoint(  # type: ignore[misc]
+        async def endpoint(  # type: ignore[misc]
             complaint_id: ComplaintId,
             actor: CurrentActor,
-            session: WriteSession,
             settings: CurrentSettings,
-            response: Response,
+            request: Request,
             body: Annotated[body_model, Body()],  # type: ignore[valid-type]
             if_match: IfMatchHeader = None,
-        ) -> s.ComplaintOut:
-            return apply(complaint_id, actor, session, settings, response, body, if_match)
+        ) -> Response:
+            return await apply(request, complaint_id, actor, settings, body, if_match)
 
     endpoint.__name__ = name.replace("-", "_")
     return endpoint
@@ -361,6 +402,7 @@ for _move in workflow.MOVES:
         summary=_move.summary,
         description=f"{_move.description}\n\nFrom: {', '.join(_move.sources)}. To: {_move.dest or 'unchanged'}. "
         f"Roles: {', '.join(sorted(_move.roles))}.",
+        response_model=s.ComplaintOut,
         responses={**WITH_ETAG, **WRITE_ERRORS},
     )(_move_endpoint(_move.name, _move.body))
 
@@ -407,9 +449,14 @@ clocks_router = APIRouter(prefix="/v1", tags=["clocks"])
     "day, counted or skipped and why (weekend, the holiday's name, an adjusted working day, an override); and "
     "what happened to it (started, warned, breached, met, recomputed). A store key sees no other store's "
     "feedback clock.",
+    response_model=list[ClockExplained],
     responses=errors.responses(Unauthorized, NotFound, 422, 503),
 )
-def explain_clocks(
-    complaint_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSession, settings: CurrentSettings
-) -> list[ClockExplained]:
-    return service.explain_clocks(session, complaint_id, principal, settings)
+async def explain_clocks(
+    complaint_id: uuid.UUID, principal: CurrentPrincipal, settings: CurrentSettings, request: Request
+) -> Response:
+    return await reading(request, _clocks, complaint_id, principal, settings)
+
+
+def _clocks(session: Session, complaint_id: uuid.UUID, principal: Principal, settings: Settings) -> Response:
+    return json_response(service.explain_clocks(session, complaint_id, principal, settings))

@@ -6,9 +6,10 @@ import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -152,6 +153,10 @@ def explain(session: Session, clock: Clock, settings: Settings, calls: Calls = N
 
 
 def clocks_of(session: Session, complaint_id: object) -> list[Clock]:
-    return list(
-        session.scalars(select(Clock).where(Clock.complaint_id == complaint_id).order_by(Clock.started_at, Clock.id))
-    )
+    return list(session.scalars(_clocks_of(), {"complaint_id": complaint_id}))
+
+
+@cache
+def _clocks_of() -> Select[Clock]:
+    """Built once: every move reads its complaint's clocks again, and a statement built anew costs CPU each time."""
+    return select(Clock).where(Clock.complaint_id == bindparam("complaint_id")).order_by(Clock.started_at, Clock.id)
