@@ -88,8 +88,8 @@ MOVES = {"investigate": "investigating", "store-feedback": None}
 
 engine = create_engine(
     os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/tousu_bench"),
-    pool_size=10,
-    max_overflow=10,
+    pool_size=int(os.environ.get("BENCH_POOL_SIZE", "10")),  # as tousu's TOUSU_DB_POOL_SIZE: a pool, as many more
+    max_overflow=int(os.environ.get("BENCH_POOL_SIZE", "10")),
 )
 
 

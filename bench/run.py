@@ -50,6 +50,10 @@ LARGE_DATABASE = "tousu_bench_100k"  # 100,000 complaints, memory
 TOUSU_APP = ["app.main:create_app", "--factory"]
 BARE_APP = ["bench.baseline:app"]
 WORKERS = 2
+# Each engine's pool, and as many more under load, on both sides: tousu's workers have two engines each (one for
+# single statements), so at 64 connections 2 workers may open 8 * POOL_SIZE; PostgreSQL's max_connections (100
+# by default) is shared with other work.
+POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))  # reads by size, lifecycles, memory
 # The side-by-side comparisons with the bare app run at each of these.
 CONNECTION_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_CONNECTION_COUNTS", "16,64").split(","))
@@ -179,6 +183,40 @@ def statements_loaded(pg: URL) -> bool:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def free_connections(pg: URL, database: str = "") -> tuple[int, int]:
+    """PostgreSQL's connections not in use (other work shares the server), counting the idle ones of ``database``
+    (the servers' pools, there to be used), and its max_connections."""
+    query = (
+        "SELECT count(*) FILTER (WHERE NOT (datname = %s AND state = 'idle')) FROM pg_stat_activity "
+        "WHERE backend_type = 'client backend'"
+    )
+    with psycopg.connect(libpq(pg), autocommit=True) as connection:
+        limit = int(connection.execute("SHOW max_connections").fetchone()[0])
+        return limit - connection.execute(query, (database,)).fetchone()[0], limit
+
+
+def check_connections(pg: URL) -> None:
+    """Says so when other work holds so many of PostgreSQL's connections that the comparisons may be refused some:
+    a tousu worker process may open 4 * POOL_SIZE (two engines, each a pool and as many more), a bare one half."""
+    wanted = WORKERS * 6 * POOL_SIZE + 10
+    free, limit = free_connections(pg)
+    if free < wanted:
+        say(f"PostgreSQL has {free} of its {limit} connections free; the servers may want {wanted}: requests may fail")
+
+
+def wait_for_connections(pg: URL, database: str, wanted: int, patience: float = 60) -> None:
+    """Before a run: until ``wanted`` connections are free or idle in the servers' pools (other work holds them for
+    a while), at most ``patience`` seconds; a server refused a connection answers 503 and the run would stop."""
+    deadline = time.monotonic() + patience
+    free, _ = free_connections(pg, database)
+    if free >= wanted:
+        return
+    say(f"waiting for {wanted} free PostgreSQL connections ({free} now), at most {patience:.0f} s")
+    while free < wanted and time.monotonic() < deadline:
+        time.sleep(1)
+        free, _ = free_connections(pg, database)
 
 
 class Statements:
@@ -452,7 +490,15 @@ def quantiles(pairs: str) -> list[tuple[float, int]]:
     return points
 
 
-def wrk(server: Server, script: str, *, seconds: int, env: dict[str, str], connections: int = CONNECTIONS) -> Run:
+def wrk(
+    server: Server,
+    script: str,
+    *,
+    seconds: int,
+    env: dict[str, str],
+    connections: int = CONNECTIONS,
+    check: bool = True,
+) -> Run:
     """wrk with one thread. A script that stops early (mixed.lua) prints BENCH_STOPPED; wrk's main thread would
     sleep out the duration, so it is interrupted then (SIGINT: wrk reports and exits)."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA / script)]
@@ -485,9 +531,13 @@ def wrk(server: Server, script: str, *, seconds: int, env: dict[str, str], conne
         quantiles=quantiles(found["BENCH_QUANTILES"]),
         errors=errors,
     )
-    if errors > MAX_ERROR_SHARE * max(run.requests, 1):
-        raise RuntimeError(f"{script} against {server.name}: {errors} of {run.requests} requests failed: {figures}")
+    if check and errors > MAX_ERROR_SHARE * max(run.requests, 1):
+        raise FailedRequests(f"{script} against {server.name}: {errors} of {run.requests} requests failed: {figures}")
     return run
+
+
+class FailedRequests(RuntimeError):
+    """More than MAX_ERROR_SHARE of a run's requests failed."""
 
 
 class LockSampler(threading.Thread):
@@ -571,14 +621,37 @@ class Contender:
     pool: Pool | None = None
     statements: Statements | None = None
 
-    def load(self, seconds: int) -> Run:
+    def load(self, pg: URL, seconds: int) -> Run:
+        # The side under load may open more connections (up to its pools' size) than it holds idle.
+        wait_for_connections(pg, self.database, min(self.connections, WORKERS * 2 * POOL_SIZE))
         env = self.env if self.pool is None else {**self.env, **self.pool.env(seconds, self.connections)}
-        run = wrk(self.server, self.script, seconds=seconds, env=env, connections=self.connections)
+        run = wrk(self.server, self.script, seconds=seconds, env=env, connections=self.connections, check=False)
         if self.pool is not None:
             self.pool.used(run, self.connections)
+        if run.errors > MAX_ERROR_SHARE * max(run.requests, 1):
+            raise FailedRequests(f"{self.label}: {run.errors} of {run.requests} requests failed")
         return run
 
+    def warm_up(self, pg: URL, seconds: int) -> None:
+        self.again(lambda: self.load(pg, seconds))
+
     def measure(self, pg: URL, seconds: int) -> Run:
+        return self.again(lambda: self.measure_once(pg, seconds))
+
+    def again(self, attempt: Callable[[], Run], tries: int = 3) -> Run:
+        """A run with failed requests is made again, up to ``tries`` in all: on this shared machine other work may
+        hold PostgreSQL's connections for a moment (a server refused one answers 503). A refusal that repeats
+        (a move not allowed, a server down) still stops the benchmark."""
+        for tried in range(1, tries + 1):
+            try:
+                return attempt()
+            except FailedRequests as failed:
+                if tried == tries:
+                    raise
+                say(f"{failed}: again, try {tried + 1} of {tries} (server log: {self.server.log_path})")
+        raise AssertionError("unreachable")
+
+    def measure_once(self, pg: URL, seconds: int) -> Run:
         if self.statements is not None:
             self.statements.reset()
         workers = self.server.app_pids()
@@ -586,7 +659,7 @@ class Contender:
         sampler = LockSampler(pg, self.database)
         sampler.start()
         try:
-            run = self.load(seconds)
+            run = self.load(pg, seconds)
         finally:
             lock_waits, idle_in_transaction = sampler.finish()
         backends = backend_pids(pg, self.database)
@@ -604,7 +677,7 @@ def interleaved(pg: URL, contenders: list[Contender]) -> list[Run]:
     the machine's other load during the comparison falls on every side alike; each side's runs are merged."""
     for contender in contenders:
         say(f"{contender.label}: {WARMUP} s warm-up, {contender.connections} connections")
-        contender.load(WARMUP)
+        contender.warm_up(pg, WARMUP)
     runs: list[list[Run]] = [[] for _ in contenders]
     say(f"measuring {ROUNDS} rounds of {ROUND_SECONDS} s each")
     for _ in range(ROUNDS):
@@ -739,6 +812,8 @@ def prepare(pg: URL, name: str, statements: bool) -> tuple[URL, dict[str, str], 
         "TOUSU_DATABASE_URL": sqlalchemy_url(database),
         "BENCH_DATABASE_URL": sqlalchemy_url(database),
         "TOUSU_TIMEZONE": TIMEZONE,
+        "TOUSU_DB_POOL_SIZE": str(POOL_SIZE),
+        "BENCH_POOL_SIZE": str(POOL_SIZE),
     }
     tousu(env, "migrate")
     if statements:
@@ -1118,7 +1193,9 @@ def report(results: Results, facts: dict[str, str], started: datetime, elapsed: 
         "### Settings",
         "",
         f"- servers: `uvicorn APP --workers {WORKERS} --no-access-log` (uvloop, httptools), the same for tousu "
-        "(`app.main:create_app --factory`, with one `tousu worker` beside it) and the bare app (`bench.baseline:app`)",
+        "(`app.main:create_app --factory`, with one `tousu worker` beside it) and the bare app (`bench.baseline:app`); "
+        f"database pools of {POOL_SIZE} and {POOL_SIZE} more under load per engine (`TOUSU_DB_POOL_SIZE={POOL_SIZE}`; "
+        "tousu has two engines per process, the bare app one)",
         f"- load: wrk, 1 thread; Lua scripts in bench/lua/. The two sides of a comparison run side by side and take "
         f"turns under load: {WARMUP} s warm-up each, then {ROUNDS} rounds of {ROUND_SECONDS} s each, A B A B ..., "
         f"their latency distributions merged; tousu against the bare app at {counts} connections, the rest at "
@@ -1204,6 +1281,7 @@ def main() -> int:
     try:
         facts = machine(pg)
         results.statements = statements_loaded(pg)
+        check_connections(pg)
         benchmark(pg, results)
     finally:
         for server in list(RUNNING):
