@@ -73,9 +73,8 @@ LOCK = text(f"SELECT * FROM {CASES} WHERE id = :id FOR UPDATE")
 UPDATE = text(
     f"UPDATE {CASES} SET state = :state, version = version + 1, updated_at = :at, "
     "responsible_store_id = COALESCE(:store_id, responsible_store_id), "
-    "dispatched_at = CASE WHEN CAST(:store_id AS varchar) IS NULL THEN dispatched_at ELSE :at END, "
-    "investigating_at = CASE WHEN :state = 'investigating' THEN COALESCE(investigating_at, :at) "
-    "ELSE investigating_at END, "
+    "dispatched_at = COALESCE(:dispatched_at, dispatched_at), "
+    "investigating_at = COALESCE(investigating_at, :investigating_at), "
     "responsibility = COALESCE(:responsibility, responsibility) "
     "WHERE id = :id RETURNING *"
 )
@@ -181,8 +180,16 @@ def move(
         if locked is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND)
         state = MOVES[move] or locked["state"]
-        changes = {"id": complaint_id, "state": state, "at": at, "store_id": body.store_id}
-        row = connection.execute(UPDATE, {**changes, "responsibility": body.responsibility}).mappings().one()
+        changes = {
+            "id": complaint_id,
+            "state": state,
+            "at": at,
+            "store_id": body.store_id,
+            "dispatched_at": at if body.store_id else None,
+            "investigating_at": at if state == "investigating" else None,
+            "responsibility": body.responsibility,
+        }
+        row = connection.execute(UPDATE, changes).mappings().one()
         event = {"id": complaint_id, "move": move, "from_state": locked["state"], "to_state": state, "at": at}
         payload = json.dumps(body.model_dump(exclude_none=True), ensure_ascii=False)
         connection.execute(INSERT_EVENT, {**event, "actor": x_actor or "unknown", "payload": payload})
