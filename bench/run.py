@@ -50,10 +50,10 @@ LARGE_DATABASE = "tousu_bench_100k"  # 100,000 complaints, memory
 TOUSU_APP = ["app.main:create_app", "--factory"]
 BARE_APP = ["bench.baseline:app"]
 WORKERS = 2
-# Each engine's pool, and as many more under load, on both sides: tousu's workers have two engines each (one for
-# single statements), so at 64 connections 2 workers may open 8 * POOL_SIZE; PostgreSQL's max_connections (100
-# by default) is shared with other work.
-POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "5"))
+# Each engine's pool, and as many more under load, on both sides (tousu's default TOUSU_DB_POOL_SIZE). tousu's
+# processes have two engines each (one for single statements); PostgreSQL's max_connections (100 by default) is
+# shared with other work: bench/README.md, Caveats.
+POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))  # reads by size, lifecycles, memory
 # The side-by-side comparisons with the bare app run at each of these.
 CONNECTION_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_CONNECTION_COUNTS", "16,64").split(","))
@@ -621,7 +621,7 @@ class Contender:
     pool: Pool | None = None
     statements: Statements | None = None
 
-    def load(self, pg: URL, seconds: int) -> Run:
+    def load(self, pg: URL, seconds: int, *, measured: bool = True) -> Run:
         # The side under load may open more connections (up to its pools' size) than it holds idle.
         wait_for_connections(pg, self.database, min(self.connections, WORKERS * 2 * POOL_SIZE))
         env = self.env if self.pool is None else {**self.env, **self.pool.env(seconds, self.connections)}
@@ -630,10 +630,12 @@ class Contender:
             self.pool.used(run, self.connections)
         if run.errors > MAX_ERROR_SHARE * max(run.requests, 1):
             raise FailedRequests(f"{self.label}: {run.errors} of {run.requests} requests failed")
+        if measured and run.requests == 0:  # a warm-up may end before a slow first answer; a measured run not
+            raise FailedRequests(f"{self.label}: no request answered in {seconds} s (is the server stuck?)")
         return run
 
     def warm_up(self, pg: URL, seconds: int) -> None:
-        self.again(lambda: self.load(pg, seconds))
+        self.again(lambda: self.load(pg, seconds, measured=False))
 
     def measure(self, pg: URL, seconds: int) -> Run:
         return self.again(lambda: self.measure_once(pg, seconds))
