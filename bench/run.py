@@ -220,12 +220,14 @@ def wait_for_connections(pg: URL, database: str, wanted: int, patience: float = 
 
 
 class Statements:
-    """pg_stat_statements of one database: reset before a measured run, read after it. ``only``: count just the
-    statements whose text contains it (the bare app's tables: tousu's background worker runs beside it)."""
+    """pg_stat_statements of one database: reset before a measured run, read after it. Only the statements of one
+    side count: those whose text names ``tables`` (the bare app's: tousu's background worker runs beside it) or,
+    with ``others``, those that do not (tousu's: the bare app may finish its last requests in tousu's turn)."""
 
-    def __init__(self, database: URL, only: str | None = None) -> None:
+    def __init__(self, database: URL, tables: str, *, others: bool = False) -> None:
         self.conninfo = libpq(database)
-        self.only = only
+        self.tables = tables
+        self.others = others
 
     @staticmethod
     def install(database: URL) -> None:
@@ -246,7 +248,7 @@ class Statements:
         )
         with psycopg.connect(self.conninfo, autocommit=True) as connection:
             rows = connection.execute(query).fetchall()
-        return {text: (calls, ms) for text, calls, ms in rows if self.only is None or self.only in text}
+        return {text: (calls, ms) for text, calls, ms in rows if (self.tables in text) != self.others}
 
 
 # Processes
@@ -847,7 +849,10 @@ def side_by_side(
     """tousu and the bare app taking turns on one operation, at each connection count."""
     name = database.database
     assert name is not None
-    counted = (Statements(database), Statements(database, only="bench_bare")) if results.statements else (None, None)
+    bare = "bench_bare_"
+    counted = (
+        (Statements(database, bare, others=True), Statements(database, bare)) if results.statements else (None, None)
+    )
     tousu_pool, bare_pool = pools()
     for connections in CONNECTION_COUNTS:
         sides = [
@@ -1063,7 +1068,7 @@ def comparison_table(results: Results) -> str:
             "bare req/s",
             "tousu/bare",
             "target",
-            "",
+            "met?",
             "p50 / p99 ms, tousu",
             "p50 / p99 ms, bare",
             "CPU ms/request, tousu: app + PG",
