@@ -210,13 +210,18 @@ def wait_for_connections(pg: URL, database: str, wanted: int, patience: float = 
     """Before a run: until ``wanted`` connections are free or idle in the servers' pools (other work holds them for
     a while), at most ``patience`` seconds; a server refused a connection answers 503 and the run would stop."""
     deadline = time.monotonic() + patience
-    free, _ = free_connections(pg, database)
-    if free >= wanted:
+
+    def free() -> int:
+        try:
+            return free_connections(pg, database)[0]
+        except psycopg.OperationalError:  # none left for asking
+            return 0
+
+    if (now := free()) >= wanted:
         return
-    say(f"waiting for {wanted} free PostgreSQL connections ({free} now), at most {patience:.0f} s")
-    while free < wanted and time.monotonic() < deadline:
+    say(f"waiting for {wanted} free PostgreSQL connections ({now} now), at most {patience:.0f} s")
+    while free() < wanted and time.monotonic() < deadline:
         time.sleep(1)
-        free, _ = free_connections(pg, database)
 
 
 class Statements:
@@ -649,7 +654,7 @@ class Contender:
         for tried in range(1, tries + 1):
             try:
                 return attempt()
-            except FailedRequests as failed:
+            except (FailedRequests, psycopg.OperationalError) as failed:  # the bench's own connections may be refused
                 if tried == tries:
                     raise
                 say(f"{failed}: again, try {tried + 1} of {tries} (server log: {self.server.log_path})")
