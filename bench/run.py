@@ -657,7 +657,8 @@ class Contender:
             except (FailedRequests, psycopg.OperationalError) as failed:  # the bench's own connections may be refused
                 if tried == tries:
                     raise
-                say(f"{failed}: again, try {tried + 1} of {tries} (server log: {self.server.log_path})")
+                say(f"{failed}: again in 5 s, try {tried + 1} of {tries} (server log: {self.server.log_path})")
+                time.sleep(5)
         raise AssertionError("unreachable")
 
     def measure_once(self, pg: URL, seconds: int) -> Run:
