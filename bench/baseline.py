@@ -1,14 +1,23 @@
-"""The bare FastAPI app tousu's registration is measured against.
+"""The bare FastAPI app tousu is measured against: the same requests, the same database work, nothing else.
 
-The same request as ``POST /v1/complaints`` (headers, JSON body), parsed with a pydantic model and stored as one
-similar row in one transaction with plain SQLAlchemy Core, in a table of its own. No API key lookup, complaint
-number, history entry, secondary indexes or response model: the floor of FastAPI + SQLAlchemy + PostgreSQL on this
-machine. Served by ``uvicorn bench.baseline:app`` with the same settings as tousu; ``BENCH_DATABASE_URL`` names the
-database.
+- ``POST /v1/complaints``: the same request as tousu's registration (headers, JSON body), parsed with a pydantic
+  model and stored as one similar row in one transaction, in a table of its own. No API key lookup, complaint
+  number, history entry, secondary indexes or response model.
+- ``GET /v1/complaints/{id}``: one row selected by key, returned as JSON.
+- ``GET /v1/complaints?limit=50``: the 50 newest rows, returned as JSON.
+- ``POST /v1/complaints/{id}/{move}`` (``investigate``, ``store-feedback``): in one transaction, the row locked
+  (``SELECT ... FOR UPDATE``), updated, and a history row inserted; the updated row returned as JSON.
+
+The reads and moves work on ``bench_bare_cases`` and ``bench_bare_events``, made ``LIKE`` tousu's ``complaints``
+and ``complaint_events`` (same columns, defaults and indexes, so an update or insert maintains the same indexes)
+and filled with copies of tousu's rows (bench/run.py). Plain SQLAlchemy Core, no API key, no ORM, no response
+model: the floor of FastAPI + SQLAlchemy + PostgreSQL on this machine. Served by ``uvicorn bench.baseline:app``
+with the same settings as tousu; ``BENCH_DATABASE_URL`` names the database (migrated by tousu).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +25,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, status
+from fastapi import FastAPI, Header, HTTPException, Query, status
 from pydantic import BaseModel, Field
 from sqlalchemy import create_engine, text
 
@@ -46,10 +55,40 @@ INSERT = text(
     ":external_ref, :actor, :received_at)"
 )
 
+CASES = "bench_bare_cases"
+EVENTS = "bench_bare_events"
+
+# Run by bench/run.py in a database tousu has migrated, once its complaints are registered.
+CREATE_CASES = (
+    f"CREATE TABLE {CASES} (LIKE complaints INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+    f"CREATE TABLE {EVENTS} (LIKE complaint_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)",
+    f"INSERT INTO {CASES} SELECT * FROM complaints",
+    f"INSERT INTO {EVENTS} SELECT * FROM complaint_events",
+    f"VACUUM ANALYZE {CASES}, {EVENTS}",
+)
+
+SELECT_ONE = text(f"SELECT * FROM {CASES} WHERE id = :id")
+SELECT_PAGE = text(f"SELECT * FROM {CASES} ORDER BY id DESC LIMIT :limit")
+LOCK = text(f"SELECT * FROM {CASES} WHERE id = :id FOR UPDATE")
+UPDATE = text(
+    f"UPDATE {CASES} SET state = :state, version = version + 1, updated_at = :at, "
+    "responsible_store_id = COALESCE(:store_id, responsible_store_id), "
+    "dispatched_at = COALESCE(:dispatched_at, dispatched_at), "
+    "investigating_at = COALESCE(investigating_at, :investigating_at), "
+    "responsibility = COALESCE(:responsibility, responsibility) "
+    "WHERE id = :id RETURNING *"
+)
+INSERT_EVENT = text(
+    f"INSERT INTO {EVENTS} (complaint_id, move, from_state, to_state, actor, at, payload) "
+    "VALUES (:id, :move, :from_state, :to_state, :actor, :at, CAST(:payload AS jsonb))"
+)
+# The state each move leaves the row in (None: the state stays).
+MOVES = {"investigate": "investigating", "store-feedback": None}
+
 engine = create_engine(
     os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/tousu_bench"),
-    pool_size=10,
-    max_overflow=10,
+    pool_size=int(os.environ.get("BENCH_POOL_SIZE", "10")),  # as tousu's TOUSU_DB_POOL_SIZE: a pool, as many more
+    max_overflow=int(os.environ.get("BENCH_POOL_SIZE", "10")),
 )
 
 
@@ -104,6 +143,57 @@ def register(body: ComplaintIn, x_actor: Annotated[str | None, Header()] = None)
     with engine.begin() as connection:
         connection.execute(INSERT, row)
     return {**row, "id": str(row["id"]), "received_at": row["received_at"].isoformat()}
+
+
+@app.get("/v1/complaints/{complaint_id}")
+def read(complaint_id: uuid.UUID) -> dict[str, Any]:
+    with engine.connect() as connection:
+        row = connection.execute(SELECT_ONE, {"id": complaint_id}).mappings().first()
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    return dict(row)
+
+
+@app.get("/v1/complaints")
+def page(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+    with engine.connect() as connection:
+        rows = connection.execute(SELECT_PAGE, {"limit": limit}).mappings().all()
+    return {"items": [dict(row) for row in rows]}
+
+
+class MoveIn(BaseModel):
+    store_id: str | None = Field(None, max_length=64)
+    cause: str | None = None
+    responsible_person: str | None = Field(None, max_length=100)
+    responsibility: str | None = Field(None, max_length=32)
+
+
+@app.post("/v1/complaints/{complaint_id}/{move}")
+def move(
+    complaint_id: uuid.UUID, move: str, body: MoveIn, x_actor: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    if move not in MOVES:
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
+    at = datetime.now(UTC)
+    with engine.begin() as connection:
+        locked = connection.execute(LOCK, {"id": complaint_id}).mappings().first()
+        if locked is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND)
+        state = MOVES[move] or locked["state"]
+        changes = {
+            "id": complaint_id,
+            "state": state,
+            "at": at,
+            "store_id": body.store_id,
+            "dispatched_at": at if body.store_id else None,
+            "investigating_at": at if state == "investigating" else None,
+            "responsibility": body.responsibility,
+        }
+        row = connection.execute(UPDATE, changes).mappings().one()
+        event = {"id": complaint_id, "move": move, "from_state": locked["state"], "to_state": state, "at": at}
+        payload = json.dumps(body.model_dump(exclude_none=True), ensure_ascii=False)
+        connection.execute(INSERT_EVENT, {**event, "actor": x_actor or "unknown", "payload": payload})
+    return dict(row)
 
 
 @app.get("/healthz")

@@ -75,6 +75,15 @@ function get_request()
   return wrk.format("GET", "/v1/complaints/" .. ids[math.random(#ids)], read_headers)
 end
 
+-- The ids in the file's order (0-based), for the scripts that take them in turn.
+function id_count()
+  return #ids
+end
+
+function id_at(i)
+  return ids[i + 1]
+end
+
 -- For bench/run.py: one line of JSON (latencies in microseconds), then the latency distribution as
 -- "percentile:microseconds" pairs (every 0.5% up to 98%, every 0.1% above), so that runs can be merged.
 function done(summary, latency, requests)
