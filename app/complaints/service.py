@@ -13,7 +13,7 @@ from functools import cache
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, Update, bindparam, exists, select, update
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
@@ -252,14 +252,18 @@ def search(
         query = query.where(Complaint.id < decode_cursor(cursor))
     rows = list(session.scalars(query.order_by(Complaint.id.desc()).limit(limit + 1), viewer.params))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    page = rows[:limit]
+    clocks_of = sla.clocks_of_each(session, [c.id for c in page])
+    for complaint in page:
+        set_committed_value(complaint, "clocks", clocks_of[complaint.id])
+    return page, next_cursor
 
 
 @cache
 def _listed(viewer: UnitKind | None) -> Select[Complaint]:
-    """The complaints a viewer of that kind may read (its unit a parameter), with their clocks: built once per kind,
-    the filters added to it."""
-    return Viewer.readable(select(Complaint), viewer).options(selectinload(Complaint.clocks))
+    """The complaints a viewer of that kind may read (its unit a parameter): built once per kind, the filters added
+    to it."""
+    return Viewer.readable(select(Complaint), viewer)
 
 
 class ClockFilter(enum.StrEnum):
