@@ -10,9 +10,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from typing import cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, Update, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, exists, select, update
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -163,12 +164,14 @@ def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, s
 
 @cache
 def _keep_snapshot() -> Update:
-    """Built once: an update built anew on every move costs CPU before it is sent (its cache key too)."""
+    """Built once: an update built anew on every move costs CPU before it is sent (its cache key too). Of the table,
+    not the ORM class: an ORM update goes through the ORM's bulk update on every move, copying the statement (and
+    working out its cache key again), to synchronize a session that has nothing to synchronize here."""
+    events = cast(Table, ComplaintEvent.__table__)
     return (
-        update(ComplaintEvent)
-        .where(ComplaintEvent.complaint_id == bindparam("of_complaint"), ComplaintEvent.id >= bindparam("first_id"))
+        update(events)
+        .where(events.c.complaint_id == bindparam("of_complaint"), events.c.id >= bindparam("first_id"))
         .values(snapshot=bindparam("kept"))
-        .execution_options(synchronize_session=False)
     )
 
 
