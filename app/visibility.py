@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, SQLColumnExpression, and_, false, or_
+from sqlalchemy import Select, SQLColumnExpression, and_, bindparam, false, or_
 
 from app.auth.models import Role
 from app.auth.principal import Principal
@@ -59,6 +59,8 @@ ATTACHMENT_ENTRIES = frozenset({"attachment.added", "attachment.visibility_chang
 # The roles that read escalation contacts, and the people an escalation names.
 CONTACT_ROLES = frozenset({Role.admin, Role.manager})
 ADDRESSEES = "addressees"
+# The bound parameter a statement built once for a kind of viewer (``readable``) takes its unit from (``params``).
+VIEWER_UNIT = "viewer_unit"
 
 
 def contact_of(complaint: Complaint) -> Contact:
@@ -104,9 +106,26 @@ class Viewer:
         unit now."""
         if self.unit is None:
             return query
-        if self.unit.kind is UnitKind.store:
-            return query.where(Complaint.responsible_store_id == self.unit.id)
-        return query.where(Complaint.responsible_department == self.unit.id)
+        return query.where(_dispatched_to(self.unit.kind) == self.unit.id)
+
+    @property
+    def kind(self) -> UnitKind | None:
+        """The kind of unit this viewer is bound to; None for a company-wide viewer."""
+        return None if self.unit is None else self.unit.kind
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The parameters a statement of ``readable(..., viewer.kind)`` takes from this viewer."""
+        return {} if self.unit is None else {VIEWER_UNIT: self.unit.id}
+
+    @staticmethod
+    def readable(query: Select[T], kind: UnitKind | None) -> Select[T]:
+        """``query`` (over complaints) narrowed as ``complaints`` narrows it for any viewer of ``kind``, the unit a
+        bound parameter (``params``): a statement built once per kind keeps its cache key for every store and
+        department."""
+        if kind is None:
+            return query
+        return query.where(_dispatched_to(kind) == bindparam(VIEWER_UNIT))
 
     def units(
         self, kind: UnitKind, query: Select[T], unit_id: SQLColumnExpression[str] | SQLColumnExpression[str | None]
@@ -223,6 +242,11 @@ class Viewer:
             return payload
         shown: dict[str, Any] = _redacted({k: v for k, v in payload.items() if k not in OTHER_COMPLAINTS}, contact)
         return shown
+
+
+def _dispatched_to(kind: UnitKind) -> SQLColumnExpression[str | None]:
+    """The column that says a complaint is dispatched to a unit of ``kind`` now."""
+    return Complaint.responsible_store_id if kind is UnitKind.store else Complaint.responsible_department
 
 
 def _redacted(value: Any, contact: Contact, key: str = "") -> Any:

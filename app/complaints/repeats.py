@@ -34,7 +34,7 @@ from app.complaints.models import Complaint, ComplaintLink, LinkReason, State
 from app.complaints.schemas import RelatedComplaintOut
 from app.config import Settings
 from app.visibility import Viewer
-from app.vocabulary import Priority
+from app.vocabulary import Priority, UnitKind
 
 # A closed complaint: a second one on its order is a new matter, not a repeat.
 CLOSED = (State.rejected, State.revisited)
@@ -164,7 +164,7 @@ def related(
     if not ids:
         return {}
     found: dict[uuid.UUID, dict[uuid.UUID, RelatedComplaintOut]] = defaultdict(dict)
-    rows = session.execute(viewer.complaints(_related()), {"ids": ids})
+    rows = session.execute(_related(viewer.kind), {"ids": ids, **viewer.params})
     for this, other, number, state, received_at, reason in rows:
         shown = found[this].get(other)
         if shown is None:
@@ -177,9 +177,10 @@ def related(
 
 
 @cache
-def _related() -> Select[Any]:
-    """The complaints linked to those of the parameter ``ids``, either end. Built once: a union in a subquery costs
-    a read more to build than to run (and, for a company-wide viewer, the statement's cache key is kept with it)."""
+def _related(viewer: UnitKind | None) -> Select[Any]:
+    """The complaints linked to those of the parameter ``ids``, either end, of those a viewer of that kind may read
+    (its unit a parameter too). Built once per kind: a union in a subquery costs a read more to build than to run,
+    and a statement built once keeps its cache key."""
     link = ComplaintLink.__table__
     wanted: BindParameter[Any] = bindparam("ids", expanding=True)
     ends = union_all(
@@ -190,8 +191,9 @@ def _related() -> Select[Any]:
             link.c.related_id.in_(wanted)
         ),
     ).subquery("ends")
-    return (
+    return Viewer.readable(
         select(ends.c.this, Complaint.id, Complaint.number, Complaint.state, Complaint.received_at, ends.c.reason)
         .join_from(ends, Complaint, Complaint.id == ends.c.other)
-        .order_by(ends.c.this, Complaint.id)
+        .order_by(ends.c.this, Complaint.id),
+        viewer,
     )

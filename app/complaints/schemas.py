@@ -672,6 +672,10 @@ class RelatedComplaintOut(BaseModel):
     )
 
 
+# The complaint's column of when it last entered each state: named once, not for every complaint shown.
+STATE_TIME_COLUMNS = tuple(f"{state}_at" for state in State)
+
+
 class ComplaintOut(BaseModel):
     id: uuid.UUID
     number: str = Field(examples=["TS-20261122-0001"])
@@ -813,7 +817,7 @@ class ComplaintOut(BaseModel):
             reopen_count=c.reopen_count,
             incident_reported_at=local(c.incident_reported_at),
             times=StateTimes(
-                **{f"{s}_at": local(getattr(c, f"{s}_at")) for s in State}, reopened_at=local(c.reopened_at)
+                **{name: local(getattr(c, name)) for name in STATE_TIME_COLUMNS}, reopened_at=local(c.reopened_at)
             ),
             updated_at=local(c.updated_at),
             clocks=[ClockOut.build(clock, settings, now, calls_of(c)) for clock in c.clocks],

@@ -10,10 +10,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from typing import cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, Update, bindparam, exists, select, update
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy import ColumnElement, Select, Table, Update, bindparam, exists, select, update
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import NOTE_ROLES, Actor, Principal
@@ -31,7 +32,7 @@ from app.sla.models import Clock, ClockState
 from app.sla.schemas import ClockExplained
 from app.units import require_dispatchable
 from app.visibility import Viewer, contact_of
-from app.vocabulary import ClockKind, Priority
+from app.vocabulary import ClockKind, Priority, UnitKind
 
 
 def earlier_complaints(session: Session, complaints: list[Complaint], viewer: Viewer) -> dict[uuid.UUID, Earlier]:
@@ -63,18 +64,20 @@ def get(
 ) -> Complaint:
     """The complaint, if this key may see it; otherwise NotFound, so that ids do not leak. Its clocks are loaded
     when asked for (to show it)."""
-    query = Viewer.of(principal).complaints(_by_id(for_update, with_clocks))
-    complaint = session.scalar(query, {"complaint_id": complaint_id})
+    viewer = Viewer.of(principal)
+    query = _by_id(for_update, with_clocks, viewer.kind)
+    complaint = session.scalar(query, {"complaint_id": complaint_id, **viewer.params})
     if complaint is None:
         raise NotFound(f"no complaint {complaint_id}")
     return complaint
 
 
 @cache
-def _by_id(for_update: bool, with_clocks: bool) -> Select[Complaint]:
-    """The complaint of the parameter ``complaint_id``. Built once per kind: a select of its 68 columns costs about as
-    much to build as to run, and a statement built once keeps its cache key."""
-    query = select(Complaint).where(Complaint.id == bindparam("complaint_id"))
+def _by_id(for_update: bool, with_clocks: bool, viewer: UnitKind | None) -> Select[Complaint]:
+    """The complaint of the parameter ``complaint_id``, if a viewer of that kind may read it (its unit a parameter
+    too). Built once per kind: a select of its 68 columns costs about as much to build as to run, and a statement
+    built once keeps its cache key."""
+    query = Viewer.readable(select(Complaint).where(Complaint.id == bindparam("complaint_id")), viewer)
     if for_update:
         query = query.with_for_update()
     if with_clocks:
@@ -161,12 +164,14 @@ def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, s
 
 @cache
 def _keep_snapshot() -> Update:
-    """Built once: an update built anew on every move costs CPU before it is sent (its cache key too)."""
+    """Built once: an update built anew on every move costs CPU before it is sent (its cache key too). Of the table,
+    not the ORM class: an ORM update goes through the ORM's bulk update on every move, copying the statement (and
+    working out its cache key again), to synchronize a session that has nothing to synchronize here."""
+    events = cast(Table, ComplaintEvent.__table__)
     return (
-        update(ComplaintEvent)
-        .where(ComplaintEvent.complaint_id == bindparam("of_complaint"), ComplaintEvent.id >= bindparam("first_id"))
+        update(events)
+        .where(events.c.complaint_id == bindparam("of_complaint"), events.c.id >= bindparam("first_id"))
         .values(snapshot=bindparam("kept"))
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -224,7 +229,7 @@ def search(
     """Newest first; keyset pagination on the time-ordered id, so a page costs the same at any depth."""
     viewer = Viewer.of(principal)
     viewer.refuse_personal_filters(phone=filters.phone, customer_ref=filters.customer_ref)
-    query = viewer.complaints(select(Complaint)).options(selectinload(Complaint.clocks))
+    query = _listed(viewer.kind)
     for column, value in (
         (Complaint.state, filters.state),
         (Complaint.store_id, filters.store_id),
@@ -248,9 +253,20 @@ def search(
         query = query.where(_has_clock(filters.clock, filters.clock_kind))
     if cursor is not None:
         query = query.where(Complaint.id < decode_cursor(cursor))
-    rows = list(session.scalars(query.order_by(Complaint.id.desc()).limit(limit + 1)))
+    rows = list(session.scalars(query.order_by(Complaint.id.desc()).limit(limit + 1), viewer.params))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    page = rows[:limit]
+    clocks_of = sla.clocks_of_each(session, [c.id for c in page])
+    for complaint in page:
+        set_committed_value(complaint, "clocks", clocks_of[complaint.id])
+    return page, next_cursor
+
+
+@cache
+def _listed(viewer: UnitKind | None) -> Select[Complaint]:
+    """The complaints a viewer of that kind may read (its unit a parameter): built once per kind, the filters added
+    to it."""
+    return Viewer.readable(select(Complaint), viewer)
 
 
 class ClockFilter(enum.StrEnum):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
+from functools import cache
 from typing import Any, cast
 
 from pydantic import BaseModel
@@ -801,11 +802,15 @@ def moves_for(complaint: Complaint, principal: Principal) -> list[str]:
     """The moves this key could make now (guards that depend on the input are checked when it is sent)."""
     return [
         move.name
-        for move in MOVES
-        if complaint.state in move.sources
-        and principal.role in move.roles
-        and (move.offered is None or move.offered(complaint, principal))
+        for move in _moves_of(complaint.state, principal.role)
+        if move.offered is None or move.offered(complaint, principal)
     ]
+
+
+@cache
+def _moves_of(state: State, role: Role) -> tuple[Move, ...]:
+    """The moves a role may make from a state, in their order: worked out once, not for every complaint shown."""
+    return tuple(move for move in MOVES if state in move.sources and role in move.roles)
 
 
 def mermaid(moves: Iterable[Move] = MOVES) -> str:

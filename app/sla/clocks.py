@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, assert_never
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -325,13 +325,26 @@ def running(
     session: Session, complaint: Timed[Any], *kinds: ClockKind, unit: ResponsibleUnit | None = None
 ) -> list[Clock]:
     """The complaint's running clocks (of these kinds; with ``unit``, only those waiting for that unit)."""
-    query = select(Clock).where(Clock.complaint_id == complaint.id, Clock.stopped_at.is_(None))
+    params: dict[str, Any] = {"complaint_id": complaint.id}
     if kinds:
-        query = query.where(Clock.kind.in_(kinds))
+        params["kinds"] = list(kinds)
     if unit is not None:
-        column = Clock.store_id if unit.kind is UnitKind.store else Clock.department
-        query = query.where(column == unit.id)
-    return list(session.scalars(query.with_for_update()))
+        params["unit"] = unit.id
+    return list(session.scalars(_running(bool(kinds), unit.kind if unit is not None else None), params))
+
+
+@cache
+def _running(of_kinds: bool, unit: UnitKind | None) -> Select[Clock]:
+    """The running clocks of the parameter ``complaint_id``, locked (of the ``kinds``; waiting for the ``unit`` of
+    that kind). Built once per shape: every move reads them, and a statement built anew costs CPU before it is sent
+    (its cache key too)."""
+    query = select(Clock).where(Clock.complaint_id == bindparam("complaint_id"), Clock.stopped_at.is_(None))
+    if of_kinds:
+        query = query.where(Clock.kind.in_(bindparam("kinds", expanding=True)))
+    if unit is not None:
+        column = Clock.store_id if unit is UnitKind.store else Clock.department
+        query = query.where(column == bindparam("unit"))
+    return query.with_for_update()
 
 
 def _stop_all(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -160,3 +161,20 @@ def clocks_of(session: Session, complaint_id: object) -> list[Clock]:
 def _clocks_of() -> Select[Clock]:
     """Built once: every move reads its complaint's clocks again, and a statement built anew costs CPU each time."""
     return select(Clock).where(Clock.complaint_id == bindparam("complaint_id")).order_by(Clock.started_at, Clock.id)
+
+
+def clocks_of_each(session: Session, complaint_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Clock]]:
+    """The clocks of each of the complaints, in one query (a page of a list shows them all)."""
+    found: dict[uuid.UUID, list[Clock]] = {complaint_id: [] for complaint_id in complaint_ids}
+    if complaint_ids:
+        for clock in session.scalars(_clocks_of_each(), {"complaint_ids": complaint_ids}):
+            found[clock.complaint_id].append(clock)
+    return found
+
+
+@cache
+def _clocks_of_each() -> Select[Clock]:
+    """Built once, like ``_clocks_of``; cheaper than the relationship's ``selectinload``, which builds its query
+    for every page."""
+    wanted = Clock.complaint_id.in_(bindparam("complaint_ids", expanding=True))
+    return select(Clock).where(wanted).order_by(Clock.started_at, Clock.id)
