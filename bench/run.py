@@ -741,6 +741,13 @@ def create_bare_cases(database: URL) -> None:
             connection.execute(statement)
 
 
+def analyze(database: URL) -> None:
+    """Every table's statistics brought up to date, tousu's as the bare app's copies get theirs: the planner then
+    sees the complaints just registered, as autovacuum would show it them a little later."""
+    with psycopg.connect(libpq(database), autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
+
+
 def accepted_ids(database: URL, after: str | None = None) -> list[str]:
     """The accepted complaints, in id (registration) order; only those after ``after``, if given."""
     query = "SELECT id FROM complaints WHERE state = 'accepted' AND (%s::uuid IS NULL OR id > %s::uuid) ORDER BY id"
@@ -917,6 +924,7 @@ def reads_and_moves(pg: URL, results: Results, keys: list[str]) -> None:
         say(f"{OPS_DATABASE}: {len(ids):,} complaints registered ({rate:,.0f}/s); dispatching {len(feedback):,}")
         dispatch(tousu_server.url, handler, feedback)
         create_bare_cases(database)
+        analyze(database)
         read_ids = OUT / "ops-ids.txt"
         read_ids.write_text("\n".join(ids) + "\n")
 
