@@ -37,7 +37,7 @@ from sqlalchemy import Select, SQLColumnExpression, and_, bindparam, false, or_
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.complaints.contact import Contact, mask_address, mask_email, mask_name, mask_phone
-from app.complaints.models import Complaint, ComplaintEvent
+from app.complaints.models import DISPATCHED_TO, Complaint, ComplaintEvent
 from app.complaints.schemas import ComplainantOut, ComplaintOut, EventOut
 from app.errors import Forbidden, NotOwnUnit
 from app.sla.models import Clock
@@ -246,7 +246,8 @@ class Viewer:
 
 def _dispatched_to(kind: UnitKind) -> SQLColumnExpression[str | None]:
     """The column that says a complaint is dispatched to a unit of ``kind`` now."""
-    return Complaint.responsible_store_id if kind is UnitKind.store else Complaint.responsible_department
+    column: SQLColumnExpression[str | None] = getattr(Complaint, DISPATCHED_TO[kind])
+    return column
 
 
 def _redacted(value: Any, contact: Contact, key: str = "") -> Any:

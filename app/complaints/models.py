@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, str_enum, utcnow, uuid7
-from app.vocabulary import Priority
+from app.vocabulary import Priority, UnitKind
 
 if TYPE_CHECKING:
     from app.sla.models import Clock
@@ -115,6 +115,11 @@ class ClaimType(enum.StrEnum):
     appeal = "appeal"
     compensation = "compensation"
     non_quality = "non_quality"
+
+
+# The column that says a complaint is dispatched to a unit of each kind (the visibility model and the earlier
+# complaints a unit sees narrow by it).
+DISPATCHED_TO = {UnitKind.store: "responsible_store_id", UnitKind.department: "responsible_department"}
 
 
 class Complaint(Base):

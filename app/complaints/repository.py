@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from app.complaints.models import Complaint
+from app.complaints.models import DISPATCHED_TO, Complaint
 from app.complaints.schemas import Earlier, LastComplaint
 from app.vocabulary import ResponsibleUnit, UnitKind
 
@@ -28,10 +28,6 @@ def drop_number_sequences(session: Session, before: date) -> int:
     for name in old:
         session.execute(text(f'DROP SEQUENCE IF EXISTS "{name}"'))
     return len(old)
-
-
-# The column that says a complaint is dispatched to a unit of each kind.
-DISPATCHED_TO = {UnitKind.store: "responsible_store_id", UnitKind.department: "responsible_department"}
 
 
 def earlier_complaints(
