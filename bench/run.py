@@ -44,9 +44,10 @@ LUA = BENCH / "lua"
 OUT = BENCH / "out"  # server logs and id files of the last run (ignored by git)
 BIN = Path(sys.executable).parent
 
-DATABASE = "tousu_bench"  # registrations, 1,000 complaints, lifecycles
-OPS_DATABASE = "tousu_bench_ops"  # reads, moves and the list, side by side with the bare app
-LARGE_DATABASE = "tousu_bench_100k"  # 100,000 complaints, memory
+# BENCH_DATABASE names the run's databases, so that two runs on one server keep apart (two checkouts at once).
+DATABASE = os.environ.get("BENCH_DATABASE", "tousu_bench")  # registrations, 1,000 complaints, lifecycles
+OPS_DATABASE = f"{DATABASE}_ops"  # reads, moves and the list, side by side with the bare app
+LARGE_DATABASE = f"{DATABASE}_100k"  # 100,000 complaints, memory
 TOUSU_APP = ["app.main:create_app", "--factory"]
 BARE_APP = ["bench.baseline:app"]
 WORKERS = 2
