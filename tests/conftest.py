@@ -477,8 +477,9 @@ def live_http() -> httpx.Client:
     return httpx.Client(timeout=30)
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[LiveServer]:
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[LiveServer]:
+    """The app for ``settings`` served by uvicorn on a loopback port, in a thread, until the block ends."""
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
     )
@@ -496,3 +497,9 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    with serving(settings) as server:
+        yield server

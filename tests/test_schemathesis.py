@@ -60,7 +60,7 @@ from schemathesis.core.parameters import ParameterLocation
 
 from app.complaints import workflow
 from app.config import Settings
-from tests.conftest import ROOT, LiveServer, complaint_body, issue_key
+from tests.conftest import ROOT, LiveServer, complaint_body, issue_key, serving
 
 FUZZ = 50
 SHARE = 0.3
@@ -428,15 +428,27 @@ def period(first: str, last: str) -> tuple[str, str]:
     return days[0].isoformat(), (days[0] + timedelta(days=span)).isoformat()
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    # Generated webhook URLs are not looked up in DNS: private targets are allowed (nothing is delivered).
-    return settings.model_copy(update={"webhook_allow_private": True})
+@pytest.fixture(scope="module")
+def served(database_url: str, attachment_folder: str) -> Iterator[LiveServer]:
+    """One live app per database for the module's operations (each test makes the resources of its cases, and the
+    tables are emptied after it, as for every test): starting an app per operation cost some 0.6 s each."""
+    settings = Settings(
+        database_url=database_url,
+        sweep_in_serve=False,
+        dispatch_in_serve=False,
+        attachment_store=attachment_folder,
+        # Generated webhook URLs are not looked up in DNS: private targets are allowed (nothing is delivered).
+        webhook_allow_private=True,
+        # The cases send missing and wrong keys on purpose, all from one address, to one process for the module.
+        auth_failure_burst=1_000_000,
+    )
+    with serving(settings) as server:
+        yield server
 
 
 @pytest.fixture
-def stage(live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Stage]:
-    stage = Stage(live_server)
+def stage(served: LiveServer, request: pytest.FixtureRequest) -> Iterator[Stage]:
+    stage = Stage(served)
     for _ in range(2):  # a list to page through
         stage.complaint()
     yield stage
