@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.complaints.models import DISPATCHED_TO, Complaint
 from app.complaints.schemas import Earlier, LastComplaint
+from app.visibility import VIEWER_UNIT
 from app.vocabulary import ResponsibleUnit, UnitKind
 
 
@@ -60,6 +61,19 @@ def earlier_query(by_unit: UnitKind | None) -> Select[Any]:
         .select_from(this.outerjoin(last, on))
         .where(this.c.id.in_(bindparam("ids", expanding=True)))
     )
+
+
+def with_earlier(query: Select[Any], kind: UnitKind | None) -> Select[Any]:
+    """``query`` (over complaints) with each complaint's earlier complaints as five more columns (``earlier_of``
+    reads them), of those a viewer of ``kind`` may read (its unit the parameter ``VIEWER_UNIT``, as in
+    ``Viewer.readable``): a complaint shown and its earlier complaints in one statement, not two."""
+    table = Complaint.__table__
+    unit = None
+    if kind is not None:
+        column = DISPATCHED_TO[kind]
+        unit = (column, bindparam(VIEWER_UNIT, type_=table.c[column].type))
+    count, last, on = earlier_parts(table.c.complainant_phone, table.c.id, unit)
+    return query.add_columns(count, last.c.id, last.c.number, last.c.state, last.c.received_at).outerjoin(last, on)
 
 
 def earlier_parts(phone: Any, before: Any, unit: tuple[str, Any] | None) -> tuple[Any, Any, Any]:

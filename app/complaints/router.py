@@ -69,9 +69,15 @@ def _precondition(header: str | None) -> IfMatch | None:
     return IfMatch.parse(header) if header is not None else None
 
 
-def _shown(session: Session, complaint: Complaint, principal: Principal, settings: Settings) -> Response:
+def _shown(
+    session: Session,
+    complaint: Complaint,
+    principal: Principal,
+    settings: Settings,
+    earlier: dict[uuid.UUID, s.Earlier] | None = None,
+) -> Response:
     """The complaint as this key may see it, with its version as the ETag."""
-    (out,) = service.show(session, [complaint], principal, settings)
+    (out,) = service.show(session, [complaint], principal, settings, earlier)
     return json_response(out, headers={"ETag": etag(complaint.version)})
 
 
@@ -193,9 +199,9 @@ async def list_complaints(
 def _page(
     session: Session, principal: Principal, filters: service.Filters, limit: int, cursor: str | None, settings: Settings
 ) -> Response:
-    rows, next_cursor = service.search(session, principal, filters, limit=limit, cursor=cursor)
+    rows, earlier, next_cursor = service.search(session, principal, filters, limit=limit, cursor=cursor)
     return json_response(
-        s.ComplaintPage(items=service.show(session, rows, principal, settings), next_cursor=next_cursor)
+        s.ComplaintPage(items=service.show(session, rows, principal, settings, earlier), next_cursor=next_cursor)
     )
 
 
@@ -215,7 +221,8 @@ async def read_complaint(
 
 
 def _read(session: Session, complaint_id: uuid.UUID, principal: Principal, settings: Settings) -> Response:
-    return _shown(session, service.get(session, complaint_id, principal, with_clocks=True), principal, settings)
+    complaint, earlier = service.read(session, complaint_id, principal)
+    return _shown(session, complaint, principal, settings, earlier)
 
 
 @router.patch(
