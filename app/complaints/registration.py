@@ -39,7 +39,14 @@ from app.auth.principal import Actor, Principal
 from app.complaints import repeats, repository, workflow
 from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, DailyCounter, State
 from app.complaints.repeats import Repeat
-from app.complaints.schemas import NONE_EARLIER, ComplaintCreate, ComplaintOut, Earlier, RelatedComplaintOut
+from app.complaints.schemas import (
+    NONE_EARLIER,
+    ComplaintCreate,
+    ComplaintOut,
+    Earlier,
+    EarlierComplaintsOut,
+    RelatedComplaintOut,
+)
 from app.config import Settings
 from app.db import Base, Database, transient, utcnow
 from app.errors import InvalidInput
@@ -104,13 +111,17 @@ def register(
 
 def _shown(connection: Connection, written: Written, principal: Principal, settings: Settings) -> ComplaintOut:
     """The new complaint as the caller may see it, with the moves it may make now (and, a repeat, the complaints it
-    repeats that the caller may read)."""
+    repeats that the caller may read): the answer built with its rows, given what the write told."""
     complaint, viewer = written.complaint, Viewer.of(principal)
-    allowed = workflow.moves_for(complaint, principal)
     related: list[RelatedComplaintOut] = []
     if written.repeat is not None:
         related = repeats.related(connection, [complaint.id], viewer, settings.tz)[complaint.id]
-    return viewer.complaint(ComplaintOut.build(complaint, allowed, settings, written.earlier, related))
+    told = {
+        "number": complaint.number,
+        "earlier_complaints": EarlierComplaintsOut.of(written.earlier, settings.tz),
+        "related": related,
+    }
+    return viewer.complaint(written.shown.model_copy(update=told))
 
 
 def _created(complaint: Complaint, out: ComplaintOut) -> Registered:
@@ -120,11 +131,12 @@ def _created(complaint: Complaint, out: ComplaintOut) -> Registered:
 @dataclass(frozen=True)
 class Written:
     """A new complaint, in no session (everything an answer shows is on it), with the complaints its phone made
-    before, and what made it a repeat if it is one."""
+    before, what made it a repeat if it is one, and its answer as built with its rows (``FirstRows.shown``)."""
 
     complaint: Complaint
     earlier: Earlier
     repeat: Repeat | None
+    shown: ComplaintOut
 
 
 def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings: Settings) -> Written:
@@ -144,7 +156,7 @@ def write(connection: Connection, body: ComplaintCreate, actor: Actor, settings:
     day = now.astimezone(settings.tz).date()
     write_rows = _write_postgresql if connection.dialect.name == "postgresql" else _write_sqlite
     complaint.number, earlier = write_rows(connection, _Rows.of(row, first), day)
-    return Written(complaint, earlier, repeat)
+    return Written(complaint, earlier, repeat, first.shown)
 
 
 def complaint_columns(
@@ -187,6 +199,9 @@ class FirstRows:
     clocks: list[Clock]
     clock_events: list[ClockEvent]
     links: list[ComplaintLink]
+    # The complaint in full, with the moves the registering key may make: the events' snapshot, and the answer once
+    # the write has drawn its number and found the phone's earlier complaints. Built once for both.
+    shown: ComplaintOut
 
     def all(self) -> list[Base]:
         return [*self.events, *self.clocks, *self.clock_events, *self.links]
@@ -214,7 +229,8 @@ def first_rows(
     )
     started = clocks.at_registration(connection, complaint, settings)
     set_committed_value(complaint, "clocks", [clock for clock, _ in started.clocks])
-    snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
+    shown = ComplaintOut.build(complaint, workflow.moves_for(complaint, actor.principal), settings, NONE_EARLIER)
+    snapshot = shown.snapshot()
     events = [entry, *started.events]
     links: list[ComplaintLink] = []
     if repeat is not None:
@@ -227,7 +243,7 @@ def first_rows(
     for event in events:
         event.snapshot = snapshot
     new_clocks, clock_events = [clock for clock, _ in started.clocks], [event for _, event in started.clocks]
-    return FirstRows(events, new_clocks, clock_events, links)
+    return FirstRows(events, new_clocks, clock_events, links, shown)
 
 
 # The rows, from the models
