@@ -7,7 +7,7 @@ from app.complaints.models import Complaint, ComplaintEvent, ComplaintLink, Dail
 from app.idempotency import IdempotencyRecord
 from app.progress.models import ProgressLink
 from app.retention.models import DataSubjectRequest
-from app.sla.models import CalendarDay, CalendarYear, Clock, ClockEvent
+from app.sla.models import CalendarChanges, CalendarDay, CalendarYear, Clock, ClockEvent
 from app.units import Department, EscalationContact, Store
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -15,6 +15,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyChanges",
     "Attachment",
+    "CalendarChanges",
     "CalendarDay",
     "CalendarYear",
     "Clock",

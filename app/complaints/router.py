@@ -345,8 +345,8 @@ def _moved(
     settings: Settings,
     if_match: IfMatch | None,
 ) -> Response:
-    complaint = service.apply_move(session, complaint_id, name, actor, body, settings, if_match)
-    return _shown(session, complaint, actor.principal, settings)
+    complaint, out = service.move_and_show(session, complaint_id, name, actor, body, settings, if_match)
+    return json_response(out, headers={"ETag": etag(complaint.version)})
 
 
 def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., Coroutine[Any, Any, Response]]:

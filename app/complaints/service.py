@@ -50,13 +50,23 @@ def show(
     """The complaints as this key may see them, each with the moves it may make now, its earlier complaints (read
     here unless given, as ``read`` and ``search`` give them) and the complaints linked to it as repeats."""
     viewer = Viewer.of(principal)
+    return [viewer.complaint(out) for out in in_full(session, complaints, principal, settings, earlier)]
+
+
+def in_full(
+    session: Session,
+    complaints: list[Complaint],
+    principal: Principal,
+    settings: Settings,
+    earlier: dict[uuid.UUID, Earlier] | None = None,
+) -> list[ComplaintOut]:
+    """The complaints in full, before ``Viewer.complaint`` leaves out what this key may not see."""
+    viewer = Viewer.of(principal)
     if earlier is None:
         earlier = earlier_complaints(session, complaints, viewer)
     related = repeats.related(session, [c.id for c in complaints], viewer, settings.tz)
     return [
-        viewer.complaint(
-            ComplaintOut.build(c, workflow.moves_for(c, principal), settings, earlier[c.id], related[c.id])
-        )
+        ComplaintOut.build(c, workflow.moves_for(c, principal), settings, earlier[c.id], related[c.id])
         for c in complaints
     ]
 
@@ -123,6 +133,40 @@ def apply_move(
     if_match: IfMatch | None = None,
 ) -> Complaint:
     """Fire a move on the complaint, locked for the rest of the transaction so racing moves queue up."""
+    complaint, first_entry_id = _fire(session, complaint_id, name, actor, body, settings, if_match)
+    keep_snapshot(session, complaint, first_entry_id, settings)
+    MOVES.labels(name, "done").inc()
+    return complaint
+
+
+def move_and_show(
+    session: Session,
+    complaint_id: uuid.UUID,
+    name: str,
+    actor: Actor,
+    body: BaseModel | None,
+    settings: Settings,
+    if_match: IfMatch | None = None,
+) -> tuple[Complaint, ComplaintOut]:
+    """``apply_move``, and the complaint as this key may see it after the move: built once, for the answer and for
+    the snapshot kept on the history (which leaves out what depends on the reader)."""
+    complaint, first_entry_id = _fire(session, complaint_id, name, actor, body, settings, if_match)
+    (out,) = in_full(session, [complaint], actor.principal, settings)
+    _keep(session, complaint, first_entry_id, out.snapshot())
+    MOVES.labels(name, "done").inc()
+    return complaint, Viewer.of(actor.principal).complaint(out)
+
+
+def _fire(
+    session: Session,
+    complaint_id: uuid.UUID,
+    name: str,
+    actor: Actor,
+    body: BaseModel | None,
+    settings: Settings,
+    if_match: IfMatch | None,
+) -> tuple[Complaint, int]:
+    """The move made, its clocks started and stopped: the complaint, and the id of its first new history entry."""
     principal = actor.principal
     complaint = get(session, complaint_id, principal, for_update=True)
     move = workflow.MOVES_BY_NAME[name]
@@ -165,9 +209,7 @@ def apply_move(
     session.flush()
     # With the clocks just started or stopped, in one query (a refresh would read the complaint again as well).
     set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
-    keep_snapshot(session, complaint, entry.id, settings)
-    MOVES.labels(name, "done").inc()
-    return complaint
+    return complaint, entry.id
 
 
 def explain_clocks(
@@ -184,7 +226,10 @@ def explain_clocks(
 def keep_snapshot(session: Session, complaint: Complaint, first_entry_id: int, settings: Settings) -> None:
     """The complaint as this transaction leaves it, kept on the history entries the transaction wrote (from
     ``first_entry_id`` on: the complaint is locked, so they are all this transaction's)."""
-    snapshot = ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot()
+    _keep(session, complaint, first_entry_id, ComplaintOut.build(complaint, [], settings, NONE_EARLIER).snapshot())
+
+
+def _keep(session: Session, complaint: Complaint, first_entry_id: int, snapshot: dict[str, object]) -> None:
     session.execute(_keep_snapshot(), {"of_complaint": complaint.id, "first_id": first_entry_id, "kept": snapshot})
 
 

@@ -9,16 +9,18 @@ weekends only, and every answer about it says ``assumed``.
 from __future__ import annotations
 
 import enum
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import holidays
 from holidays.countries.china import ChinaStaticHolidays
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from app.sla.models import CalendarDay, CalendarYear
+from app.sla.models import CalendarChanges, CalendarDay, CalendarYear
 
 
 class DayKind(enum.StrEnum):
@@ -97,8 +99,9 @@ class Override:
 class Calendar:
     """The days as they stand: the package, then imported years, then single-day overrides.
 
-    With a session or a Core connection it reads the overrides of each year it is asked about, once; without one
-    it knows only what it was given (for computing deadlines in tests and benchmarks).
+    With a session or a Core connection it reads the overrides of each year it is asked about, once, from the
+    process's copy when the calendar has not changed since it was made (``Kept``); without one it knows only what it
+    was given (for computing deadlines in tests and benchmarks).
     """
 
     def __init__(
@@ -111,16 +114,22 @@ class Calendar:
         self._overrides = dict(overrides or {})
         self._known_years = set(known_years)
         self._loaded: set[int] = set()
+        self._token: str | None = None
 
     def _load(self, year: int) -> None:
         if self._session is None or year in self._loaded:
             return
+        if not self._loaded:
+            self._token = _token(self._session)
         self._loaded.add(year)
-        in_year = CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31))
-        days = select(CalendarDay.day, CalendarDay.working, CalendarDay.name).where(in_year)
-        for day, working, name in self._session.execute(days):
-            self._overrides[day] = Override(working, name)
-        if self._session.execute(select(CalendarYear.year).where(CalendarYear.year == year)).first() is not None:
+        found = KEPT.year(self._token, year)
+        if found is None:
+            found = _read_year(self._session, year)
+            # Kept only if no change came in between (a new statement may see a later commit on PostgreSQL).
+            if self._token is not None and _token(self._session) == self._token:
+                KEPT.keep(self._token, year, found)
+        self._overrides.update(found.overrides)
+        if found.known:
             self._known_years.add(year)
 
     def day(self, day: date) -> Day:
@@ -134,3 +143,69 @@ class Calendar:
             # An imported schedule covers this year: its holidays are overrides; the rest follows the weekend.
             return Day(day, found.working, found.kind, None, DaySource.imported)
         return found
+
+
+@dataclass(frozen=True)
+class Year:
+    """What the database says of one year: its overrides, and whether its schedule was imported."""
+
+    overrides: Mapping[date, Override]
+    known: bool
+
+
+class Kept:
+    """The years this process has read, under the token of ``calendar_changes`` they were read with.
+
+    Every change to the calendar's tables draws a new token (migration 0020's triggers), in whichever process or by
+    hand: a calendar that reads the token and finds another one reads the database again, and the copies of the
+    old token go. A token is random, never drawn twice, so a copy is never taken for another state of the calendar.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._years: dict[int, Year] = {}
+
+    def year(self, token: str | None, year: int) -> Year | None:
+        with self._lock:
+            return self._years.get(year) if token is not None and token == self._token else None
+
+    def keep(self, token: str, year: int, found: Year) -> None:
+        with self._lock:
+            if token != self._token:
+                self._token, self._years = token, {}
+            self._years[year] = found
+
+
+KEPT = Kept()
+
+
+def _token(session: Session | Connection) -> str | None:
+    return session.execute(_token_query()).scalar()
+
+
+def _read_year(session: Session | Connection, year: int) -> Year:
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    rows = session.execute(_days_query(), {"first": first, "last": last})
+    overrides = {day: Override(working, name) for day, working, name in rows}
+    known = session.execute(_year_query(), {"year": year}).first() is not None
+    return Year(overrides, known)
+
+
+# Built once: a statement built anew for every clock started costs CPU before it is sent (its cache key too).
+
+
+@cache
+def _token_query() -> Select[str]:
+    return select(CalendarChanges.token).where(CalendarChanges.id == 1)
+
+
+@cache
+def _days_query() -> Select[date, bool, str | None]:
+    in_year = CalendarDay.day.between(bindparam("first"), bindparam("last"))
+    return select(CalendarDay.day, CalendarDay.working, CalendarDay.name).where(in_year)
+
+
+@cache
+def _year_query() -> Select[int]:
+    return select(CalendarYear.year).where(CalendarYear.year == bindparam("year"))

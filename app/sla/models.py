@@ -100,3 +100,14 @@ class CalendarYear(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     imported_by: Mapped[str] = mapped_column(String(100))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarChanges(Base):
+    """One row whose token migration 0020's triggers draw anew at every change to ``calendar_days`` and
+    ``calendar_years``. A process keeps the calendar it read under the token it read with it, and reads the token
+    again before each use (app/sla/calendar.py): a change made by any process, or by hand, is seen at once."""
+
+    __tablename__ = "calendar_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -8,17 +8,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import chinese_calendar
 import httpx
 import pytest
+from sqlalchemy import event, text
 
 from app.complaints.sweeper import sweep
-from app.db import Database
-from tests.conftest import Caller
+from app.db import Database, utcnow
+from app.sla.calendar import Calendar
+from app.sla.models import CalendarDay
+from tests.conftest import Caller, another_customer
 from tests.sla.moments import FEEDBACK, STORE, frozen, instant, local
 
 TOUSU = Path(sys.executable).with_name("tousu")
@@ -303,6 +306,84 @@ def test_delete_restores_a_holiday_that_was_opened(admin: Caller) -> None:
     assert day_of(admin, "2026-10-01")["working"] is True
     restored = clear_day(admin, "2026-10-01")
     assert (restored["working"], restored["kind"], restored["name"]) == (False, "holiday", "国庆节")
+
+
+# A change made elsewhere counts at once. Each process keeps the calendar it has read, under the token of
+# calendar_changes it read with it; a change by another process, or by hand, draws a new token (migration 0020).
+
+
+def by_hand(db: Database, statement: str, **params: Any) -> None:
+    """A change the API process did not make (another process, psql): on a connection of its own, committed."""
+    with db.engine.begin() as connection:
+        connection.execute(text(statement), params)
+
+
+def close_by_hand(db: Database, day: date, name: str) -> None:
+    by_hand(
+        db,
+        "INSERT INTO calendar_days (day, working, name, set_by, set_at) VALUES (:day, false, :name, 'psql', :at)",
+        day=day,
+        name=name,
+        at=utcnow(),
+    )
+
+
+def feedback_due(handler: Caller, *parts: int) -> datetime:
+    """The deadline of the store's feedback on a complaint dispatched at this local moment (each from a phone of
+    its own: none is a repeat, whose target is shorter)."""
+    with frozen(*parts):
+        complaint = handler.register(complainant=another_customer(parts[-1]))
+        moved = handler.move(complaint["id"], "investigate", {"store_id": STORE})
+    return instant(next(c for c in moved["clocks"] if c["kind"] == "store_feedback")["due_at"])
+
+
+def test_a_day_closed_and_opened_again_by_hand_counts_for_the_next_dispatch(handler: Caller, db: Database) -> None:
+    assert feedback_due(handler, 2026, 11, 20, 16, 0) == local(2026, 11, 24, 18, 0)
+    close_by_hand(db, date(2026, 11, 23), "停电")
+    assert feedback_due(handler, 2026, 11, 20, 16, 1) == local(2026, 11, 25, 18, 0)
+    by_hand(db, "UPDATE calendar_days SET working = true WHERE day = '2026-11-23'")
+    assert feedback_due(handler, 2026, 11, 20, 16, 2) == local(2026, 11, 24, 18, 0)
+    by_hand(db, "DELETE FROM calendar_days")
+    assert day_of(handler, "2026-11-23")["source"] == "package"
+
+
+def test_a_year_imported_by_hand_is_no_longer_assumed(handler: Caller, db: Database) -> None:
+    assert day_of(handler, "2083-03-10")["source"] == "assumed"
+    by_hand(
+        db,
+        "INSERT INTO calendar_years (year, imported_by, imported_at) VALUES (2083, 'psql', '2026-11-20 08:00:00+00')",
+    )
+    assert day_of(handler, "2083-03-10")["source"] == "imported"
+
+
+def test_a_change_rolled_back_leaves_nothing_behind(handler: Caller, db: Database) -> None:
+    """A transaction that changed the calendar and read it, then rolled back: what it read is never taken for the
+    calendar, even by a later change."""
+    with db.writers() as session:
+        session.add(CalendarDay(day=date(2026, 11, 23), working=False, name="回滚", set_by="tests", set_at=utcnow()))
+        session.flush()
+        assert Calendar(session).day(date(2026, 11, 23)).working is False
+        session.rollback()
+    close_by_hand(db, date(2026, 11, 30), "盘点")
+    assert day_of(handler, "2026-11-23")["working"] is True
+    assert feedback_due(handler, 2026, 11, 20, 16, 0) == local(2026, 11, 24, 18, 0)
+
+
+def test_a_dispatch_reads_the_calendar_kept_since_the_last(handler: Caller, db: Database) -> None:
+    """Only the token is read again, not the days, while the calendar does not change."""
+    feedback_due(handler, 2026, 11, 20, 16, 0)
+    sent: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        feedback_due(handler, 2026, 11, 20, 16, 1)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    calendar = [statement for statement in sent if "FROM calendar_" in statement]
+    assert len(calendar) == 1 and "calendar_changes" in calendar[0], calendar
 
 
 # tousu calendar import FILE
