@@ -347,7 +347,7 @@ def investigate_in(session: Session, settings: Settings, key: str, complaint_id:
     principal = keys.principal_for(session, key, settings)
     assert principal is not None
     body = InvestigateBody(store_id="SZ-FT-012")
-    complaints.apply_move(
+    complaints.move_and_show(
         session, uuid.UUID(complaint_id), "investigate", Actor(principal, "handler-07"), body, settings
     )
 

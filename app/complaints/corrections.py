@@ -94,8 +94,9 @@ def correct(
     body: s.ComplaintPatch,
     settings: Settings,
     if_match: IfMatch,
-) -> Complaint:
-    """Apply the correction to the complaint, locked; a correction that changes nothing writes nothing."""
+) -> tuple[Complaint, s.ComplaintOut]:
+    """Apply the correction to the complaint, locked; a correction that changes nothing writes nothing. The
+    complaint, and how this key sees it after the correction."""
     principal = actor.principal
     complaint = service.get(session, complaint_id, principal, for_update=True)  # 404 first: ids do not leak
     if principal.role not in CORRECTING_ROLES:
@@ -104,7 +105,8 @@ def correct(
     changed = {column: value for column, value in requested(body).items() if getattr(complaint, column) != value}
     if not changed:
         set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
-        return complaint
+        (out,) = service.show(session, [complaint], principal, settings)
+        return complaint, out
     after = {column: changed.get(column, getattr(complaint, column)) for column in FIELD_OF}
     _check(complaint, after)
     before_priority = complaint.priority
@@ -150,8 +152,7 @@ def correct(
         )
         session.flush()
     set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
-    service.keep_snapshot(session, complaint, entry.id, settings)
-    return complaint
+    return complaint, service.kept_and_shown(session, complaint, entry.id, principal, settings)
 
 
 def _check(complaint: Complaint, after: dict[str, Any]) -> None:

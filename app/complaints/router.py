@@ -78,6 +78,11 @@ def _shown(
 ) -> Response:
     """The complaint as this key may see it, with its version as the ETag."""
     (out,) = service.show(session, [complaint], principal, settings, earlier)
+    return _answered(complaint, out)
+
+
+def _answered(complaint: Complaint, out: s.ComplaintOut) -> Response:
+    """The complaint as shown, with its version as the ETag."""
     return json_response(out, headers={"ETag": etag(complaint.version)})
 
 
@@ -270,8 +275,7 @@ def _corrected(
     settings: Settings,
     if_match: IfMatch,
 ) -> Response:
-    complaint = corrections.correct(session, complaint_id, actor, body, settings, if_match)
-    return _shown(session, complaint, actor.principal, settings)
+    return _answered(*corrections.correct(session, complaint_id, actor, body, settings, if_match))
 
 
 @router.get(
@@ -345,8 +349,7 @@ def _moved(
     settings: Settings,
     if_match: IfMatch | None,
 ) -> Response:
-    complaint, out = service.move_and_show(session, complaint_id, name, actor, body, settings, if_match)
-    return json_response(out, headers={"ETag": etag(complaint.version)})
+    return _answered(*service.move_and_show(session, complaint_id, name, actor, body, settings, if_match))
 
 
 def _move_endpoint(name: str, body_model: type[BaseModel]) -> Callable[..., Coroutine[Any, Any, Response]]:

@@ -123,22 +123,6 @@ def _by_id(for_update: bool, with_clocks: bool, viewer: UnitKind | None) -> Sele
     return query
 
 
-def apply_move(
-    session: Session,
-    complaint_id: uuid.UUID,
-    name: str,
-    actor: Actor,
-    body: BaseModel | None,
-    settings: Settings,
-    if_match: IfMatch | None = None,
-) -> Complaint:
-    """Fire a move on the complaint, locked for the rest of the transaction so racing moves queue up."""
-    complaint, first_entry_id = _fire(session, complaint_id, name, actor, body, settings, if_match)
-    keep_snapshot(session, complaint, first_entry_id, settings)
-    MOVES.labels(name, "done").inc()
-    return complaint
-
-
 def move_and_show(
     session: Session,
     complaint_id: uuid.UUID,
@@ -148,13 +132,23 @@ def move_and_show(
     settings: Settings,
     if_match: IfMatch | None = None,
 ) -> tuple[Complaint, ComplaintOut]:
-    """``apply_move``, and the complaint as this key may see it after the move: built once, for the answer and for
-    the snapshot kept on the history (which leaves out what depends on the reader)."""
+    """Fire a move on the complaint, locked for the rest of the transaction so racing moves queue up; the complaint
+    and how this key sees it after the move (``kept_and_shown``)."""
     complaint, first_entry_id = _fire(session, complaint_id, name, actor, body, settings, if_match)
-    (out,) = in_full(session, [complaint], actor.principal, settings)
-    _keep(session, complaint, first_entry_id, out.snapshot())
+    out = kept_and_shown(session, complaint, first_entry_id, actor.principal, settings)
     MOVES.labels(name, "done").inc()
-    return complaint, Viewer.of(actor.principal).complaint(out)
+    return complaint, out
+
+
+def kept_and_shown(
+    session: Session, complaint: Complaint, first_entry_id: int, principal: Principal, settings: Settings
+) -> ComplaintOut:
+    """The complaint as this transaction leaves it, built once: kept as the snapshot of the history entries the
+    transaction wrote (``keep_snapshot``; the snapshot leaves out what depends on the reader), and as this key sees
+    it, for the answer."""
+    (out,) = in_full(session, [complaint], principal, settings)
+    _keep(session, complaint, first_entry_id, out.snapshot())
+    return Viewer.of(principal).complaint(out)
 
 
 def _fire(
