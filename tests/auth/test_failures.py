@@ -18,6 +18,7 @@ from app.auth import limiter
 from app.auth.limiter import FailureLimiter
 from app.config import Settings
 from app.main import create_app
+from tests.auth.test_revocation import wait_for
 from tests.conftest import Caller
 
 UNKNOWN = "tsk_" + "A" * 43  # well-formed, never issued
@@ -86,6 +87,9 @@ def strict(settings: Settings) -> Settings:
 def strict_app(strict: Settings) -> Iterator[FastAPI]:
     app = create_app(strict)
     with TestClient(app):
+        # On PostgreSQL the cache vouches for keys once the process listens for revocations: a key looked up
+        # before then is dropped when LISTEN begins (app/auth/revocations.py), and then looked up again.
+        wait_for(app.state.keys.trusted)
         yield app
 
 
