@@ -81,13 +81,16 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return not _zombie(pid)
+    return not _exited(pid)
 
 
-def _zombie(pid: int) -> bool:
-    """Dead, and not yet reaped by uvicorn (Linux; elsewhere it counts until it is reaped)."""
+def _exited(pid: int) -> bool:
+    """Dead and not yet reaped by uvicorn, or reaped since ``os.kill(pid, 0)`` found it (Linux: its /proc entry is
+    gone). Elsewhere, without /proc, False: a worker counts until it is reaped."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return Path("/proc/self").is_dir()
     except OSError:
         return False
     return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]

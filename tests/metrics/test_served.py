@@ -25,6 +25,7 @@ from sqlalchemy import update
 from app.auth.models import Role
 from app.config import Settings
 from app.db import Database, utcnow
+from app.metrics import exposition
 from app.metrics import folder as metrics_folder
 from app.sla.models import Clock
 from app.vocabulary import ClockKind
@@ -219,6 +220,19 @@ def test_a_worker_killed_without_a_word_no_longer_counts_its_pool(served: Served
     assert killed not in served.files("gauge_livesum"), "the dead worker's pool gauges are still summed"
     assert killed in served.files("counter"), "the dead worker's counters went missing"
     assert value(after, "tousu_http_requests_total", route="/healthz", method="GET", status="200") >= total
+
+
+def test_a_worker_reaped_between_the_two_looks_is_dead() -> None:
+    """A scrape's thread finds the worker with ``kill(pid, 0)``; uvicorn may reap it before the thread reads its
+    /proc entry. The entry gone is an exit, not a living worker (that race once left a killed pool summed)."""
+    worker = subprocess.Popen(["sleep", "30"])
+    assert not exposition._exited(worker.pid)
+    worker.kill()
+    wait_for(lambda: _zombie(worker.pid))
+    assert exposition._exited(worker.pid)  # dead, not yet reaped
+    worker.wait()
+    assert exposition._exited(worker.pid)  # reaped meanwhile
+    assert not exposition._alive(worker.pid)
 
 
 def _running(pid: int) -> bool:
