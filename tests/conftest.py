@@ -153,6 +153,9 @@ def create_postgres_database(server: URL) -> URL:
     name = f"tousu_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_libpq(server), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
+        # A commit does not wait for its WAL to reach the disk: what a test writes need not outlive a crash of the
+        # server, and the PostgreSQL half of the suite waited some 12-17% of its time on those flushes.
+        connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     return server.set(database=name)
 
 
