@@ -7,16 +7,20 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := clients/node_modules/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Python keeps the compiled modules of app/ and tests/ (in __pycache__, ignored by git) even where the shell asks it
+# not to: the suite starts a few hundred Python processes.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test test-fast typecheck browser pgbouncer openapi lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# uv installs the dependencies (about 10 s on this machine, against pip's 50); pip installs uv, and does the work
-# itself where uv cannot be had.
+# uv installs the dependencies, compiled as pip compiles them (28 s from a fresh clone on this machine, against 60 s
+# with pip, 2026-12-05); pip installs uv, and does the work itself where uv cannot be had.
 $(STAMP): pyproject.toml | $(BIN)/python
-	($(BIN)/python -m pip install --quiet 'uv>=0.13,<0.14' && $(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]') \
+	($(BIN)/python -m pip install --quiet 'uv>=0.13,<0.14' \
+		&& $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]') \
 		|| $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
