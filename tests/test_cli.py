@@ -1,4 +1,5 @@
-"""The ``tousu`` command, run as a newcomer runs it."""
+"""The ``tousu`` command, run as a newcomer runs it: each command at least once through the installed entry point
+(a process of its own); the other cases through the same typer app in this process."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tousu_in_process
 
 TOUSU = Path(sys.executable).with_name("tousu")
 
@@ -38,14 +39,14 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(database_url: str, cl
 
 
 def test_keys_create_refuses_a_store_key_without_a_store(database_url: str) -> None:
-    result = tousu("keys", "create", "--role", "store", "--name", "no store", database_url=database_url)
+    result = tousu_in_process("keys", "create", "--role", "store", "--name", "no store", database_url=database_url)
     assert result.returncode == 2
     assert "store_id" in result.stderr
     assert "tsk_" not in result.stdout
 
 
 def test_keys_create_binds_a_department_key(database_url: str, client: TestClient) -> None:
-    result = tousu(
+    result = tousu_in_process(
         "keys",
         "create",
         "--role",
@@ -60,13 +61,15 @@ def test_keys_create_binds_a_department_key(database_url: str, client: TestClien
     key = result.stdout.splitlines()[-1]
     response = client.get("/v1/complaints", headers={"Authorization": f"Bearer {key}"})
     assert (response.status_code, response.json()["items"]) == (200, [])
-    refused = tousu("keys", "create", "--role", "department", "--name", "no department", database_url=database_url)
+    refused = tousu_in_process(
+        "keys", "create", "--role", "department", "--name", "no department", database_url=database_url
+    )
     assert refused.returncode == 2
     assert "department" in refused.stderr and "tsk_" not in refused.stdout
 
 
 def test_bootstrap_creates_one_admin_key_only(database_url: str, client: TestClient) -> None:
-    first = tousu("keys", "bootstrap", database_url=database_url)
+    first = tousu_in_process("keys", "bootstrap", database_url=database_url)
     assert first.returncode == 0, first.stderr
     keys = [word for word in first.stdout.split() if word.startswith("tsk_")]
     assert keys, first.stdout
@@ -74,7 +77,7 @@ def test_bootstrap_creates_one_admin_key_only(database_url: str, client: TestCli
     assert response.status_code == 200
     assert [key["role"] for key in response.json()] == ["admin"]
 
-    second = tousu("keys", "bootstrap", database_url=database_url)
+    second = tousu_in_process("keys", "bootstrap", database_url=database_url)
     assert second.returncode == 0
     assert "tsk_" not in second.stdout
     assert len(client.get("/v1/api-keys", headers={"Authorization": f"Bearer {keys[0]}"}).json()) == 1
