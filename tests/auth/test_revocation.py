@@ -208,7 +208,9 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
             start_new_session=True,
         )
         try:
-            wait_for(lambda: listeners(settings) == 2, seconds=30)
+            # Under load a worker may take longer to start than uvicorn's health check waits: it is started again
+            # (the first wait once ran out at 30 s in a full run).
+            wait_for(lambda: listeners(settings) == 2, seconds=120)
             url = f"http://127.0.0.1:{port}"
             wait_for(lambda: _answers(url), seconds=30)
             yield url
