@@ -7,12 +7,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from typer.testing import CliRunner
-
-from app.cli import cli
-from tests.conftest import Caller
+from tests.conftest import Caller, tousu_in_process
 
 TOUSU = Path(sys.executable).with_name("tousu")
 REGIONS = ("华南区", "华东区", "华北区", "西南区", "华中区")
@@ -32,8 +28,8 @@ def chain(rows: int) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def run(database_url: str, *args: str) -> Any:
-    return CliRunner().invoke(cli, ["stores", "import", *args], env={"TOUSU_DATABASE_URL": database_url})
+def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return tousu_in_process("stores", "import", *args, database_url=database_url)
 
 
 def test_500_stores_with_chinese_names_import_in_under_5_seconds(
@@ -43,7 +39,7 @@ def test_500_stores_with_chinese_names_import_in_under_5_seconds(
     started = time.perf_counter()
     result = run(database_url, str(path))
     took = time.perf_counter() - started
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert "imported 500 stores" in result.stdout
     assert took < 5, f"{took:.2f} s"
     stores = admin.get("/v1/stores").json()
@@ -57,7 +53,7 @@ def test_500_stores_with_chinese_names_import_in_under_5_seconds(
     assert stores[50]["active"] is False and stores[0]["active"] is False
     # Again, with names changed: replaced, not added.
     result = run(database_url, str(csv_of(tmp_path, chain(500).replace("门店", "分店"))))
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert admin.get("/v1/stores/CN-0007").json()["name"] == "深圳福田第7号分店（购物中心店）"
     assert len(admin.get("/v1/stores").json()) == 500
 
@@ -68,7 +64,7 @@ def test_a_bad_line_is_named_and_nothing_is_imported(database_url: str, admin: C
     lines[9] = "有 空格,名字,华南区,true"  # line 10
     lines.append("CN-0001,重复,华南区,true")  # line 12: already on line 3
     result = run(database_url, str(csv_of(tmp_path, "\n".join(lines) + "\n")))
-    assert result.exit_code == 2
+    assert result.returncode == 2
     assert "line 7: active must be true or false" in result.stderr
     assert "line 10: id:" in result.stderr
     assert "line 12: store CN-0001 is already on line 3" in result.stderr
@@ -80,7 +76,7 @@ def test_a_bad_line_is_named_and_nothing_is_imported(database_url: str, admin: C
 def test_a_byte_order_mark_and_no_active_column(database_url: str, admin: Caller, tmp_path: Path) -> None:
     path = csv_of(tmp_path, "id,name,region\nSZ-FT-012,福田中心店,华南区\nSZ-NS-003,,\n", bom=True)
     result = run(database_url, str(path))
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert admin.get("/v1/stores").json() == [
         {"id": "SZ-FT-012", "name": "福田中心店", "region": "华南区", "active": True},
         {"id": "SZ-NS-003", "name": None, "region": None, "active": True},
@@ -96,12 +92,12 @@ def test_files_that_are_not_a_store_list(database_url: str, admin: Caller, tmp_p
     }
     for why, text in cases.items():
         result = run(database_url, str(csv_of(tmp_path, text)))
-        assert result.exit_code == 2, why
+        assert result.returncode == 2, why
         assert result.stderr.startswith("error:"), why
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes("id,name,region\nSZ-FT-012,福田中心店,华南区\n".encode("gbk"))
     result = run(database_url, str(gbk))
-    assert result.exit_code == 2 and "not UTF-8" in result.stderr
+    assert result.returncode == 2 and "not UTF-8" in result.stderr
     assert admin.get("/v1/stores").json() == []
 
 
