@@ -5,6 +5,7 @@ the positions reached, not the people."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -18,8 +19,22 @@ from tests.conftest import Caller, issue_key
 from tests.webhooks.conftest import Receiver, subscribe
 
 STORE = "SZ-FT-012"
+
+
 # The bound the docs give, plus room for a loaded 2-core machine running the suite three workers wide.
 SLACK_SECONDS = 4.0
+
+
+def holds_phone(body: bytes, phone: str) -> bool:
+    """Whether ``body`` holds the phone number, whole (spaced or not) or by its last four digits as a masked number
+    shows them. The four digits count only standing apart from other hex digits: a timestamp's fraction of a second
+    or an id may hold them by chance (a full run on 2026-12-05 found 7777 so in a store's message that named no one).
+    """
+    whole = {phone.encode(), phone.replace(" ", "").encode()}
+    return (
+        any(form in body for form in whole)
+        or re.search(rb"(?<![0-9a-f])%s(?![0-9a-f])" % phone[-4:].encode(), body) is not None
+    )
 
 
 def test_a_major_complaints_escalation_is_delivered_within_the_bound(settings: Settings, receiver: Receiver) -> None:
@@ -83,8 +98,8 @@ def test_a_major_complaints_escalation_is_delivered_within_the_bound(settings: S
         "王店长甲",
     )
     to_store = b"".join(r.body for r in store_receiver.received)
-    assert "王店长甲".encode() not in to_store and b"1111" not in to_store
-    assert "钱总己".encode() not in to_store and b"7777" not in to_store
+    assert "王店长甲".encode() not in to_store and not holds_phone(to_store, "139 0000 1111")
+    assert "钱总己".encode() not in to_store and not holds_phone(to_store, "139 0000 7777")
     (warned,) = [m.json()["data"] for m in store_receiver.received]
     assert warned["complaint"]["id"] == later["id"]
     assert (warned["detail"]["trigger"], warned["detail"]["addressees"]) == (
