@@ -492,6 +492,13 @@ def live_http() -> httpx.Client:
     return httpx.Client(timeout=30)
 
 
+@cache
+def fresh_http() -> httpx.Client:
+    """One HTTP client whose every request goes on a connection of its own (none is kept alive), for requests that
+    are to reach whichever worker process of a ``tousu serve`` accepts first."""
+    return httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+
+
 # The OpenAPI document each live server's app built, by its settings: the first request with a query string reads
 # it (reject_unknown_query), and building it takes some 0.6 s of CPU. An app built anew for equal settings has the
 # same document: it is handed the one already built.

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from app import logs
-from tests.conftest import ROOT
+from tests.conftest import ROOT, live_http
 
 PHONE = "13987654321"
 NAME = "欧阳娜娜"
@@ -50,7 +50,7 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
         url = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
-                httpx.get(url + "/healthz", timeout=1)
+                live_http().get(url + "/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -71,17 +71,17 @@ def complain_with_contact_details(url: str, key: str) -> str:
         "store_id": "SZ-FT-012",
         "description": f"电话{PHONE}的顾客{NAME}投诉多收费。",
     }
-    created = httpx.post(url + "/v1/complaints", json=body, headers={**headers, "X-Request-ID": "crm-req-7781"})
+    created = live_http().post(url + "/v1/complaints", json=body, headers={**headers, "X-Request-ID": "crm-req-7781"})
     assert created.status_code == 201
     assert created.headers["X-Request-ID"] == "crm-req-7781"
-    found = httpx.get(url + "/v1/complaints", params={"phone": PHONE}, headers=headers)
+    found = live_http().get(url + "/v1/complaints", params={"phone": PHONE}, headers=headers)
     assert len(found.json()["items"]) == 1
     made_up = found.headers["X-Request-ID"]
     assert len(made_up) == 32
-    bad = httpx.post(url + "/v1/complaints", json={**body, "channel": f"call {PHONE}"}, headers=headers)
+    bad = live_http().post(url + "/v1/complaints", json={**body, "channel": f"call {PHONE}"}, headers=headers)
     assert bad.status_code == 422
     assert PHONE not in bad.text
-    rejected_id = httpx.get(url + "/healthz", headers={"X-Request-ID": f"{PHONE} {NAME}".encode()})
+    rejected_id = live_http().get(url + "/healthz", headers={"X-Request-ID": f"{PHONE} {NAME}".encode()})
     assert rejected_id.headers["X-Request-ID"] != f"{PHONE} {NAME}"
     return made_up
 

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from app.auth.models import Role
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import ROOT, Caller, issue_key, stop_served
+from tests.conftest import ROOT, Caller, issue_key, live_http, stop_served
 from tests.test_unavailable import Proxy
 
 REACH = 0.1  # seconds from a revocation's answer until no other app instance in this process accepts the key
@@ -230,7 +230,7 @@ def listeners(settings: Settings) -> int:
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+        return live_http().get(url + "/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -253,18 +253,19 @@ class Hammer:
         return threads
 
     def _read(self) -> None:
-        with httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=10) as client:
-            while not self.stopping.is_set():
-                started = time.monotonic()
-                self.reads.append((started, client.get("/v1/workflow").status_code))
+        headers = {"Authorization": f"Bearer {self.key}"}
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            self.reads.append((started, live_http().get(self.url + "/v1/workflow", headers=headers).status_code))
 
     def _issue(self) -> None:
         headers = {"Authorization": f"Bearer {self.key}", "X-Actor": "intruder"}
-        with httpx.Client(base_url=self.url, headers=headers, timeout=10) as client:
-            while not self.stopping.is_set():
-                started = time.monotonic()
-                status = client.post("/v1/api-keys", json={"name": "后门", "role": "admin"}).status_code
-                self.issues.append((started, status))
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            status = live_http().post(
+                self.url + "/v1/api-keys", json={"name": "后门", "role": "admin"}, headers=headers
+            )
+            self.issues.append((started, status.status_code))
 
 
 @pytest.mark.postgresql_only
@@ -272,11 +273,13 @@ def test_a_revocation_reaches_every_worker_of_tousu_serve(served: str, settings:
     admin = {"Authorization": f"Bearer {issue_key(settings, Role.admin)}", "X-Actor": "admin-01"}
     reaches, sent = [], 0
     for _ in range(ROUNDS):
-        created = httpx.post(served + "/v1/api-keys", json={"name": "临时", "role": "admin"}, headers=admin).json()
+        created = (
+            live_http().post(served + "/v1/api-keys", json={"name": "临时", "role": "admin"}, headers=admin).json()
+        )
         hammer = Hammer(served, created["key"])
         threads = hammer.start()
         time.sleep(0.2)  # both workers check the key and cache it
-        answer = httpx.delete(f"{served}/v1/api-keys/{created['id']}", headers=admin, timeout=10)
+        answer = live_http().delete(f"{served}/v1/api-keys/{created['id']}", headers=admin, timeout=10)
         revoked = time.monotonic()
         assert answer.status_code == 200
         time.sleep(0.3)

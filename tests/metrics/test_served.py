@@ -30,7 +30,7 @@ from app.metrics import folder as metrics_folder
 from app.sla.models import Clock
 from app.vocabulary import ClockKind
 from tests.auth.test_revocation import TOUSU, free_port, wait_for
-from tests.conftest import ROOT, Caller, complaint_body, issue_key, stop_served
+from tests.conftest import ROOT, Caller, complaint_body, fresh_http, issue_key, live_http, stop_served
 from tests.webhooks.conftest import Receiver
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -43,7 +43,7 @@ class Served:
     folder: Path
 
     def scrape(self) -> Samples:
-        text = httpx.get(self.metrics + "/metrics", timeout=10).text
+        text = live_http().get(self.metrics + "/metrics", timeout=10).text
         return {
             (sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(text)
@@ -120,7 +120,7 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return live_http().get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -142,7 +142,7 @@ def both_workers_answer(served: Served) -> int:
     with ThreadPoolExecutor(8) as pool:
         deadline = time.monotonic() + 60
         while True:
-            statuses = list(pool.map(lambda _: httpx.get(served.url + "/healthz").status_code, range(40)))
+            statuses = list(pool.map(lambda _: fresh_http().get(served.url + "/healthz").status_code, range(40)))
             assert set(statuses) == {200}
             sent += len(statuses)
             answered = {
@@ -161,14 +161,14 @@ def test_one_scrape_adds_up_both_workers_after_a_registration_a_move_a_sweep_and
     before = served.scrape()
     admin = {"Authorization": f"Bearer {issue_key(settings, Role.admin)}", "X-Actor": "admin-01"}
     handler = {"Authorization": f"Bearer {issue_key(settings, Role.handler)}", "X-Actor": "handler-07"}
-    created = httpx.post(served.url + "/v1/webhook-endpoints", json={"url": receiver.url}, headers=admin)
+    created = live_http().post(served.url + "/v1/webhook-endpoints", json={"url": receiver.url}, headers=admin)
     assert created.status_code == 201, created.text
     endpoint = created.json()["id"]
 
-    registered = httpx.post(served.url + "/v1/complaints", json=complaint_body(), headers=handler)
+    registered = live_http().post(served.url + "/v1/complaints", json=complaint_body(), headers=handler)
     assert registered.status_code == 201, registered.text
     complaint = registered.json()["id"]
-    moved = httpx.post(
+    moved = live_http().post(
         f"{served.url}/v1/complaints/{complaint}/investigate", json={"store_id": "SZ-FT-012"}, headers=handler
     )
     assert moved.status_code == 200, moved.text
@@ -309,8 +309,8 @@ def test_serve_removes_the_folder_it_made_when_it_is_stopped(settings: Settings,
     )
     try:
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), seconds=60)
-        httpx.get(f"http://127.0.0.1:{port}/healthz")
-        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        live_http().get(f"http://127.0.0.1:{port}/healthz")
+        text = live_http().get(f"http://127.0.0.1:{metrics_port}/metrics").text
         assert 'tousu_http_requests_total{method="GET",route="/healthz",status="200"}' in text
         [made] = tmp_path.glob("tousu-metrics-*")
         assert list(made.glob("counter_*.db"))
