@@ -499,17 +499,10 @@ def fresh_http() -> httpx.Client:
     return httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 
 
-# The OpenAPI document each live server's app built, by its settings: the first request with a query string reads
-# it (reject_unknown_query), and building it takes some 0.6 s of CPU. An app built anew for equal settings has the
-# same document: it is handed the one already built.
-SERVED_DOCUMENTS: dict[str, dict[str, Any]] = {}
-
-
 @contextlib.contextmanager
 def serving(settings: Settings) -> Iterator[LiveServer]:
     """The app for ``settings`` served by uvicorn on a loopback port, in a thread, until the block ends."""
-    made, key = create_app(settings), settings.model_dump_json()
-    made.openapi_schema = SERVED_DOCUMENTS.get(key)
+    made = create_app(settings)
     config = uvicorn.Config(made, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
@@ -525,8 +518,6 @@ def serving(settings: Settings) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
-        if made.openapi_schema:
-            SERVED_DOCUMENTS[key] = made.openapi_schema
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
@@ -172,6 +173,27 @@ def test_422_only_where_the_request_has_input(document: dict[str, Any]) -> None:
     for path, method, operation in operations(document):
         has_input = bool(operation.get("parameters")) or "requestBody" in operation
         assert ("422" in operation["responses"]) == has_input, f"{method} {path}"
+
+
+@pytest.mark.sqlite_only
+def test_an_unknown_query_parameter_is_refused_where_the_document_says_input_is_taken(
+    document: dict[str, Any], client: TestClient
+) -> None:
+    """The query parameters each operation accepts are read from its route (app.dependencies.declared_query), not
+    from the document: they must be the document's. Every operation is sent every query parameter its document
+    declares and one it does not: the undeclared one, and only it, is refused where the operation takes input; an
+    operation without input lets it by."""
+    undeclared = "zz-undeclared"
+    for path, method, operation in operations(document):
+        declared = {p["name"]: "1" for p in operation.get("parameters", []) if p["in"] == "query"}
+        response = client.request(method, re.sub(r"{[^}]+}", "x", path), params={**declared, undeclared: "1"})
+        if bool(operation.get("parameters")) or "requestBody" in operation:
+            assert response.status_code == 422, f"{method} {path}: {response.text}"
+            assert response.json()["errors"] == [
+                {"loc": ["query", undeclared], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+            ], f"{method} {path}"
+        else:
+            assert response.status_code != 422, f"{method} {path}: {response.text}"
 
 
 def test_money_is_a_decimal_string_in_every_response(document: dict[str, Any]) -> None:
