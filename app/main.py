@@ -6,6 +6,7 @@ import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -86,6 +87,15 @@ def camel_case_id(route: APIRoute) -> str:
     return first + "".join(word.capitalize() for word in rest)
 
 
+@cache
+def freeze_what_start_up_made() -> None:
+    """What start-up made (modules, routes, schemas: some 150,000 objects) lives as long as the process. Frozen, it
+    is no longer walked by each full collection, which otherwise took 100-150 ms of whichever request set it off
+    (every other summary by store). Once a process: asking gc whether it was done walks every frozen object (23 ms
+    for a process that starts the app again and again, as the tests do)."""
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -104,11 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher = Dispatcher(app.state.db, settings) if settings.dispatch_in_serve else None
         if dispatcher is not None:
             dispatcher.start()
-        if not gc.get_freeze_count():
-            # What start-up made (modules, routes, schemas: some 150,000 objects) lives as long as the process.
-            # Frozen, it is no longer walked by each full collection, which otherwise took 100-150 ms of whichever
-            # request set it off (every other summary by store).
-            gc.freeze()
+        freeze_what_start_up_made()
         try:
             yield
         finally:
