@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -485,18 +486,23 @@ class LiveCaller:
         return live_http().get(self.url + path, headers=self.headers(headers))
 
 
+# The TLS context of the tests' HTTP clients, made once: a client makes its own otherwise, some 30 ms of CPU (loading
+# the certificates), more than a request to a live server.
+TLS = ssl.create_default_context()
+
+
 @cache
 def live_http() -> httpx.Client:
-    """One HTTP client for every live caller: a client costs some 30 ms of CPU to make (its TLS context), more than
-    the request. It keeps a pool of connections, so requests sent at once from several threads still go at once."""
-    return httpx.Client(timeout=30)
+    """One HTTP client for every live caller. It keeps a pool of connections, so requests sent at once from several
+    threads still go at once."""
+    return httpx.Client(timeout=30, verify=TLS)
 
 
 @cache
 def fresh_http() -> httpx.Client:
     """One HTTP client whose every request goes on a connection of its own (none is kept alive), for requests that
     are to reach whichever worker process of a ``tousu serve`` accepts first."""
-    return httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+    return httpx.Client(timeout=30, verify=TLS, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 @contextlib.contextmanager
