@@ -198,36 +198,38 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
         "TOUSU_AUTH_FAILURE_BURST": "1000000",  # the revoked key fails thousands of times: not what is measured
     }
     port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [str(TOUSU), "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=log,
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        try:
-            # Under load a worker may take longer to start than uvicorn's health check waits: it is started again
-            # (the first wait once ran out at 30 s in a full run).
-            # Asked on one connection, each count seeing the present: a new one each time cost the starting server
-            # a PostgreSQL backend every 10 ms.
-            engine = create_engine(settings.database_url, isolation_level="AUTOCOMMIT")
+    # The listeners are told apart by their backends: apps this test process started earlier on the database (the
+    # session's own, tests.conftest._started_apps) listen too. Asked on one connection, each query seeing the
+    # present: a new connection each time cost the starting server a PostgreSQL backend every 10 ms.
+    engine = create_engine(settings.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection, (tmp_path / "serve.log").open("wb") as log:
+            already = listeners(connection)
+            server = subprocess.Popen(
+                [str(TOUSU), "serve", "--port", str(port), "--workers", "2"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                cwd=ROOT,
+                start_new_session=True,
+            )
             try:
-                with engine.connect() as connection:
-                    wait_for(lambda: listeners(connection) == 2, seconds=120)
+                # Under load a worker may take longer to start than uvicorn's health check waits: it is started
+                # again (the first wait once ran out at 30 s in a full run).
+                wait_for(lambda: len(listeners(connection) - already) >= 2, seconds=120)
+                url = f"http://127.0.0.1:{port}"
+                wait_for(lambda: _answers(url), seconds=30)
+                yield url
             finally:
-                engine.dispose()
-            url = f"http://127.0.0.1:{port}"
-            wait_for(lambda: _answers(url), seconds=30)
-            yield url
-        finally:
-            stop_served(server, timeout=15)
+                stop_served(server, timeout=15)
+    finally:
+        engine.dispose()
 
 
-def listeners(connection: Connection) -> int:
-    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = :n"
-    return connection.scalar(text(query), {"n": "tousu key revocations"}) or 0
+def listeners(connection: Connection) -> set[int]:
+    """The backends of the processes listening for revocations on the test database."""
+    query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = :n"
+    return set(connection.scalars(text(query), {"n": "tousu key revocations"}))
 
 
 def _answers(url: str) -> bool:
