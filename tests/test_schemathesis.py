@@ -1,5 +1,8 @@
 """Schemathesis against the committed OpenAPI document and a live app (real uvicorn), on SQLite and PostgreSQL.
 
+One test per operation: its cases are generated once, and each is sent to the live app on each database the run
+chose (``--databases``), a copy of its own to each. Every check below holds on each database.
+
 Authenticated: every case is sent with the key of a role that may make the call (admin for API keys, webhooks and
 calendar changes, intake to register, a supervisor to approve or send back, a reporter for reports, a handler for
 the rest) and an ``X-Actor``; schemathesis generates neither (both are fixed in its config and replaced per case).
@@ -17,30 +20,34 @@ one draw in five is anywhere from year 1 to 9999.
 
 Cases per operation: the document's examples, schemathesis's coverage phase (boundaries, negative cases and
 request-shape probes, as many as the schema calls for) and FUZZ fuzzed cases (hypothesis's max_examples),
-positive and negative: 4 (GET /v1/webhook-endpoints, no parameters) to about 280 (registration), most 60 to 150,
-about 3,270 per database; with the resources made and schemathesis's own probes, about 6,400 requests each.
+positive and negative: 4 (GET /v1/webhook-endpoints, no parameters) to 425 (registration), most 60 to 170, 6,701
+sent to each database in a run of 2026-12-05 (the resources made and schemathesis's own probes come on top).
 
 Checks: every check schemathesis has, on every response, but ``positive_data_acceptance``: rules JSON Schema does
 not state (a handler's authority, a receipt or reply time not ahead of the server's clock nor before the
 complaint, a call-back time within 30 days, a period of at most 366 days, a satisfied customer to close, a remedy
-carried out before closing) refuse some schema-valid requests with 409 or 422, by design; three more a client follows
+carried out before closing) refuse some schema-valid requests with 409 or 422, by design; four more a client follows
 before it sends (an amount that fits the remedy's kind, a neutral customer's improvement, a webhook endpoint bound to
-a store or a department but not both) are fitted to each case.
+a store or a department but not both, a feedback that names one of them) are fitted to each case.
 In its place: no response may be 5xx, and every ``/v1`` operation must answer 2xx to at least SHARE of the cases
 generated as valid. Measured: 53% and 68% for the two reports (each date of the period is out of range about one
 draw in four, on purpose), 66-83% for the calendar (its day, likewise), 46-57% for resolve and approve (their
 ``replied_at``), about 47% for call-attempt (``call_back_at``) and 70% for revisit and fulfil, 92-100% for the
 other 24.
 ``ignored_auth`` (a key-less and a wrong-key copy of a 2xx request must be refused) runs until it has passed
-once per operation, as in schemathesis's own runner.
+once per operation, on each database, as in schemathesis's own runner.
 
-Time, on the project's 2 shared cores: about 2 min 20 s per database, under 5 minutes for the module.
+Time, on the project's 2 shared cores, for the module on both databases: 3 to 3 min 20 s and 163-183 CPU-seconds
+(191-223 when each database's test generated its cases anew), about 2 minutes with ``-n 3``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,11 +64,26 @@ from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL, Engine
 
+from app import migrate
 from app.complaints import workflow
 from app.config import Settings
-from tests.conftest import ROOT, LiveServer, complaint_body, issue_key, serving
+from tests.conftest import (
+    DATABASES,
+    ROOT,
+    LiveServer,
+    complaint_body,
+    create_postgres_database,
+    drop_postgres_database,
+    empty_tables,
+    issue_key,
+    register_chain_directory,
+    serving,
+)
 
 FUZZ = 50
 SHARE = 0.3
@@ -203,6 +225,10 @@ class Stage:
     """What a case needs from the server, made or read through the API, and the answers the cases got."""
 
     server: LiveServer
+    database: str
+    # The module's connections to the server, kept alive: a new httpx client costs some 50 ms (its TLS context).
+    http: httpx.Client
+    session: requests.Session
     keys: dict[str, str] = field(default_factory=dict)
     answers: Counter[tuple[str, int]] = field(default_factory=Counter)
     units: dict[tuple[str, str], bool] = field(default_factory=dict)  # (stores or departments, id): listed
@@ -210,11 +236,6 @@ class Stage:
     # answered with 2xx with the key: once is enough (schemathesis's own runner checks once per operation too).
     auth_enforced: bool = False
     people: int = 0  # the persons made for the data-subject cases, each with a phone of their own
-
-    def __post_init__(self) -> None:
-        # One connection each, kept alive: a new httpx client per request costs some 50 ms (its TLS context).
-        self.http = httpx.Client(base_url=self.server.url, timeout=30)
-        self.session = requests.Session()
 
     def headers(self, role: str) -> dict[str, str]:
         if role not in self.keys:
@@ -371,8 +392,10 @@ class Stage:
                     case.body.pop(field, None)
 
         endpoint = case.path.startswith("/v1/webhook-endpoints") and isinstance(case.body, dict)
-        if valid(ParameterLocation.BODY) and endpoint and isinstance(case.body.get("store_id"), str):
-            # An endpoint is bound to one store or one department, not both: a rule a client follows.
+        feedback = case.path.endswith("/store-feedback") and isinstance(case.body, dict)
+        if valid(ParameterLocation.BODY) and (endpoint or feedback) and isinstance(case.body.get("store_id"), str):
+            # An endpoint is bound to one store or one department, not both, and a feedback is one unit's: rules a
+            # client follows.
             case.body.pop("department", None)
         contact = case.path.startswith("/v1/escalation-contacts") and isinstance(case.body, dict)
         if valid(ParameterLocation.BODY) and contact:
@@ -380,10 +403,6 @@ class Stage:
         action = case.path in (ACTIONS, ACTIONS + "/{action_id}")
         if valid(ParameterLocation.BODY) and action and isinstance(case.body, dict):
             fit_an_action(case.body)
-
-    def close(self) -> None:
-        self.http.close()
-        self.session.close()
 
 
 def fit_rules_the_schema_does_not_state(body: dict[str, Any]) -> None:
@@ -433,46 +452,112 @@ def period(first: str, last: str) -> tuple[str, str]:
     return days[0].isoformat(), (days[0] + timedelta(days=span)).isoformat()
 
 
+@dataclass
+class Served:
+    """A database of the module's own, migrated, with the live app on it and the module's connections to the app."""
+
+    name: str
+    server: LiveServer
+    engine: Engine
+    http: httpx.Client
+    session: requests.Session
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The databases ``--databases`` chose are the test's one parameter: each operation's cases go to all of them in
+    one test. The parameter is left out of the test's id, which names the operation alone (``test_api_conforms[POST
+    /v1/complaints]``): without a parameter, pytest would give all of them the function's bare name."""
+    chosen = {name.strip() for name in metafunc.config.getoption("databases").split(",")}
+    databases = tuple(name for name in DATABASES if name in chosen)
+    metafunc.parametrize("served", [databases], indirect=True, ids=[pytest.HIDDEN_PARAM], scope="module")
+
+
 @pytest.fixture(scope="module")
-def served(database_url: str, attachment_folder: str) -> Iterator[LiveServer]:
-    """One live app per database for the module's operations (each test makes the resources of its cases, and the
-    tables are emptied after it, as for every test): starting an app per operation cost some 0.6 s each."""
-    settings = Settings(
-        database_url=database_url,
-        sweep_in_serve=False,
-        dispatch_in_serve=False,
-        attachment_store=attachment_folder,
-        # Generated webhook URLs are not looked up in DNS: private targets are allowed (nothing is delivered).
-        webhook_allow_private=True,
-        # The cases send missing and wrong keys on purpose, all from one address, to one process for the module.
-        auth_failure_burst=1_000_000,
-    )
-    with serving(settings) as server:
-        yield server
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, attachment_folder: str
+) -> Iterator[list[Served]]:
+    """A database of each kind chosen, with one live app on it for the module's operations (each test makes the
+    resources of its cases, and the tables are emptied after it, as for every test): starting an app per operation
+    cost some 0.6 s each. The databases are the module's own: a test is given one ``database_url`` at a time, and
+    each test here sends its cases to all of them; making and migrating them takes well under a second."""
+    with contextlib.ExitStack() as stack:
+        served = []
+        for name in request.param:
+            if name == "sqlite":
+                url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'tousu.db'}"
+            else:
+                try:
+                    postgres: URL = request.getfixturevalue("postgres_server")
+                except pytest.skip.Exception as skipped:  # no PostgreSQL, and CI is not set
+                    warnings.warn(f"schemathesis runs without PostgreSQL: {skipped}", stacklevel=1)
+                    continue
+                database = create_postgres_database(postgres)
+                stack.callback(drop_postgres_database, postgres, database)
+                url = database.render_as_string(hide_password=False)
+            migrate.upgrade(Settings(database_url=url))
+            engine = create_engine(url, pool_pre_ping=True)
+            stack.callback(engine.dispose)
+            settings = Settings(
+                database_url=url,
+                sweep_in_serve=False,
+                dispatch_in_serve=False,
+                attachment_store=attachment_folder,
+                # Generated webhook URLs are not looked up in DNS: private targets are allowed (nothing is delivered).
+                webhook_allow_private=True,
+                # The cases send missing and wrong keys on purpose, all from one address, to one process for the module.
+                auth_failure_burst=1_000_000,
+            )
+            server = stack.enter_context(serving(settings))
+            http = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
+            served.append(Served(name, server, engine, http, stack.enter_context(requests.Session())))
+        if not served:
+            pytest.skip("no database to run schemathesis on")
+        yield served
 
 
 @pytest.fixture
-def stage(served: LiveServer, request: pytest.FixtureRequest) -> Iterator[Stage]:
-    stage = Stage(served)
-    for _ in range(2):  # a list to page through
-        stage.complaint()
-    yield stage
-    stage.close()
-    valid = {status: count for (mode, status), count in stage.answers.items() if mode == "positive"}
-    cases, successes = sum(valid.values()), sum(count for status, count in valid.items() if 200 <= status < 300)
-    print(f"\n{request.node.name}: {sum(stage.answers.values())} cases, {successes} of {cases} valid ones 2xx")
-    if "/v1/" in request.node.name:
-        assert successes >= SHARE * cases, f"only {successes} of {cases} valid cases answered 2xx"
+def stages(served: list[Served], request: pytest.FixtureRequest) -> Iterator[list[Stage]]:
+    """A stage on each database, which starts with the chain's directory and is emptied after the test, as a test on
+    one database is by tests/conftest.py; then at least SHARE of the cases generated as valid must have answered 2xx
+    on each database."""
+    for each in served:
+        register_chain_directory(each.engine)
+    stages = [Stage(each.server, each.name, each.http, each.session) for each in served]
+    try:
+        for stage in stages:
+            for _ in range(2):  # a list to page through
+                stage.complaint()
+        yield stages
+    finally:
+        for each in served:
+            empty_tables(each.engine)
+    test, short = request.node.nodeid.rpartition("::")[2], []
+    for stage in stages:
+        valid = {status: count for (mode, status), count in stage.answers.items() if mode == "positive"}
+        cases, successes = sum(valid.values()), sum(count for status, count in valid.items() if 200 <= status < 300)
+        print(
+            f"\n{test} on {stage.database}: {sum(stage.answers.values())} cases, {successes} of {cases} valid ones 2xx"
+        )
+        if "/v1/" in test and successes < SHARE * cases:
+            short.append(f"only {successes} of {cases} valid cases answered 2xx on {stage.database}")
+    assert not short, "; ".join(short)
 
 
-@pytest.mark.slow
-@schema.parametrize()
-@hypothesis.settings(
-    max_examples=FUZZ,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-def test_api_conforms(case: Any, stage: Stage) -> None:
+def replica(case: Any) -> Any:
+    """A copy of ``case`` of its own, for another database: ``Stage.prepare`` and the call change a case (its path
+    parameters, headers, query, body and the metadata that tracks them). A case is not deep-copied whole (its
+    ``__setattr__`` reads its metadata, which a copy has not yet): each slot is, but for the API operation (shared)
+    and schemathesis's NOT_SET (the very one: the body is compared with it)."""
+    copied = object.__new__(type(case))
+    memo: dict[int, Any] = {id(NOT_SET): NOT_SET, id(case.operation): case.operation}
+    for kind in type(case).__mro__:
+        for name in getattr(kind, "__slots__", ()):
+            object.__setattr__(copied, name, copy.deepcopy(getattr(case, name), memo))
+    return copied
+
+
+def conform(case: Any, stage: Stage) -> None:
+    """Send ``case`` to the stage's live app, as a client would, and check the answer."""
     stage.prepare(case)
     headers = stage.headers(role_for(case))
     response = case.call(base_url=stage.server.url, session=stage.session, headers=headers, timeout=30)
@@ -485,3 +570,28 @@ def test_api_conforms(case: Any, stage: Stage) -> None:
         excluded_checks=[checks.ignored_auth] if stage.auth_enforced else [],
     )
     stage.auth_enforced = stage.auth_enforced or 200 <= response.status_code < 300
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=FUZZ,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_api_conforms(case: Any, stages: list[Stage]) -> None:
+    """Each case is generated once and sent to every database: each gets a copy made before any is prepared. A
+    failure on one database does not keep the case from the others; the test fails with every database's failure."""
+    cases = [case, *(replica(case) for _ in stages[1:])]
+    failures: dict[str, BaseException] = {}
+    for each, stage in zip(cases, stages, strict=True):
+        try:
+            conform(each, stage)
+        except (Exception, BaseExceptionGroup) as failure:  # schemathesis's failed checks are a BaseExceptionGroup
+            failure.add_note(f"on {stage.database}")
+            failures[stage.database] = failure
+    if len(failures) == 1:
+        raise next(iter(failures.values()))
+    if failures:
+        # The report shows a failure once when each database failed the same way.
+        raise BaseExceptionGroup(f"failed on {' and '.join(failures)}", list(failures.values()))
