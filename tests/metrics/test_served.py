@@ -198,8 +198,15 @@ def test_one_scrape_adds_up_both_workers_after_a_registration_a_move_a_sweep_and
     assert value(after, "tousu_clocks_running", kind="store_feedback") == 1
     assert value(after, "tousu_clocks_warning", kind="store_feedback") == 1
     assert value(after, "tousu_sweeper_lag_seconds") == 0
-    wait_for(lambda: value(served.scrape(), "tousu_webhook_attempts_total", result="delivered") >= 3)
-    last = served.scrape()  # registered, dispatched, and the warning's event
+
+    def delivered(samples: Samples) -> bool:
+        """The three messages (registered, dispatched, and the warning's event) sent, and recorded as delivered: an
+        attempt is counted when it is made, and its delivery recorded a moment later."""
+        sent = value(samples, "tousu_webhook_attempts_total", result="delivered") >= 3
+        return sent and value(samples, "tousu_webhook_deliveries_pending", endpoint=endpoint) == 0
+
+    wait_for(lambda: delivered(served.scrape()))
+    last = served.scrape()
     assert value(last, "tousu_webhook_deliveries_pending", endpoint=endpoint) == 0
     assert value(last, "tousu_webhook_oldest_pending_age_seconds", endpoint=endpoint) == 0
     assert value(last, "tousu_webhook_attempts_total", result="refused") == 0
