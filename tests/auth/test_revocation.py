@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -187,6 +187,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def serve_two_workers(port: int, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """``tousu serve --workers 2`` on ``port``, both outputs to ``log``, in a process group of its own (for
+    tests.conftest.stop_served)."""
+    command = [str(TOUSU), "serve", "--port", str(port), "--workers", "2"]
+    return subprocess.Popen(command, env=env, stdout=log, stderr=log, cwd=ROOT, start_new_session=True)
+
+
 @pytest.fixture
 def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """``tousu serve --workers 2`` on the test database, with the default key cache; both workers listening."""
@@ -205,14 +212,7 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
     try:
         with engine.connect() as connection, (tmp_path / "serve.log").open("wb") as log:
             already = listeners(connection)
-            server = subprocess.Popen(
-                [str(TOUSU), "serve", "--port", str(port), "--workers", "2"],
-                env=env,
-                stdout=log,
-                stderr=log,
-                cwd=ROOT,
-                start_new_session=True,
-            )
+            server = serve_two_workers(port, env, log)
             try:
                 # Under load a worker may take longer to start than uvicorn's health check waits: it is started
                 # again (the first wait once ran out at 30 s in a full run).

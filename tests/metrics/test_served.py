@@ -29,7 +29,7 @@ from app.metrics import exposition
 from app.metrics import folder as metrics_folder
 from app.sla.models import Clock
 from app.vocabulary import ClockKind
-from tests.auth.test_revocation import TOUSU, free_port, wait_for
+from tests.auth.test_revocation import TOUSU, free_port, serve_two_workers, wait_for
 from tests.conftest import ROOT, Caller, complaint_body, fresh_http, issue_key, live_http, stop_served
 from tests.webhooks.conftest import Receiver
 
@@ -95,14 +95,7 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[Served]:
     (folder / "stale").mkdir(parents=True)
     (folder / "counter_1.db").write_bytes(b"left by an earlier run")
     with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [str(TOUSU), "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=log,
-            cwd=ROOT,
-            start_new_session=True,
-        )
+        server = serve_two_workers(port, env, log)
         served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}", folder)
         try:
             # Under load a worker may take longer to start than uvicorn's health check waits: it is started again.
