@@ -170,7 +170,17 @@ def drop_postgres_database(server: URL, database: URL) -> None:
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database of each kind, for the whole run."""
-    if request.param == "sqlite":
+    with migrated_database(request.param, request, tmp_path_factory) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def migrated_database(
+    kind: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of ``kind`` (sqlite or postgresql) of its own, its schema built by the migrations; on PostgreSQL
+    dropped when the block ends, and skipped (``postgres_server``) where no server answers."""
+    if kind == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'tousu.db'}"
         migrate.upgrade(Settings(database_url=url))
         yield url

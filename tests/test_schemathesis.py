@@ -67,9 +67,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
 from sqlalchemy import create_engine
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import Engine
 
-from app import migrate
 from app.complaints import workflow
 from app.config import Settings
 from tests.conftest import (
@@ -77,10 +76,9 @@ from tests.conftest import (
     ROOT,
     LiveServer,
     complaint_body,
-    create_postgres_database,
-    drop_postgres_database,
     empty_tables,
     issue_key,
+    migrated_database,
     register_chain_directory,
     serving,
 )
@@ -483,18 +481,11 @@ def served(
     with contextlib.ExitStack() as stack:
         served = []
         for name in request.param:
-            if name == "sqlite":
-                url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'tousu.db'}"
-            else:
-                try:
-                    postgres: URL = request.getfixturevalue("postgres_server")
-                except pytest.skip.Exception as skipped:  # no PostgreSQL, and CI is not set
-                    warnings.warn(f"schemathesis runs without PostgreSQL: {skipped}", stacklevel=1)
-                    continue
-                database = create_postgres_database(postgres)
-                stack.callback(drop_postgres_database, postgres, database)
-                url = database.render_as_string(hide_password=False)
-            migrate.upgrade(Settings(database_url=url))
+            try:
+                url = stack.enter_context(migrated_database(name, request, tmp_path_factory))
+            except pytest.skip.Exception as skipped:  # no PostgreSQL, and CI is not set
+                warnings.warn(f"schemathesis runs without PostgreSQL: {skipped}", stacklevel=1)
+                continue
             engine = create_engine(url, pool_pre_ping=True)
             stack.callback(engine.dispose)
             settings = Settings(

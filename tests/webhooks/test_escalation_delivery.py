@@ -19,8 +19,6 @@ from tests.conftest import Caller, issue_key
 from tests.webhooks.conftest import Receiver, subscribe
 
 STORE = "SZ-FT-012"
-
-
 # The bound the docs give, plus room for a loaded 2-core machine running the suite three workers wide.
 SLACK_SECONDS = 4.0
 
