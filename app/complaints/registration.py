@@ -7,7 +7,7 @@ urgent and its clock runs on the urgent target), its escalation among the histor
 complaints it repeats. On PostgreSQL all of it is one statement (data-modifying CTEs), its number drawn from the day's
 sequence; without an Idempotency-Key to remember, that statement is its own transaction (autocommit, on the
 database's single-statement engine). On SQLite, which has one writer at a time anyway, the day's counter row is
-bumped and the same inserts run one after another.
+bumped and each table's rows are inserted by a statement of their own, one after another.
 
 Each insert names the columns set on its new object and every column with a Python-side default, applied here as
 the ORM's insert applies it; the other columns stay NULL, as the ORM leaves them. The ids a row shares with another
@@ -306,9 +306,17 @@ def _insertable(model: type[Base]) -> frozenset[str]:
 class _Rows:
     """The new rows with the columns each sets; ``shape`` identifies the statement that inserts them."""
 
-    def __init__(self, prefixed: list[tuple[str, dict[str, Any]]], shape: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        prefixed: list[tuple[str, dict[str, Any]]],
+        shape: tuple[Any, ...],
+        complaint: dict[str, Any],
+        tables: tuple[list[dict[str, Any]], ...],
+    ) -> None:
         self.prefixed = prefixed
         self.shape = shape
+        self.complaint = complaint
+        self.tables = tables  # the rows of each of MODELS, in order
 
     @classmethod
     def of(cls, complaint: dict[str, Any], first: FirstRows) -> _Rows:
@@ -326,7 +334,7 @@ class _Rows:
                 for rows in (events, clocks, clock_events, links)
             ),
         )
-        return cls(prefixed, shape)
+        return cls(prefixed, shape, complaint, (events, clocks, clock_events, links))
 
     def params(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -381,15 +389,24 @@ def _write_postgresql(connection: Connection, rows: _Rows, day: date) -> tuple[s
 
 
 def _write_sqlite(connection: Connection, rows: _Rows, day: date) -> tuple[str, Earlier]:
-    params = {"counter_day": day, **rows.params()}
-    last = connection.execute(_counter(), params).scalar_one()
-    params["c_number"] = number(day, last)
-    complaint_columns, *others = rows.shape
-    connection.execute(_insert(Complaint, ("c",), complaint_columns | {"number"}), params)
-    for _, statement in _inserts(*others):
-        connection.execute(statement, params)
-    complaint_id = params["c_id"]
-    return params["c_number"], repository.earlier_complaints(connection, [complaint_id], None)[complaint_id]
+    """The counter bumped, then an insert per table, each given its own rows only (``_plain_insert``)."""
+    last = connection.execute(_counter(), {"counter_day": day}).scalar_one()
+    drawn = number(day, last)
+    connection.execute(_plain_insert(Complaint), {**rows.complaint, "number": drawn})
+    for model, table_rows in zip(MODELS, rows.tables, strict=True):
+        if table_rows:
+            connection.execute(_plain_insert(model), table_rows)
+    complaint_id = rows.complaint["id"]
+    return drawn, repository.earlier_complaints(connection, [complaint_id], None)[complaint_id]
+
+
+@cache
+def _plain_insert(model: type[Base]) -> Insert:
+    """SQLite's insert of a table's rows, the columns those rows set, several rows as one executemany (in order: the
+    rows get their autoincremented ids in this order). Its compiled form is cached by the columns given: a multi-row
+    VALUES insert has no cache key, and the statements of a repeat complaint, compiled anew on every registration,
+    cost more CPU than running them."""
+    return _table(model).insert()
 
 
 @cache
