@@ -16,13 +16,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fastapi import Request
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+from starlette.requests import Request
 
 from app.config import Settings
 

@@ -6,18 +6,20 @@ import logging
 import uuid
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import compile_path
 
 from app.logs import REQUEST_ID
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("tousu.errors")
 
@@ -203,6 +205,8 @@ async def _tousu_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    from fastapi.exceptions import RequestValidationError  # imported with the app; a tousu command needs neither
+
     assert isinstance(exc, RequestValidationError)
     if exc.errors() and all(_if_match_missing(error) for error in exc.errors()):
         # A write that requires If-Match (a correction) sent without it: 428, as RFC 6585 says, not a schema error.
@@ -291,6 +295,8 @@ async def _unhandled(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError  # see _validation_error
+
     app.add_exception_handler(TousuError, _tousu_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -17,8 +17,7 @@ from app.types import local_times
 from app.visibility import Viewer, contact_of
 from app.vocabulary import ClockKind, ResponsibleUnit, dispatched_units, unit_named
 from app.webhooks.models import WebhookEndpoint
-from app.webhooks.openapi import model_of
-from app.webhooks.schemas import EventType
+from app.webhooks.schemas import EventType, model_of
 
 # History entries (each move as its declaration says, or what tousu itself wrote) and the event each one is. Notes
 # are not sent.

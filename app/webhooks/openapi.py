@@ -8,15 +8,7 @@ from typing import Annotated
 from fastapi import FastAPI, Header
 from pydantic import BaseModel
 
-from app.webhooks.schemas import (
-    PING,
-    ComplaintMessage,
-    DispatchedMessage,
-    EventType,
-    PingMessage,
-    ReopenedMessage,
-    ResolvedMessage,
-)
+from app.webhooks.schemas import PING, EventType, model_of
 
 WHAT = {
     EventType.accepted: "A complaint was registered (受理).",
@@ -54,12 +46,6 @@ WHAT = {
     EventType.attachment_visibility_changed: "An attachment was shown to the responsible unit or made internal "
     "again (`detail.visible_to_unit`), with the same details.",
 }
-MODELS: dict[str, type[BaseModel]] = {
-    EventType.dispatched: DispatchedMessage,
-    EventType.reopened: ReopenedMessage,
-    EventType.resolved: ResolvedMessage,
-    PING: PingMessage,
-}
 SIGNED = (
     "\n\nSigned as Standard Webhooks prescribe: verify with the endpoint's secret, e.g. "
     "`standardwebhooks.Webhook(secret).verify(body, headers)`. Answer 2xx within 15 s; anything else is retried "
@@ -77,11 +63,6 @@ WebhookSignature = Annotated[
         "secret rotation.",
     ),
 ]
-
-
-def model_of(event_type: str) -> type[BaseModel]:
-    """The body a webhook of this type carries."""
-    return MODELS.get(event_type, ComplaintMessage)
 
 
 def _receiver(model: type[BaseModel]) -> Callable[..., None]:

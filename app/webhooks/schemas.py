@@ -221,3 +221,17 @@ class ResolvedMessage(Message):
 
 class PingMessage(Message):
     data: PingData
+
+
+# The event types whose message is not a ComplaintMessage (the model of their body), and the ping.
+MODELS: dict[str, type[Message]] = {
+    EventType.dispatched: DispatchedMessage,
+    EventType.reopened: ReopenedMessage,
+    EventType.resolved: ResolvedMessage,
+    PING: PingMessage,
+}
+
+
+def model_of(event_type: str) -> type[Message]:
+    """The body a webhook of this type carries."""
+    return MODELS.get(event_type, ComplaintMessage)

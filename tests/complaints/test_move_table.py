@@ -15,8 +15,7 @@ from app.sla import effects as clock
 from app.sla.effects import ClockEffect, Effect
 from app.vocabulary import ClockKind
 from app.webhooks import events
-from app.webhooks.openapi import model_of
-from app.webhooks.schemas import EventType
+from app.webhooks.schemas import EventType, model_of
 from tests.conftest import Caller
 
 

@@ -11,8 +11,7 @@ import time_machine
 from app.complaints.sweeper import sweep
 from app.db import Database
 from app.webhooks.dispatcher import Dispatcher
-from app.webhooks.openapi import model_of
-from app.webhooks.schemas import EventType
+from app.webhooks.schemas import EventType, model_of
 from tests.attachments.conftest import PDF, upload
 from tests.conftest import Caller, another_customer
 from tests.webhooks.conftest import Receiver, subscribe

@@ -8,8 +8,7 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.webhooks.openapi import model_of
-from app.webhooks.schemas import PING, EventType
+from app.webhooks.schemas import PING, EventType, model_of
 
 SENT = [*(t.value for t in EventType), PING]
 
