@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from typing import Any
 
 from tests.conftest import Caller
@@ -31,6 +32,19 @@ THEIR_STREET = "武侯区科华北路65号2单元1102"
 THEIR_MARK = "THEIR-MARK-7Q4Z"  # in the other complaint's description and notes
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}
+
+
+# Ids, left out when digits are looked for: each of their groups stands apart.
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def holds_digits(body: bytes | str, digits: str) -> bool:
+    """Whether ``body`` holds ``digits`` outside its ids and apart from other hex digits, as a masked phone or a file
+    name shows them. Ids, hashes and timestamps hold any four digits by chance now and then: a UUIDv7
+    ``...-7731-...`` once failed a run as a leak of the file name ``...-7731.pdf``, and 7777 turned up in a store's
+    message that named no one."""
+    text = UUID.sub(" ", body if isinstance(body, str) else body.decode(errors="replace"))
+    return re.search(rf"(?<![0-9a-fA-F]){re.escape(digits)}(?![0-9a-fA-F])", text) is not None
 
 
 def quoting(person: dict[str, str]) -> str:
