@@ -304,41 +304,30 @@ def _insertable(model: type[Base]) -> frozenset[str]:
 
 
 class _Rows:
-    """The new rows with the columns each sets; ``shape`` identifies the statement that inserts them."""
+    """The new rows with the columns each sets: the complaint's, and those of each of MODELS, in order."""
 
-    def __init__(
-        self,
-        prefixed: list[tuple[str, dict[str, Any]]],
-        shape: tuple[Any, ...],
-        complaint: dict[str, Any],
-        tables: tuple[list[dict[str, Any]], ...],
-    ) -> None:
-        self.prefixed = prefixed
-        self.shape = shape
+    def __init__(self, complaint: dict[str, Any], tables: tuple[list[dict[str, Any]], ...]) -> None:
         self.complaint = complaint
-        self.tables = tables  # the rows of each of MODELS, in order
+        self.tables = tables
 
     @classmethod
     def of(cls, complaint: dict[str, Any], first: FirstRows) -> _Rows:
-        events = _same_columns([_row_of_new(event) for event in first.events])
-        clocks = _same_columns([_row_of_new(clock) for clock in first.clocks])
-        clock_events = _same_columns([_row_of_new(event) for event in first.clock_events])
-        links = _same_columns([_row_of_new(link) for link in first.links])
-        prefixed: list[tuple[str, dict[str, Any]]] = [("c", complaint)]
-        for prefix, rows in zip(PREFIXES, (events, clocks, clock_events, links), strict=True):
-            prefixed += zip(_prefixes(prefix, len(rows)), rows, strict=True)
-        shape = (
-            frozenset(complaint),
-            *(
-                (frozenset(rows[0]) if rows else frozenset(), len(rows))
-                for rows in (events, clocks, clock_events, links)
-            ),
-        )
-        return cls(prefixed, shape, complaint, (events, clocks, clock_events, links))
+        made = (first.events, first.clocks, first.clock_events, first.links)
+        return cls(complaint, tuple(_same_columns([_row_of_new(row) for row in rows]) for rows in made))
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        """What identifies PostgreSQL's statement that inserts them: each table's columns and count of rows."""
+        tables = ((frozenset(rows[0]) if rows else frozenset(), len(rows)) for rows in self.tables)
+        return (frozenset(self.complaint), *tables)
 
     def params(self) -> dict[str, Any]:
+        """PostgreSQL's statement's parameters: each row's values, named by its prefix (``c``, ``e0``, ``k0``...)."""
+        prefixed: list[tuple[str, dict[str, Any]]] = [("c", self.complaint)]
+        for prefix, rows in zip(PREFIXES, self.tables, strict=True):
+            prefixed += zip(_prefixes(prefix, len(rows)), rows, strict=True)
         values: dict[str, Any] = {}
-        for prefix, row in self.prefixed:
+        for prefix, row in prefixed:
             for key, name in _parameter_names(prefix, frozenset(row)):
                 values[name] = row[key]
         return values
