@@ -253,17 +253,20 @@ class Stage:
     auth_enforced: bool = False
     people: int = 0  # the persons made for the data-subject cases, each with a phone of their own
 
-    def headers(self, role: str) -> dict[str, str]:
+    def key(self, role: str) -> str:
+        """The stage's API key of the role, issued when first asked for."""
         if role not in self.keys:
             self.keys[role] = issue_key(self.server.settings, role)
-        return {"Authorization": f"Bearer {self.keys[role]}", "X-Actor": ACTORS.get(role, f"{role}-01")}
+        return self.keys[role]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(role)}", "X-Actor": ACTORS.get(role, f"{role}-01")}
 
     def actor(self, role: str) -> Actor:
         """Who acts with the role's key, as the app would find them from its headers."""
         if role not in self.principals:
-            self.headers(role)
             with transaction(self.db.readers) as session:
-                principal = keys.principal_for(session, self.keys[role], self.server.settings)
+                principal = keys.principal_for(session, self.key(role), self.server.settings)
             assert principal is not None
             self.principals[role] = principal
         return Actor(self.principals[role], ACTORS.get(role, f"{role}-01"))
