@@ -222,12 +222,21 @@ def chain_directory(_tables_engine: Engine) -> None:
     register_chain_directory(_tables_engine)
 
 
+def app_settings(database_url: str, attachment_folder: str, **overrides: Any) -> Settings:
+    """Settings of an app a test starts: the sweeper and the webhook dispatcher are driven by the tests themselves,
+    with a controlled clock, and attachments are kept in the run's folder."""
+    return Settings(
+        database_url=database_url,
+        sweep_in_serve=False,
+        dispatch_in_serve=False,
+        attachment_store=attachment_folder,
+        **overrides,
+    )
+
+
 @pytest.fixture
 def settings(database_url: str, attachment_folder: str) -> Settings:
-    # The sweeper and the webhook dispatcher are driven by the tests themselves, with a controlled clock.
-    return Settings(
-        database_url=database_url, sweep_in_serve=False, dispatch_in_serve=False, attachment_store=attachment_folder
-    )
+    return app_settings(database_url, attachment_folder)
 
 
 # Which of the tables hold rows (and, on PostgreSQL, whether a day's number sequence was made): one query.

@@ -76,13 +76,13 @@ from app.auth.principal import Actor, Principal
 from app.complaints import registration, workflow
 from app.complaints import service as complaints
 from app.complaints.schemas import ComplaintCreate
-from app.config import Settings
 from app.db import Database, transaction
 from app.preconditions import etag
 from tests.conftest import (
     DATABASES,
     ROOT,
     LiveServer,
+    app_settings,
     complaint_body,
     empty_tables,
     issue_key,
@@ -526,11 +526,9 @@ def served(
                 continue
             engine = create_engine(url, pool_pre_ping=True)
             stack.callback(engine.dispose)
-            settings = Settings(
-                database_url=url,
-                sweep_in_serve=False,
-                dispatch_in_serve=False,
-                attachment_store=attachment_folder,
+            settings = app_settings(
+                url,
+                attachment_folder,
                 # Generated webhook URLs are not looked up in DNS: private targets are allowed (nothing is delivered).
                 webhook_allow_private=True,
                 # The cases send missing and wrong keys on purpose, all from one address, to one process for the module.

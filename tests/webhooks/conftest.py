@@ -17,20 +17,13 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from app.config import Settings
 from app.db import Database
 from app.webhooks.dispatcher import Dispatcher
-from tests.conftest import Caller
+from tests.conftest import Caller, app_settings
 
 
 @pytest.fixture
 def settings(database_url: str, attachment_folder: str) -> Settings:
     # The receivers listen on loopback: private targets allowed here; tests of the refusal turn it off.
-    return Settings(
-        database_url=database_url,
-        attachment_store=attachment_folder,
-        sweep_in_serve=False,
-        dispatch_in_serve=False,
-        webhook_allow_private=True,
-        webhook_timeout_seconds=5,
-    )
+    return app_settings(database_url, attachment_folder, webhook_allow_private=True, webhook_timeout_seconds=5)
 
 
 @dataclass
