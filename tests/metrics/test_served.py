@@ -175,10 +175,8 @@ def test_one_scrape_adds_up_both_workers_after_a_registration_a_move_a_sweep_and
 
     # A request is counted once its answer has gone out, so the count of the last answers may land a moment after
     # the client read them (one was missing from a scrape in a full run): the scrape waits for them, up to 5 s.
-    after, deadline = served.scrape(), time.monotonic() + 5
-    while value(after, "tousu_http_requests_total", **healthz) < expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        after = served.scrape()
+    wait_for(lambda: value(served.scrape(), "tousu_http_requests_total", **healthz) >= expected, seconds=5)
+    after = served.scrape()
     assert value(after, "tousu_http_requests_total", route="/v1/complaints", method="POST", status="201") == 1
     assert value(after, "tousu_http_requests_total", **healthz) == expected
     per_worker = Counter(
