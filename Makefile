@@ -8,6 +8,8 @@ NODE_STAMP := clients/node_modules/.installed
 # apt-get, one at a time: `make setup` installs Chromium and PgBouncer side by side, and a second apt-get would
 # find dpkg locked and fail.
 APT_GET = flock /tmp/tousu-apt.lock env DEBIAN_FRONTEND=noninteractive apt-get
+# Debian packages installed, the package lists updated first if the install fails: $(call APT_INSTALL,packages).
+APT_INSTALL = $(APT_GET) install -y -qq $(1) || ($(APT_GET) update -qq && $(APT_GET) install -y -qq $(1))
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Python keeps the compiled modules of app/ and tests/ (in __pycache__, ignored by git) even where the shell asks it
@@ -72,8 +74,7 @@ test-fast: $(STAMP)
 # without them, unless CI is set).
 browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
-		|| $(APT_GET) install -y -qq chromium chromium-driver \
-		|| ($(APT_GET) update -qq && $(APT_GET) install -y -qq chromium chromium-driver) \
+		|| $(call APT_INSTALL,chromium chromium-driver) \
 		|| echo "chromium is not installed: tests/test_api_docs.py will be skipped"
 	@# A Chinese font, so that the progress page's screenshots (var/test-artifacts/progress) show its words.
 	@fc-list :lang=zh 2>/dev/null | grep -q . \
@@ -84,8 +85,7 @@ browser:
 # CI is set). The test starts its own; the package's service is not used.
 pgbouncer:
 	@command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer \
-		|| $(APT_GET) install -y -qq pgbouncer \
-		|| ($(APT_GET) update -qq && $(APT_GET) install -y -qq pgbouncer) \
+		|| $(call APT_INSTALL,pgbouncer) \
 		|| echo "pgbouncer is not installed: tests/test_pgbouncer.py will be skipped"
 
 openapi: $(STAMP)
@@ -99,7 +99,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	@command -v wrk >/dev/null 2>&1 || $(APT_GET) install -y -qq wrk || ($(APT_GET) update -qq && $(APT_GET) install -y -qq wrk)
+	@command -v wrk >/dev/null 2>&1 || $(call APT_INSTALL,wrk)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.sweep --append bench/RESULTS.md
 	$(BIN)/python -m bench.report --sqlite --append bench/RESULTS.md
