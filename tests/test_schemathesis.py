@@ -68,8 +68,6 @@ from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
 
 from app.auth import service as keys
 from app.auth.principal import Actor, Principal
@@ -493,10 +491,9 @@ class Served:
 
     name: str
     server: LiveServer
-    engine: Engine
     http: httpx.Client
     session: requests.Session
-    db: Database
+    db: Database  # the database as the app sees it: the cases' complaints are made on it, and its tables emptied
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -524,8 +521,6 @@ def served(
             except pytest.skip.Exception as skipped:  # no PostgreSQL, and CI is not set
                 warnings.warn(f"schemathesis runs without PostgreSQL: {skipped}", stacklevel=1)
                 continue
-            engine = create_engine(url, pool_pre_ping=True)
-            stack.callback(engine.dispose)
             settings = app_settings(
                 url,
                 attachment_folder,
@@ -538,7 +533,7 @@ def served(
             http = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
             db = Database.from_settings(settings)
             stack.callback(db.dispose)
-            served.append(Served(name, server, engine, http, stack.enter_context(requests.Session()), db))
+            served.append(Served(name, server, http, stack.enter_context(requests.Session()), db))
         if not served:
             pytest.skip("no database to run schemathesis on")
         yield served
@@ -550,7 +545,7 @@ def stages(served: list[Served], request: pytest.FixtureRequest) -> Iterator[lis
     one database is by tests/conftest.py; then at least SHARE of the cases generated as valid must have answered 2xx
     on each database."""
     for each in served:
-        register_chain_directory(each.engine)
+        register_chain_directory(each.db.engine)
     stages = [Stage(each.server, each.name, each.http, each.session, each.db) for each in served]
     try:
         for stage in stages:
@@ -559,7 +554,7 @@ def stages(served: list[Served], request: pytest.FixtureRequest) -> Iterator[lis
         yield stages
     finally:
         for each in served:
-            empty_tables(each.engine)
+            empty_tables(each.db.engine)
     test, short = request.node.nodeid.rpartition("::")[2], []
     for stage in stages:
         valid = {status: count for (mode, status), count in stage.answers.items() if mode == "positive"}
