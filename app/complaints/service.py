@@ -195,14 +195,17 @@ def _fire(
         ) from None
     session.add(entry)
     session.flush()
-    clocks.after_move(session, complaint, name, move.clocks, request.at, actor.name, settings, unit=request.unit)
+    held = clocks.hold(session, complaint)
+    clocks.after_move(
+        session, complaint, name, move.clocks, request.at, actor.name, settings, held=held, unit=request.unit
+    )
     trigger = move.escalates(complaint) if move.escalates is not None else None
     if trigger is not None:
         reason = f"{name}: raised to {complaint.priority}"
         clocks.escalation_events(session, complaint, trigger, request.at, reason, settings, priority=complaint.priority)
     session.flush()
-    # With the clocks just started or stopped, in one query (a refresh would read the complaint again as well).
-    set_committed_value(complaint, "clocks", sla.clocks_of(session, complaint.id))
+    # Its clocks as the move leaves them: those it held, with those it started (not read again).
+    set_committed_value(complaint, "clocks", sorted(held, key=clocks.shown_order))
     return complaint, entry.id
 
 

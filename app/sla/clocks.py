@@ -246,9 +246,12 @@ def start(
     *,
     why: str,
     unit: ResponsibleUnit | None = None,
+    held: list[Clock] | None = None,
 ) -> Clock:
     clock, started = new_clock(Calendar(session), complaint, kind, at, settings, why=why, unit=unit)
     session.add_all([clock, started])
+    if held is not None:
+        held.append(clock)
     return clock
 
 
@@ -322,9 +325,16 @@ def stop(
 
 
 def running(
-    session: Session, complaint: Timed[Any], *kinds: ClockKind, unit: ResponsibleUnit | None = None
+    session: Session,
+    complaint: Timed[Any],
+    *kinds: ClockKind,
+    unit: ResponsibleUnit | None = None,
+    held: Sequence[Clock] | None = None,
 ) -> list[Clock]:
-    """The complaint's running clocks (of these kinds; with ``unit``, only those waiting for that unit)."""
+    """The complaint's running clocks (of these kinds; with ``unit``, only those waiting for that unit): of ``held``,
+    its clocks as this transaction holds them (``hold``), or else read and locked."""
+    if held is not None:
+        return [clock for clock in held if clock.stopped_at is None and _is(clock, kinds, unit)]
     params: dict[str, Any] = {"complaint_id": complaint.id}
     if kinds:
         params["kinds"] = list(kinds)
@@ -347,6 +357,36 @@ def _running(of_kinds: bool, unit: UnitKind | None) -> Select[Clock]:
     return query.with_for_update()
 
 
+def _is(clock: Clock, kinds: Sequence[ClockKind], unit: ResponsibleUnit | None) -> bool:
+    """``_running``'s conditions on a clock in hand: of one of the kinds (any, if none), waiting for the unit."""
+    if kinds and clock.kind not in kinds:
+        return False
+    if unit is None:
+        return True
+    return (clock.store_id if unit.kind is UnitKind.store else clock.department) == unit.id
+
+
+# The order a complaint's clocks are shown in (its ``clocks``): started first, then by id; in SQL, and in hand.
+SHOWN_ORDER = (Clock.started_at, Clock.id)
+
+
+def hold(session: Session, complaint: Timed[Any]) -> list[Clock]:
+    """Every clock of the complaint, locked for the rest of the transaction, in the order they are shown: a move
+    reads them once, starts and stops them in this list (``after_move``'s ``held``), and shows the list as it
+    leaves it, where it read them again after the move (a statement fewer per move)."""
+    return list(session.scalars(_held(), {"complaint_id": complaint.id}))
+
+
+@cache
+def _held() -> Select[Clock]:
+    return select(Clock).where(Clock.complaint_id == bindparam("complaint_id")).order_by(*SHOWN_ORDER).with_for_update()
+
+
+def shown_order(clock: Clock) -> tuple[datetime, uuid.UUID]:
+    """``SHOWN_ORDER``, of a clock in hand."""
+    return clock.started_at, clock.id
+
+
 def _stop_all(
     session: Session,
     complaint: Timed[Any],
@@ -357,9 +397,10 @@ def _stop_all(
     *,
     met: bool = True,
     unit: ResponsibleUnit | None = None,
+    held: Sequence[Clock] | None = None,
 ) -> None:
     """Stop the complaint's running clocks of this kind (with ``unit``: those waiting for that unit only)."""
-    for clock in running(session, complaint, kind, unit=unit):
+    for clock in running(session, complaint, kind, unit=unit, held=held):
         stop(session, complaint, clock, at, settings, why=why, met=met)
 
 
@@ -410,9 +451,11 @@ def after_move(
     actor: str,
     settings: Settings,
     *,
+    held: list[Clock],
     unit: ResponsibleUnit | None = None,
 ) -> None:
-    """Start and stop the complaint's clocks as the move just made declares (``effects``: one per kind of clock).
+    """Start and stop the complaint's clocks as the move just made declares (``effects``: one per kind of clock),
+    among ``held``, all its clocks as the move's transaction holds them (``hold``): those started are added to it.
 
     ``unit`` is the responsible unit the move speaks for (a feedback's store or department): a feedback clock it
     stops is that unit's alone, so that a store's feedback does not stop the clock of a department dispatched the
@@ -427,20 +470,20 @@ def after_move(
             case Effect.leave:
                 pass
             case Effect.start:
-                start(session, complaint, kind, when, settings, why=why)
+                start(session, complaint, kind, when, settings, why=why, held=held)
             case Effect.met | Effect.cancel:
-                own = unit if kind is ClockKind.store_feedback else None
-                _stop_all(session, complaint, kind, when, settings, why, met=declared.effect is Effect.met, unit=own)
+                met, own = declared.effect is Effect.met, unit if kind is ClockKind.store_feedback else None
+                _stop_all(session, complaint, kind, when, settings, why, met=met, unit=own, held=held)
             case Effect.dispatch:
                 if complaint.dispatched_at == at:  # dispatched (again) by this move
-                    _stop_all(session, complaint, kind, at, settings, DISPATCHED_AGAIN, met=False)
+                    _stop_all(session, complaint, kind, at, settings, DISPATCHED_AGAIN, met=False, held=held)
                     for dispatched in dispatched_units(
                         complaint.responsible_store_id, complaint.responsible_department
                     ):
                         reason = declared.why.format(move=move, actor=actor, unit=dispatched)
-                        start(session, complaint, kind, at, settings, why=reason, unit=dispatched)
+                        start(session, complaint, kind, at, settings, why=reason, unit=dispatched, held=held)
             case Effect.restart:
-                restart_on_priority(session, complaint, at, settings, why=why, kinds=(kind,))
+                restart_on_priority(session, complaint, at, settings, why=why, kinds=(kind,), held=held)
             case unknown:
                 assert_never(unknown)
 
@@ -453,13 +496,15 @@ def restart_on_priority(
     *,
     why: str,
     kinds: Sequence[ClockKind] = (),
+    held: list[Clock] | None = None,
 ) -> int:
     """The complaint's priority changed: each clock still running (of ``kinds``, or any; not breached: a breach
     stays) stops, cancelled, and starts again on the new priority's target, counted from when the clock it replaces
-    started (a raised priority shortens the time left, never lengthens it). Returns how many restarted."""
+    started (a raised priority shortens the time left, never lengthens it). Returns how many restarted. With
+    ``held`` (a move's, ``hold``): of those, and the new clocks are added to it."""
     calendar = Calendar(session)
     restarted = 0
-    for old in running(session, complaint, *kinds):
+    for old in running(session, complaint, *kinds, held=held):
         if old.state is not ClockState.running:
             continue
         stop(session, complaint, old, at, settings, why=why, met=False)
@@ -475,6 +520,8 @@ def restart_on_priority(
         started.at = at  # restarted now; the deadline counts from the start of the clock it replaces
         started.detail = {**started.detail, "restarted_at": at.isoformat(), "replaces": str(old.id)}
         session.add_all([clock, started])
+        if held is not None:
+            held.append(clock)
         restarted += 1
     return restarted
 

@@ -160,7 +160,7 @@ def clocks_of(session: Session, complaint_id: object) -> list[Clock]:
 @cache
 def _clocks_of() -> Select[Clock]:
     """Built once: every move reads its complaint's clocks again, and a statement built anew costs CPU each time."""
-    return select(Clock).where(Clock.complaint_id == bindparam("complaint_id")).order_by(Clock.started_at, Clock.id)
+    return select(Clock).where(Clock.complaint_id == bindparam("complaint_id")).order_by(*clocks.SHOWN_ORDER)
 
 
 def clocks_of_each(session: Session, complaint_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Clock]]:
@@ -177,4 +177,4 @@ def _clocks_of_each() -> Select[Clock]:
     """Built once, like ``_clocks_of``; cheaper than the relationship's ``selectinload``, which builds its query
     for every page."""
     wanted = Clock.complaint_id.in_(bindparam("complaint_ids", expanding=True))
-    return select(Clock).where(wanted).order_by(Clock.started_at, Clock.id)
+    return select(Clock).where(wanted).order_by(*clocks.SHOWN_ORDER)
