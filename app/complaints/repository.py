@@ -8,10 +8,10 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select, text
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from app.complaints.models import DISPATCHED_TO, Complaint
+from app.complaints.models import DISPATCHED_TO, Complaint, ComplaintLink
 from app.complaints.schemas import Earlier, LastComplaint
 from app.visibility import VIEWER_UNIT
 from app.vocabulary import ResponsibleUnit, UnitKind
@@ -57,14 +57,14 @@ def earlier_query(by_unit: UnitKind | None) -> Select[Any]:
         unit = (column, bindparam("unit", type_=Complaint.__table__.c[column].type))
     count, last, on = earlier_parts(this.c.complainant_phone, this.c.id, unit)
     return (
-        select(this.c.id, count, last.c.id, last.c.number, last.c.state, last.c.received_at)
+        select(this.c.id, count, last.c.id, last.c.number, last.c.state, last.c.received_at, linked(this.c.id))
         .select_from(this.outerjoin(last, on))
         .where(this.c.id.in_(bindparam("ids", expanding=True)))
     )
 
 
 def with_earlier(query: Select[Any], kind: UnitKind | None) -> Select[Any]:
-    """``query`` (over complaints) with each complaint's earlier complaints as five more columns (``earlier_of``
+    """``query`` (over complaints) with each complaint's earlier complaints as six more columns (``earlier_of``
     reads them), of those a viewer of ``kind`` may read (its unit the parameter ``VIEWER_UNIT``, as in
     ``Viewer.readable``): a complaint shown and its earlier complaints in one statement, not two."""
     table = Complaint.__table__
@@ -73,7 +73,8 @@ def with_earlier(query: Select[Any], kind: UnitKind | None) -> Select[Any]:
         column = DISPATCHED_TO[kind]
         unit = (column, bindparam(VIEWER_UNIT, type_=table.c[column].type))
     count, last, on = earlier_parts(table.c.complainant_phone, table.c.id, unit)
-    return query.add_columns(count, last.c.id, last.c.number, last.c.state, last.c.received_at).outerjoin(last, on)
+    columns = (count, last.c.id, last.c.number, last.c.state, last.c.received_at, linked(table.c.id))
+    return query.add_columns(*columns).outerjoin(last, on)
 
 
 def earlier_parts(phone: Any, before: Any, unit: tuple[str, Any] | None) -> tuple[Any, Any, Any]:
@@ -91,6 +92,17 @@ def earlier_parts(phone: Any, before: Any, unit: tuple[str, Any] | None) -> tupl
     return count, last, last.c.id == last_id
 
 
+def linked(complaint_id: Any) -> ColumnElement[bool]:
+    """Whether any complaint is linked to the complaint of ``complaint_id`` (a column), either end: two index probes
+    beside the earlier complaints, where most complaints shown, linked to none, took a statement of their own
+    (``repeats.related``) that found nothing."""
+    link = ComplaintLink.__table__
+    return or_(exists().where(link.c.complaint_id == complaint_id), exists().where(link.c.related_id == complaint_id))
+
+
 def earlier_of(row: Sequence[Any]) -> Earlier:
-    count, last_id, number, state, received_at = row
-    return Earlier(count, LastComplaint(last_id, number, state, received_at) if last_id is not None else None)
+    """The earlier complaints from the columns of ``with_earlier`` and ``earlier_query`` (six), or from the first
+    five of them (registration's: whether the complaint is linked is left unknown)."""
+    count, last_id, number, state, received_at, *linked = row
+    last = LastComplaint(last_id, number, state, received_at) if last_id is not None else None
+    return Earlier(count, last, bool(linked[0]) if linked else None)

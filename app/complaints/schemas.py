@@ -630,6 +630,9 @@ class Earlier:
 
     count: int
     last: LastComplaint | None
+    # Found with them, though not of them: whether any complaint is linked to this one as a repeat, either end (None
+    # where the query did not ask). Showing the complaint looks for its related complaints unless it is False.
+    linked: bool | None = None
 
 
 NONE_EARLIER = Earlier(0, None)

@@ -64,9 +64,11 @@ def in_full(
     viewer = Viewer.of(principal)
     if earlier is None:
         earlier = earlier_complaints(session, complaints, viewer)
-    related = repeats.related(session, [c.id for c in complaints], viewer, settings.tz)
+    # Looked for only where the complaint may have some (``Earlier.linked``): most have none.
+    linked = [c.id for c in complaints if earlier[c.id].linked is not False]
+    related = repeats.related(session, linked, viewer, settings.tz)
     return [
-        ComplaintOut.build(c, workflow.moves_for(c, principal), settings, earlier[c.id], related[c.id])
+        ComplaintOut.build(c, workflow.moves_for(c, principal), settings, earlier[c.id], related.get(c.id, ()))
         for c in complaints
     ]
 

@@ -136,6 +136,28 @@ def test_a_second_complaint_on_an_order_whose_complaint_is_closed_is_not(handler
     assert escalations(handler, second, None) == []
 
 
+def test_every_answer_shows_the_links_both_ways_and_none_where_there_are_none(handler: Caller) -> None:
+    """A page of the list, a move's answer and a read each look for related complaints only where the complaint is
+    linked to some, either end: a linked one shows them however it is read, an unlinked one beside it none."""
+    first, second, third = by_phone(handler, 0, 30, 60)
+    alone = register_at(handler, T0 + timedelta(days=61))
+    linked = {
+        first["id"]: {third["id"]: ["same_phone"]},
+        second["id"]: {third["id"]: ["same_phone"]},
+        third["id"]: {first["id"]: ["same_phone"], second["id"]: ["same_phone"]},
+        alone["id"]: {},
+    }
+
+    page = handler.get("/v1/complaints", params={"limit": 10})
+    assert page.status_code == 200, page.text
+    assert {item["id"]: related(item) for item in page.json()["items"]} == linked
+    for complaint in (first, third, alone):
+        with time_machine.travel(T0 + timedelta(days=62), tick=False):
+            moved = handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
+        assert related(moved) == linked[complaint["id"]]
+        assert related(read(handler, complaint)) == linked[complaint["id"]]
+
+
 def test_a_media_complaint_stays_media_and_is_linked_and_escalated_as_a_repeat_too(handler: Caller) -> None:
     first, second = by_phone(handler, 0, 5)
     third = register_at(
