@@ -372,8 +372,8 @@ SHOWN_ORDER = (Clock.started_at, Clock.id)
 
 def hold(session: Session, complaint: Timed[Any]) -> list[Clock]:
     """Every clock of the complaint, locked for the rest of the transaction, in the order they are shown: a move
-    reads them once, starts and stops them in this list (``after_move``'s ``held``), and shows the list as it
-    leaves it, where it read them again after the move (a statement fewer per move)."""
+    reads them once, starts and stops them in this list (``after_move``'s ``held``) and shows the list as it leaves
+    it, instead of reading them again after the move (a statement fewer per move)."""
     return list(session.scalars(_held(), {"complaint_id": complaint.id}))
 
 
