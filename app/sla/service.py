@@ -154,13 +154,7 @@ def explain(session: Session, clock: Clock, settings: Settings, calls: Calls = N
 
 
 def clocks_of(session: Session, complaint_id: object) -> list[Clock]:
-    return list(session.scalars(_clocks_of(), {"complaint_id": complaint_id}))
-
-
-@cache
-def _clocks_of() -> Select[Clock]:
-    """Built once: every move reads its complaint's clocks again, and a statement built anew costs CPU each time."""
-    return select(Clock).where(Clock.complaint_id == bindparam("complaint_id")).order_by(*clocks.SHOWN_ORDER)
+    return list(session.scalars(clocks.of_complaint(), {"complaint_id": complaint_id}))
 
 
 def clocks_of_each(session: Session, complaint_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Clock]]:
@@ -174,7 +168,7 @@ def clocks_of_each(session: Session, complaint_ids: list[uuid.UUID]) -> dict[uui
 
 @cache
 def _clocks_of_each() -> Select[Clock]:
-    """Built once, like ``_clocks_of``; cheaper than the relationship's ``selectinload``, which builds its query
-    for every page."""
+    """Built once, like ``clocks.of_complaint``; cheaper than the relationship's ``selectinload``, which builds its
+    query for every page."""
     wanted = Clock.complaint_id.in_(bindparam("complaint_ids", expanding=True))
     return select(Clock).where(wanted).order_by(*clocks.SHOWN_ORDER)
