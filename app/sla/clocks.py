@@ -398,11 +398,12 @@ def _stop_all(
     settings: Settings,
     why: str,
     *,
+    held: Sequence[Clock],
     met: bool = True,
     unit: ResponsibleUnit | None = None,
-    held: Sequence[Clock] | None = None,
 ) -> None:
-    """Stop the complaint's running clocks of this kind (with ``unit``: those waiting for that unit only)."""
+    """Stop the complaint's running clocks of this kind among ``held`` (with ``unit``: those waiting for that unit
+    only)."""
     for clock in running(session, complaint, kind, unit=unit, held=held):
         stop(session, complaint, clock, at, settings, why=why, met=met)
 
