@@ -78,7 +78,7 @@ browser:
 		|| echo "chromium is not installed: tests/test_api_docs.py will be skipped"
 	@# A Chinese font, so that the progress page's screenshots (var/test-artifacts/progress) show its words.
 	@fc-list :lang=zh 2>/dev/null | grep -q . \
-		|| $(APT_GET) install -y -qq fonts-wqy-zenhei \
+		|| $(call APT_INSTALL,fonts-wqy-zenhei) \
 		|| echo "no Chinese font: the progress page's screenshots will show boxes"
 
 # Debian's PgBouncer, for tests/test_pgbouncer.py (tousu through it in transaction mode; skipped without it, unless
