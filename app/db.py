@@ -8,7 +8,7 @@ import select
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 from starlette.requests import Request
@@ -269,6 +269,30 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
             session.rollback()
             raise
         session.commit()
+
+
+_ON_COMMIT = "tousu_on_commit"
+
+
+def on_commit(session: Session, action: Callable[[], None]) -> None:
+    """Do ``action`` once the session's transaction has committed, and never if it ends otherwise: for what counts
+    a fact the transaction writes (a metric), so that a rolled-back write is not counted, nor counted twice when it
+    is done again."""
+    session.info.setdefault(_ON_COMMIT, []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction it is in may still roll back
+        return
+    for action in session.info.pop(_ON_COMMIT, ()):
+        action()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: what waited for its commit is dropped
+        session.info.pop(_ON_COMMIT, None)
 
 
 def read_session(request: Request) -> Iterator[Session]:

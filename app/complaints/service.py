@@ -22,7 +22,7 @@ from app.complaints import repeats, repository, workflow
 from app.complaints.models import Category, Channel, Complaint, ComplaintEvent, State
 from app.complaints.schemas import NONE_EARLIER, ComplaintOut, Earlier, EventOut, calls_of
 from app.config import Settings
-from app.db import utcnow
+from app.db import on_commit, utcnow
 from app.errors import Forbidden, GuardRefused, IllegalMove, InvalidInput, NotFound
 from app.metrics.series import MOVES
 from app.preconditions import IfMatch
@@ -138,7 +138,7 @@ def move_and_show(
     and how this key sees it after the move (``kept_and_shown``)."""
     complaint, first_entry_id = _fire(session, complaint_id, name, actor, body, settings, if_match)
     out = kept_and_shown(session, complaint, first_entry_id, actor.principal, settings)
-    MOVES.labels(name, "done").inc()
+    on_commit(session, MOVES.labels(name, "done").inc)
     return complaint, out
 
 

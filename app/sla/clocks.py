@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import uuid7
+from app.db import on_commit, uuid7
 from app.metrics.series import CLOCK_BREACHES, CLOCK_WARNINGS
 from app.sla import escalation
 from app.sla.calendar import Calendar, Day
@@ -126,7 +126,7 @@ def deadline(start: datetime, target: Target, calendar: Calendar, settings: Sett
 def record_event(session: Session, clock: Clock, kind: str, at: datetime, **detail: Any) -> None:
     session.add(clock_event(clock, kind, at, **detail))
     if kind in COUNTED:
-        COUNTED[kind].labels(clock.kind.value).inc()
+        on_commit(session, COUNTED[kind].labels(clock.kind.value).inc)
 
 
 COUNTED = {"warned": CLOCK_WARNINGS, "breached": CLOCK_BREACHES}

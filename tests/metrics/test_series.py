@@ -14,7 +14,7 @@ from prometheus_client.samples import Sample
 from sqlalchemy import update
 
 from app.api_docs import ASSETS_PATH
-from app.complaints.sweeper import sweep
+from app.complaints.sweeper import sweep, sweep_batch
 from app.config import Settings
 from app.db import Database, utcnow
 from app.metrics.database import DatabaseState
@@ -151,6 +151,32 @@ def test_a_clock_breached_by_the_sweep_is_counted(handler: Caller, db: Database,
     assert sweep(db).breached == 1
     assert changes.since("tousu_clock_breaches_total", kind="store_feedback") == 1
     assert value("tousu_clocks_running", state, kind="store_feedback") == 0
+
+
+def test_a_warning_is_counted_when_its_sweep_commits_and_not_when_it_rolls_back(
+    handler: Caller, db: Database, state: CollectorRegistry
+) -> None:
+    changes = Changes()
+    complaint = handler.register()
+    handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
+    with db.writers.begin() as session:
+        due = utcnow() - timedelta(seconds=5)
+        session.execute(update(Clock).where(Clock.kind == ClockKind.store_feedback).values(next_check_at=due))
+
+    with db.writers() as session:
+        assert sweep_batch(session, utcnow(), db.settings).warned == 1
+        assert changes.since("tousu_clock_warnings_total", kind="store_feedback") == 0  # not committed yet
+        session.rollback()
+    assert changes.since("tousu_clock_warnings_total", kind="store_feedback") == 0
+    assert value("tousu_sweeper_lag_seconds", state) > 0  # still due: the warning did not happen
+
+    with db.writers() as session:
+        assert sweep_batch(session, utcnow(), db.settings).warned == 1
+    assert changes.since("tousu_clock_warnings_total", kind="store_feedback") == 0  # closed without a commit
+
+    assert sweep(db).warned == 1
+    assert changes.since("tousu_clock_warnings_total", kind="store_feedback") == 1
+    assert value("tousu_sweeper_lag_seconds", state) == 0
 
 
 def test_webhook_deliveries_pending_and_attempts(
