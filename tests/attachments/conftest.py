@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from app.config import Settings
-from tests.conftest import Caller
+from tests.conftest import Caller, settings_of
 
 FOLDER, S3 = "folder", "s3"
 BOTH_STORES = pytest.mark.parametrize("attachment_store", [FOLDER, S3], indirect=True)
@@ -80,7 +80,7 @@ def attachment_limit(request: pytest.FixtureRequest) -> int:
 
 @pytest.fixture
 def settings(database_url: str, attachment_store: Store, attachment_limit: int) -> Settings:
-    return Settings(
+    return settings_of(
         database_url=database_url,
         sweep_in_serve=False,
         dispatch_in_serve=False,

@@ -17,7 +17,7 @@ from sqlalchemy import inspect, text
 from app.config import Settings
 from app.db import Database
 from app.webhooks.dispatcher import Dispatcher
-from tests.conftest import Caller
+from tests.conftest import Caller, settings_of
 from tests.sla.moments import frozen
 
 STORE = "SZ-FT-012"
@@ -68,7 +68,7 @@ def settings(database_url: str, retention_folder: Path) -> Settings:
     """The same settings for every test (one app started for them all); the attachment folder emptied first, so
     that what is on disk is this test's. Webhooks go to a closed loopback port."""
     shutil.rmtree(retention_folder, ignore_errors=True)
-    return Settings(
+    return settings_of(
         database_url=database_url,
         sweep_in_serve=False,
         dispatch_in_serve=False,
