@@ -25,10 +25,11 @@ HTTP_DURATION = Histogram(
 )
 MOVES = Counter(
     "tousu_moves",
-    "Moves asked for, by move and outcome: done, refused_state (not allowed in the complaint's state), "
-    "refused_guard (a guard said no).",
+    "Moves asked for, by move and outcome: done (counted once committed), refused_state (not allowed in the "
+    "complaint's state), refused_guard (a guard said no).",
     ["move", "outcome"],
 )
+# Counted once the transaction that marked the clock has committed (app.db.on_commit), as the moves done are.
 CLOCK_WARNINGS = Counter("tousu_clock_warnings", "Clocks that reached their warning, by kind.", ["kind"])
 CLOCK_BREACHES = Counter("tousu_clock_breaches", "Clocks that passed their deadline, by kind.", ["kind"])
 WEBHOOK_ATTEMPTS = Counter(
