@@ -110,6 +110,15 @@ def test_moves_are_counted_by_outcome(handler: Caller) -> None:
     assert changes.since("tousu_moves_total", move="store-feedback", outcome="done") == 0
 
 
+def store_feedback_due(db: Database, seconds_ago: float, *, breached: bool = False) -> None:
+    """The store-feedback clocks due for the sweep since that many seconds: for their warning, or (``breached``)
+    past their deadline."""
+    past = utcnow() - timedelta(seconds=seconds_ago)
+    values = {"next_check_at": past, **({"due_at": past} if breached else {})}
+    with db.writers.begin() as session:
+        session.execute(update(Clock).where(Clock.kind == ClockKind.store_feedback).values(**values))
+
+
 def test_running_clocks_and_the_sweeper_lag_are_read_from_the_database(
     handler: Caller, db: Database, state: CollectorRegistry
 ) -> None:
@@ -122,13 +131,7 @@ def test_running_clocks_and_the_sweeper_lag_are_read_from_the_database(
     assert value("tousu_clocks_warning", state, kind="store_feedback") == 0
     assert value("tousu_sweeper_lag_seconds", state) == 0
 
-    # The store's clock has been due for its warning for 90 seconds, and no sweep came.
-    with db.writers.begin() as session:
-        session.execute(
-            update(Clock)
-            .where(Clock.kind == ClockKind.store_feedback)
-            .values(next_check_at=utcnow() - timedelta(seconds=90))
-        )
+    store_feedback_due(db, seconds_ago=90)  # due for its warning for 90 seconds, and no sweep came
     assert 90 <= value("tousu_sweeper_lag_seconds", state) < 120
 
     assert sweep(db).warned == 1
@@ -143,11 +146,7 @@ def test_a_clock_breached_by_the_sweep_is_counted(handler: Caller, db: Database,
     changes = Changes()
     complaint = handler.register()
     handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
-    with db.writers.begin() as session:
-        past = utcnow() - timedelta(seconds=5)
-        session.execute(
-            update(Clock).where(Clock.kind == ClockKind.store_feedback).values(next_check_at=past, due_at=past)
-        )
+    store_feedback_due(db, seconds_ago=5, breached=True)
     assert sweep(db).breached == 1
     assert changes.since("tousu_clock_breaches_total", kind="store_feedback") == 1
     assert value("tousu_clocks_running", state, kind="store_feedback") == 0
@@ -159,9 +158,7 @@ def test_a_warning_is_counted_when_its_sweep_commits_and_not_when_it_rolls_back(
     changes = Changes()
     complaint = handler.register()
     handler.move(complaint["id"], "investigate", {"store_id": "SZ-FT-012"})
-    with db.writers.begin() as session:
-        due = utcnow() - timedelta(seconds=5)
-        session.execute(update(Clock).where(Clock.kind == ClockKind.store_feedback).values(next_check_at=due))
+    store_feedback_due(db, seconds_ago=5)
 
     with db.writers() as session:
         assert sweep_batch(session, utcnow(), db.settings).warned == 1
