@@ -145,8 +145,11 @@ def test_postgresql_terminating_every_connection_is_survived(settings: Settings,
     database = Database.from_settings(settings)
     try:
         with database.engine.begin() as connection:
+            # With a timeout, pg_terminate_backend returns once each backend has exited, its last word (the
+            # FATAL message) written: without one it returns at once, and a connection taken from the pool in
+            # that instant passes for alive and fails in its first statement (503), as in any server's restart.
             connection.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
     finally:
