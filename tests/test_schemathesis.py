@@ -11,12 +11,12 @@ Its coverage phase still sends one request per operation without ``Authorization
 Real resources: a case on one complaint, webhook endpoint, delivery or API key gets one of its own, made just before
 it: for a move, a fresh complaint in the state the move starts from (dispatched to the store a feedback names), so
 that moves really succeed; or one an earlier case of the operation was refused on (4xx), as it was: a refused
-request changes nothing (one that did would leave the next case a complaint in another state, or a stale ETag). The
-cases of a read (GET) share one complaint and one attachment: a read changes neither. Every third complaint from a
-customer is a repeat, linked to their other two. Complaints are registered and moved by the functions the API's
-endpoints call, in the test's process; the other resources are made through the API. What a client reads from the
-server before it writes is read too: the ETag for ``If-Match``, a cursor the server issued, a new
-``Idempotency-Key`` per registration. Only the parts a case breaks on purpose keep their generated values.
+request changes nothing (its version is checked before it is given again). The cases of a read (GET) share one
+complaint and one attachment: a read changes neither. Every third complaint from a customer is a repeat, linked to
+their other two. Complaints are registered and moved by the functions the API's endpoints call, in the test's
+process; the other resources are made through the API. What a client reads from the server before it writes is read
+too: the ETag for ``If-Match``, a cursor the server issued, a new ``Idempotency-Key`` per registration. Only the
+parts a case breaks on purpose keep their generated values.
 
 Dates: date-times and dates are drawn from strategies that mix the extremes that once overflowed (year 1 at
 +14:00, year 9999 at -14:00) and the edges of the accepted ranges into ordinary values (one draw in five), and
@@ -72,11 +72,13 @@ from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
+from sqlalchemy import select
 
 from app.auth import service as keys
 from app.auth.principal import Actor, Principal
 from app.complaints import registration, workflow
 from app.complaints import service as complaints
+from app.complaints.models import Complaint
 from app.complaints.schemas import ComplaintCreate
 from app.db import Database, transaction
 from app.preconditions import etag
@@ -315,7 +317,13 @@ class Stage:
         """A complaint in ``state``, dispatched to ``store``, for the case being sent: one a case was refused on if
         there is one, else a fresh one."""
         spare = self.untouched.get((state, store))
-        complaint_id, tag = spare.pop() if spare else self.complaint(state, store)
+        if spare:
+            complaint_id, tag = spare.pop()
+            with transaction(self.db.readers) as session:
+                version = session.scalar(select(Complaint.version).where(Complaint.id == uuid.UUID(complaint_id)))
+            assert version is not None and etag(version) == tag, f"a refused request changed complaint {complaint_id}"
+        else:
+            complaint_id, tag = self.complaint(state, store)
         self.lent = (state, store), complaint_id, tag
         return complaint_id, tag
 
