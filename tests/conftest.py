@@ -28,7 +28,6 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
@@ -45,6 +44,7 @@ from app.complaints.schemas import InvestigateBody
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
+from tests.testclient import TestClient
 
 TABLES = (
     "webhook_attempts",

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -30,6 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import LiveServer
+from tests.testclient import TestClient
 
 pytestmark = pytest.mark.sqlite_only  # the pages do not read the database
 

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.conftest import ROOT, tousu_in_process
+from tests.testclient import TestClient
 
 TOUSU = Path(sys.executable).with_name("tousu")
 

@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.config import Settings
@@ -16,6 +15,7 @@ from app.db import utcnow
 from app.dependencies import WriteSession
 from app.main import create_app
 from tests.conftest import Caller, complaint_body
+from tests.testclient import TestClient
 
 PROBLEM_JSON = "application/problem+json"
 MARKER = "LEAK-7f3a9c-李秘密"

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import ROOT
+from tests.testclient import TestClient
 
 COMMITTED = ROOT / "openapi" / "openapi.json"
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -24,7 +24,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import URL
 
@@ -48,6 +47,7 @@ from tests.conftest import (
     issue_key,
     live_http,
 )
+from tests.testclient import TestClient
 from tests.webhooks.conftest import Receiver
 
 PGBOUNCER = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -22,6 +21,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from tests.conftest import Caller, complaint_body, issue_key
+from tests.testclient import TestClient
 
 
 class Proxy:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from app.auth import limiter
@@ -20,6 +19,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.auth.test_revocation import wait_for
 from tests.conftest import Caller
+from tests.testclient import TestClient
 
 UNKNOWN = "tsk_" + "A" * 43  # well-formed, never issued
 MALFORMED = {

@@ -22,7 +22,6 @@ from typing import IO, Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
@@ -31,6 +30,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.conftest import ROOT, TLS, Caller, issue_key, live_http, stop_served
 from tests.test_unavailable import Proxy
+from tests.testclient import TestClient
 
 REACH = 0.1  # seconds from a revocation's answer until no other app instance in this process accepts the key
 # Another OS process hears the notification when the scheduler runs its listener: on this 2-core machine under

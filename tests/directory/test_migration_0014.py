@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from app import migrate
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import issue_key
+from tests.testclient import TestClient
 
 BEFORE = "0013"  # the schema before this migration
 AT = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
-
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Caller
+from tests.testclient import TestClient
 
 
 def test_healthz_needs_no_key(client: TestClient) -> None:

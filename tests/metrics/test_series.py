@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.samples import Sample
 from sqlalchemy import update
@@ -23,6 +22,7 @@ from app.sla.models import Clock
 from app.vocabulary import ClockKind
 from app.webhooks.dispatcher import Dispatcher
 from tests.conftest import Caller
+from tests.testclient import TestClient
 from tests.webhooks.conftest import Receiver
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from app.auth.models import Role
@@ -31,6 +30,7 @@ from tests.progress.cases import (
     path_of,
 )
 from tests.sla.moments import frozen, local
+from tests.testclient import TestClient
 
 MONDAY = (2026, 11, 23, 10, 0)
 JSON = {"Accept": "application/json"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from app.config import Settings
 from tests.conftest import Caller
 from tests.progress.cases import issue, path_of
+from tests.testclient import TestClient
 
 
 def page(client: TestClient, path: str, **headers: str) -> Any:

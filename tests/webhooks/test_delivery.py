@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import time_machine
-from fastapi.testclient import TestClient
 
 from app.complaints.sweeper import sweep
 from app.config import Settings
@@ -13,6 +12,7 @@ from app.db import Database, utcnow
 from app.main import create_app
 from app.webhooks.dispatcher import Dispatcher
 from tests.conftest import Caller, issue_key
+from tests.testclient import TestClient
 from tests.webhooks.conftest import Receiver, Reply, deliveries, subscribe
 
 FEEDBACK = {"cause": "店员未按退货流程操作", "responsible_person": "李四", "responsibility": "staff_fault"}

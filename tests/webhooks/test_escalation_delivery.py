@@ -8,14 +8,13 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from fastapi.testclient import TestClient
-
 from app.complaints.sweeper import sweep
 from app.config import Settings
 from app.db import Database, utcnow
 from app.main import create_app
 from tests.conftest import Caller, issue_key
 from tests.planted import holds_digits
+from tests.testclient import TestClient
 from tests.webhooks.conftest import Receiver, subscribe
 
 STORE = "SZ-FT-012"
