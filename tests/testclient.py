@@ -32,10 +32,10 @@ class _Transport(testclient._TestClientTransport):
         if exchange.status is None:
             if self.raise_server_exceptions:
                 raise AssertionError("TestClient did not receive any response.")
-            return httpx2.Response(500, headers=[], content=b"", request=request)
-        response = httpx2.Response(
-            exchange.status, headers=exchange.headers, content=b"".join(exchange.body), request=request
-        )
+            return httpx2.Response(500, headers=[], stream=httpx2.ByteStream(b""), request=request)
+        # A stream, not content: httpx would add a Content-Length the app did not send.
+        body = httpx2.ByteStream(b"".join(exchange.body))
+        response = httpx2.Response(exchange.status, headers=exchange.headers, stream=body, request=request)
         if exchange.trailers_expected:
             response.extensions["http.response.trailers"] = exchange.trailers
         if exchange.debug is not None:
