@@ -1,11 +1,12 @@
 """Starlette's test client, with each HTTP request handed to the app's event loop in one call.
 
 Starlette's transport runs a request as some eight calls from the test's thread into the loop's (events, a memory
-stream, a cancel scope, the app's task, each chunk of the body): about 1.4 ms of CPU a request, more than tousu
-spends reading a complaint. Here the loop's thread runs the whole exchange (the app, the request's body, the
-response collected to its last byte) and the test's thread waits once. Same scope, same ASGI messages, the same
-answer when the app fails: raised with ``raise_server_exceptions``, else a 500 if nothing was sent, or what was
-sent. WebSocket requests take Starlette's way.
+stream, a cancel scope, the app's task, each chunk of the body): 1.4 to 1.6 ms of CPU a request to a bare app,
+more than tousu spends reading a complaint. Here the loop's thread runs the whole exchange (the app, the request's
+body, the response collected to its last byte) and the test's thread waits once: 0.4 to 0.5 ms (2026-12-06). Same
+scope, same ASGI messages, the same answer when the app fails: raised with ``raise_server_exceptions``, else a 500
+if nothing was sent, or what was sent. WebSocket requests take Starlette's way. tests/test_testclient.py holds it
+to Starlette's answers.
 """
 
 from __future__ import annotations
