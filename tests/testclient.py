@@ -22,16 +22,25 @@ from starlette.types import ASGIApp, Message
 __all__ = ["TestClient"]
 
 
-class _Transport(testclient._TestClientTransport):
+class _Transport(httpx2.BaseTransport):
+    """Starlette's transport's settings (its portal, app, root path, client address and state), our HTTP."""
+
+    def __init__(self, starlettes: testclient._TestClientTransport) -> None:
+        self.starlettes = starlettes
+
+    def close(self) -> None:
+        self.starlettes.close()
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        starlettes = self.starlettes
         if request.url.scheme not in ("http", "https"):
-            return super().handle_request(request)
-        with self.portal_factory() as portal:
-            exchange = portal.call(_Exchange(self.app, self._scope(request), request.read()).run)
-        if exchange.failure is not None and self.raise_server_exceptions:
+            return starlettes.handle_request(request)
+        with starlettes.portal_factory() as portal:
+            exchange = portal.call(_Exchange(starlettes.app, self._scope(request), request.read()).run)
+        if exchange.failure is not None and starlettes.raise_server_exceptions:
             raise exchange.failure
         if exchange.status is None:
-            if self.raise_server_exceptions:
+            if starlettes.raise_server_exceptions:
                 raise AssertionError("TestClient did not receive any response.")
             return httpx2.Response(500, headers=[], stream=httpx2.ByteStream(b""), request=request)
         # A stream, not content: httpx would add a Content-Length the app did not send.
@@ -45,7 +54,7 @@ class _Transport(testclient._TestClientTransport):
 
     def _scope(self, request: httpx2.Request) -> dict[str, Any]:
         """The scope Starlette's transport gives an HTTP request."""
-        url = request.url
+        url, starlettes = request.url, self.starlettes
         port = url.port or {"http": 80, "https": 443}[url.scheme]
         headers = [] if "host" in request.headers else [(b"host", url.netloc)]
         headers += [(key.lower().encode(), value.encode()) for key, value in request.headers.multi_items()]
@@ -55,14 +64,14 @@ class _Transport(testclient._TestClientTransport):
             "method": request.method,
             "path": unquote(url.path),
             "raw_path": url.raw_path.split(b"?", 1)[0],
-            "root_path": self.root_path,
+            "root_path": starlettes.root_path,
             "scheme": url.scheme,
             "query_string": url.query,
             "headers": headers,
-            "client": self.client,
+            "client": starlettes.client,
             "server": [url.raw_host.decode("ascii"), port],
             "extensions": {"http.response.debug": {}, "http.response.trailers": {}},
-            "state": self.app_state.copy(),
+            "state": starlettes.app_state.copy(),
         }
 
 
@@ -123,13 +132,5 @@ class TestClient(testclient.TestClient):
 
     def __init__(self, app: ASGIApp, *args: Any, **kwargs: Any) -> None:
         super().__init__(app, *args, **kwargs)
-        original = self._transport
-        assert isinstance(original, testclient._TestClientTransport)
-        self._transport = _Transport(
-            original.app,
-            portal_factory=original.portal_factory,
-            raise_server_exceptions=original.raise_server_exceptions,
-            root_path=original.root_path,
-            app_state=original.app_state,
-            client=original.client,
-        )
+        assert isinstance(self._transport, testclient._TestClientTransport)
+        self._transport = _Transport(self._transport)
