@@ -238,6 +238,15 @@ def source_state(path: str) -> str | None:
     return next(state for state in ROUTES if state in move.sources)
 
 
+@dataclass(frozen=True)
+class Lent:
+    """A complaint given to a case: the state and store it was made in (``where``), its id and ETag."""
+
+    where: tuple[str, str]
+    complaint_id: str
+    etag: str
+
+
 @dataclass
 class Stage:
     """What a case needs from the server, made or read through the API, and the answers the cases got."""
@@ -266,8 +275,6 @@ class Stage:
     # The complaints that cases were refused on (4xx), by the state and store they were made in, with their ETags:
     # a refused request changes nothing, so the next case that needs such a complaint is given one of them.
     untouched: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
-    # The complaint the case being sent was given, until it is answered: where it came from, its id and ETag.
-    lent: tuple[tuple[str, str], str, str] | None = None
 
     def key(self, role: str) -> str:
         """The stage's API key of the role, issued when first asked for."""
@@ -313,7 +320,7 @@ class Stage:
             version = moved.version
         return str(complaint_id), etag(version)
 
-    def lend(self, state: str, store: str) -> tuple[str, str]:
+    def lend(self, state: str, store: str) -> Lent:
         """A complaint in ``state``, dispatched to ``store``, for the case being sent: one a case was refused on if
         there is one, else a fresh one."""
         spare = self.untouched.get((state, store))
@@ -324,15 +331,12 @@ class Stage:
             assert version is not None and etag(version) == tag, f"a refused request changed complaint {complaint_id}"
         else:
             complaint_id, tag = self.complaint(state, store)
-        self.lent = (state, store), complaint_id, tag
-        return complaint_id, tag
+        return Lent((state, store), complaint_id, tag)
 
-    def answered(self, status: int) -> None:
+    def answered(self, lent: Lent | None, status: int) -> None:
         """The case's answer: a complaint it was refused on (4xx) is put back, as it was, for the next case."""
-        lent, self.lent = self.lent, None
         if lent is not None and 400 <= status < 500:
-            where, complaint_id, tag = lent
-            self.untouched.setdefault(where, []).append((complaint_id, tag))
+            self.untouched.setdefault(lent.where, []).append((lent.complaint_id, lent.etag))
 
     def shared(self, kind: str, make: Callable[[], tuple[str, str | None]]) -> tuple[str, str | None]:
         """The resource of that kind the operation's reads share (its id and ETag), made when first asked for."""
@@ -405,17 +409,16 @@ class Stage:
         assert page["next_cursor"] is not None, f"{case.formatted_path} has fewer than two items"
         return page["next_cursor"]
 
-    def prepare(self, case: Any) -> None:
+    def prepare(self, case: Any) -> Lent | None:
         """Give a case what a client would have read from the server first, in each part the case does not break:
         a resource of its own for each id in its path (a complaint in the state its move starts from), the ETag
         for If-Match, a new Idempotency-Key, a cursor the server issued, a period of at most 366 days, a store
-        for a store key and none for another."""
+        for a store key and none for another. The complaint lent to it, if one was (``Stage.answered``)."""
 
         def valid(location: ParameterLocation) -> bool:
             return case.meta is None or not case.meta.is_negative_at(location)
 
-        self.lent = None
-        etag = None
+        lent = etag = None
         path = case.path_parameters or {}
         reads = case.method.upper() == "GET"
         if valid(ParameterLocation.PATH):
@@ -429,7 +432,8 @@ class Stage:
                 if "attachment_id" in path:  # the attachment is uploaded to it: another complaint than it was
                     path["complaint_id"], etag = self.complaint(state, store)
                 else:
-                    path["complaint_id"], etag = self.lend(state, store)
+                    lent = self.lend(state, store)
+                    path["complaint_id"], etag = lent.complaint_id, lent.etag
             if "attachment_id" in path and reads:
                 complaint_id = path["complaint_id"]
                 path["attachment_id"], _ = self.shared("attachment", lambda: (self.attachment(complaint_id), None))
@@ -495,6 +499,7 @@ class Stage:
         action = case.path in (ACTIONS, ACTIONS + "/{action_id}")
         if valid(ParameterLocation.BODY) and action and isinstance(case.body, dict):
             fit_an_action(case.body)
+        return lent
 
 
 def fit_rules_the_schema_does_not_state(body: dict[str, Any]) -> None:
@@ -641,7 +646,7 @@ def replica(case: Any) -> Any:
 
 def conform(case: Any, stage: Stage) -> None:
     """Send ``case`` to the stage's live app, as a client would, and check the answer."""
-    stage.prepare(case)
+    lent = stage.prepare(case)
     headers = stage.headers(role_for(case))
     response = case.call(base_url=stage.server.url, session=stage.session, headers=headers, timeout=30)
     stage.answers[case.meta.generation.mode.value if case.meta else "positive", response.status_code] += 1
@@ -652,7 +657,7 @@ def conform(case: Any, stage: Stage) -> None:
         transport_kwargs={"base_url": stage.server.url, "headers": headers},
         excluded_checks=[checks.ignored_auth] if stage.auth_enforced else [],
     )
-    stage.answered(response.status_code)
+    stage.answered(lent, response.status_code)
     stage.auth_enforced = stage.auth_enforced or 200 <= response.status_code < 300
 
 
